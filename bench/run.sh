@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# hookwarden's benchmark, one command: builds the three functions in release, then measures
+# each — and the Python Knox reference receiver — as Lambda runs them (fresh processes polling
+# a Lambda Runtime API on 127.0.0.1) against moto's S3 and Secrets Manager on 127.0.0.1:
+# cold start, CPU per warm event, peak RSS, binary size; RSA-2048 verification next to
+# `openssl speed rsa2048`; and the criterion benches of hookwarden-verify.
+#
+# Needs: cargo; python3 with moto[server]>=5.2.1, boto3 and cryptography; openssl.
+# Settings (environment):
+#   BENCH_QUICK=1          a short run (3 cold starts, 500 events) to check the setup
+#   BENCH_COLD_RUNS=7      measured cold starts per receiver
+#   BENCH_EVENTS=2000      warm events the CPU per event is measured over
+#   BENCH_RSS_EVENTS=10000 events handled before peak RSS is read
+#   BENCH_CRITERION=0      skip the criterion benches (RSA figure included)
+#   BENCH_ONLY=knox,python-knox   only these receivers
+# Output: the report on stdout and in bench/out/report.md, figures in bench/out/*.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=bench/out
+mkdir -p "$out"
+rm -f "$out/criterion.md"
+
+python=$(python3 -c 'import sys; print(sys.executable)')
+if ! "$python" -c 'import moto.server, boto3, cryptography' 2>/dev/null; then
+    echo "bench/run.sh: needs python3 with moto[server]>=5.2.1, boto3 and cryptography:" >&2
+    echo "  python3 -m pip install 'moto[server]>=5.2.1' boto3 cryptography" >&2
+    exit 2
+fi
+command -v openssl >/dev/null || { echo "bench/run.sh: needs openssl (apt-get install openssl)" >&2; exit 2; }
+
+cold_runs=${BENCH_COLD_RUNS:-7}
+events=${BENCH_EVENTS:-2000}
+rss_events=${BENCH_RSS_EVENTS:-10000}
+if [ "${BENCH_QUICK:-0}" = 1 ]; then
+    cold_runs=3 events=500 rss_events=800
+fi
+
+echo "== building the functions (release profile of the root Cargo.toml)" >&2
+cargo build --release --locked -p knox-webhook -p scalefusion-webhook -p oneaccess-webhook >&2
+# The harness only serves the Runtime API and reads /proc; a dev build reuses the test
+# build's dependencies instead of compiling the AWS SDK a second time in release.
+echo "== building the harness" >&2
+cargo build --locked -p hookwarden-bench >&2
+
+echo "== openssl speed -seconds 3 rsa2048 (the physical reference for RSA)" >&2
+openssl speed -seconds 3 rsa2048 2>/dev/null | tee "$out/openssl-speed.txt" >&2
+openssl_verify=$(awk '/^rsa 2048 bits/ {print $NF}' "$out/openssl-speed.txt")
+
+rsa_args=()
+if [ "${BENCH_CRITERION:-1}" = 1 ]; then
+    echo "== cargo bench -p hookwarden-verify (criterion)" >&2
+    touch "$out/.criterion-start"
+    cargo bench --locked -p hookwarden-verify >&2
+    "$python" bench/criterion_summary.py --since "$out/.criterion-start" target/criterion > "$out/criterion.md"
+    cat "$out/criterion.md" >&2
+    awslc_us=$("$python" bench/criterion_summary.py --since "$out/.criterion-start" --rsa-us target/criterion)
+    [ -n "$awslc_us" ] && rsa_args+=(--awslc-rsa2048-verify-us "$awslc_us")
+fi
+[ -n "$openssl_verify" ] && rsa_args+=(--openssl-rsa2048-verify-per-s "$openssl_verify")
+
+only_args=()
+[ -n "${BENCH_ONLY:-}" ] && only_args+=(--only "$BENCH_ONLY")
+
+echo "== measuring the receivers" >&2
+target/debug/hookwarden-bench \
+    --functions target/release \
+    --python "$python" \
+    --cold-runs "$cold_runs" --events "$events" --rss-events "$rss_events" \
+    --json "$out/report.json" \
+    "${rsa_args[@]}" "${only_args[@]}" | tee "$out/report.md"
+if [ -f "$out/criterion.md" ]; then
+    tee -a "$out/report.md" < "$out/criterion.md"
+fi

@@ -1,0 +1,372 @@
+//! `hookwarden-bench`: runs each built Lambda function, and the Python Knox reference receiver,
+//! exactly as Lambda runs a custom runtime — a fresh process polling a Lambda Runtime API on
+//! 127.0.0.1 — against moto's S3 and Secrets Manager on 127.0.0.1, and reports for each:
+//!
+//! - cold start: wall time from spawning the process to the Runtime API receiving its first
+//!   response, S3 writes included (median of fresh processes);
+//! - CPU per warm event: the process's utime+stime (`/proc/<pid>/stat`) over N events / N;
+//! - peak RSS (`VmHWM`) after all events; binary size.
+//!
+//! moto runs in its own process: its CPU is in no figure, its latency is in the wall times.
+//! Use `bench/run.sh`, which builds everything first.
+
+mod events;
+mod procfs;
+mod report;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use clap::Parser;
+use hookwarden_testkit::moto::MotoServer;
+use hookwarden_testkit::runtime_api::{FunctionProcess, RuntimeApi};
+
+use events::{EventMaker, Provider};
+use report::{Figures, RsaFigures};
+
+const BUCKET: &str = "hookwarden-bench";
+const KNOX_CERT_KEY: &str = "certs/knox-test-cert.pem";
+const SCALEFUSION_SECRET_ID: &str = "bench/scalefusion";
+const ONEACCESS_SECRET_ID: &str = "bench/oneaccess";
+/// Far above any answer seen here; a receiver that takes longer is broken, not slow.
+const INVOKE_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Parser)]
+#[command(
+    about = "Cold start, CPU per event, peak RSS and size of the hookwarden functions against a Python reference"
+)]
+struct Args {
+    /// Directory holding the built function binaries (knox-webhook, …).
+    #[arg(long, default_value = "target/release")]
+    functions: PathBuf,
+    /// Python interpreter for the reference receiver (with boto3 and cryptography); none skips it.
+    #[arg(long)]
+    python: Option<PathBuf>,
+    /// The Python reference receiver.
+    #[arg(long, default_value = "bench/python_reference/knox_receiver.py")]
+    python_receiver: PathBuf,
+    /// Measured cold starts per receiver (one more runs first, unmeasured, to warm caches).
+    #[arg(long, default_value_t = 7)]
+    cold_runs: usize,
+    /// Warm events sent before the CPU measurement starts.
+    #[arg(long, default_value_t = 200)]
+    warmup: usize,
+    /// Warm events the CPU per event is measured over.
+    #[arg(long, default_value_t = 2000)]
+    events: usize,
+    /// Events one process has handled (cold one included) when its peak RSS is read.
+    #[arg(long, default_value_t = 10_000)]
+    rss_events: usize,
+    /// Only these receivers (knox, scalefusion, oneaccess, python-knox); default all.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// `openssl speed rsa2048` verifications per second, measured by run.sh, for the report.
+    #[arg(long)]
+    openssl_rsa2048_verify_per_s: Option<f64>,
+    /// aws-lc-rs RSA-2048 verification time in µs (criterion), measured by run.sh.
+    #[arg(long)]
+    awslc_rsa2048_verify_us: Option<f64>,
+    /// Also write the figures as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Run each receiver under this command (a profiler), e.g.
+    /// `--wrap "/usr/bin/valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.%p"`; absolute
+    /// paths, since receivers get only Lambda's environment. Times are then the profiler's.
+    #[arg(long)]
+    wrap: Option<String>,
+}
+
+/// A program that answers Lambda Runtime API events.
+struct Receiver {
+    name: &'static str,
+    program: PathBuf,
+    env: Vec<(String, String)>,
+    provider: Provider,
+    binary_bytes: Option<u64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum BenchError {
+    #[error("{receiver}: event {n} got {got} (expected a 200 response)\nstdout tail:\n{stdout}\nstderr tail:\n{stderr}")]
+    BadResponse {
+        receiver: &'static str,
+        n: usize,
+        got: String,
+        stdout: String,
+        stderr: String,
+    },
+    #[error(transparent)]
+    Proc(#[from] procfs::ProcError),
+    #[error(transparent)]
+    Events(#[from] events::EventsError),
+    #[error("{0}")]
+    Setup(String),
+}
+
+fn main() {
+    let args = Args::parse();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    if let Err(err) = runtime.block_on(run(args)) {
+        eprintln!("hookwarden-bench: {err}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(args: Args) -> Result<(), BenchError> {
+    let moto = MotoServer::start();
+    moto.create_bucket(BUCKET).await;
+    moto.put_object(BUCKET, KNOX_CERT_KEY, events::KNOX_CERT_PEM)
+        .await;
+    moto.create_secret(SCALEFUSION_SECRET_ID, events::SCALEFUSION_SECRET)
+        .await;
+    moto.create_secret(ONEACCESS_SECRET_ID, events::ONEACCESS_SECRET)
+        .await;
+    let scratch = tempfile_dir()?;
+    let mut receivers = receivers(&args, &moto.endpoint(), scratch.path())?;
+    if let Some(wrap) = &args.wrap {
+        for receiver in &mut receivers {
+            let script = scratch.path().join(format!("wrapped-{}", receiver.name));
+            let text = format!("#!/bin/sh\nexec {wrap} {}\n", receiver.program.display());
+            std::fs::write(&script, text)
+                .map_err(|err| BenchError::Setup(format!("writing {}: {err}", script.display())))?;
+            make_executable(&script)?;
+            receiver.program = script;
+        }
+    }
+    let ticks = procfs::ticks_per_second();
+    let mut figures = Vec::new();
+    for receiver in &receivers {
+        eprintln!("measuring {} ...", receiver.name);
+        let figure = measure(receiver, &args, ticks).await?;
+        eprintln!("  {}", figure.one_line());
+        figures.push(figure);
+    }
+    let rsa = RsaFigures {
+        openssl_verify_per_s: args.openssl_rsa2048_verify_per_s,
+        awslc_verify_us: args.awslc_rsa2048_verify_us,
+    };
+    let machine = report::machine();
+    print!(
+        "{}",
+        report::markdown(&figures, &rsa, &machine, &args_summary(&args))
+    );
+    if let Some(path) = &args.json {
+        let json = report::json(&figures, &rsa, &machine, &args_summary(&args));
+        std::fs::write(
+            path,
+            serde_json::to_string_pretty(&json).expect("plain data"),
+        )
+        .map_err(|err| BenchError::Setup(format!("writing {}: {err}", path.display())))?;
+    }
+    Ok(())
+}
+
+fn args_summary(args: &Args) -> report::Settings {
+    report::Settings {
+        cold_runs: args.cold_runs,
+        warmup: args.warmup,
+        events: args.events,
+        rss_events: args.rss_events,
+        body_bytes: events::BODY_BYTES,
+    }
+}
+
+fn tempfile_dir() -> Result<tempfile::TempDir, BenchError> {
+    tempfile::tempdir()
+        .map_err(|err| BenchError::Setup(format!("creating a scratch directory: {err}")))
+}
+
+fn receivers(args: &Args, endpoint: &str, scratch: &Path) -> Result<Vec<Receiver>, BenchError> {
+    let common = |prefix: &str| {
+        vec![
+            ("AWS_ENDPOINT_URL".to_string(), endpoint.to_string()),
+            ("HOOKWARDEN_SINK".to_string(), "s3".to_string()),
+            ("HOOKWARDEN_BUCKET".to_string(), BUCKET.to_string()),
+            ("HOOKWARDEN_PREFIX".to_string(), prefix.to_string()),
+        ]
+    };
+    let wanted = |name: &str| args.only.is_empty() || args.only.iter().any(|o| o == name);
+    let binary = |name: &str| -> Result<(PathBuf, Option<u64>), BenchError> {
+        let path = args.functions.join(name);
+        let size = std::fs::metadata(&path)
+            .map_err(|err| {
+                BenchError::Setup(format!(
+                    "{}: {err}; run bench/run.sh, which builds it",
+                    path.display()
+                ))
+            })?
+            .len();
+        Ok((path, Some(size)))
+    };
+    let mut list = Vec::new();
+    if wanted("knox") {
+        let (program, binary_bytes) = binary("knox-webhook")?;
+        let mut env = common("knox");
+        env.push(("KNOX_CERT_KEY".into(), KNOX_CERT_KEY.into()));
+        list.push(Receiver {
+            name: "knox",
+            program,
+            env,
+            provider: Provider::Knox,
+            binary_bytes,
+        });
+    }
+    if wanted("scalefusion") {
+        let (program, binary_bytes) = binary("scalefusion-webhook")?;
+        let mut env = common("scalefusion");
+        env.push(("SCALEFUSION_SECRET_ID".into(), SCALEFUSION_SECRET_ID.into()));
+        list.push(Receiver {
+            name: "scalefusion",
+            program,
+            env,
+            provider: Provider::Scalefusion,
+            binary_bytes,
+        });
+    }
+    if wanted("oneaccess") {
+        let (program, binary_bytes) = binary("oneaccess-webhook")?;
+        let mut env = common("oneaccess");
+        env.push(("ONEACCESS_SECRET_ID".into(), ONEACCESS_SECRET_ID.into()));
+        list.push(Receiver {
+            name: "oneaccess",
+            program,
+            env,
+            provider: Provider::OneAccess,
+            binary_bytes,
+        });
+    }
+    if let (Some(python), true) = (&args.python, wanted("python-knox")) {
+        let source = std::fs::read_to_string(&args.python_receiver).map_err(|err| {
+            BenchError::Setup(format!("{}: {err}", args.python_receiver.display()))
+        })?;
+        // The kernel starts the interpreter straight from the shebang: no shell in between.
+        let program = scratch.join("knox_receiver");
+        std::fs::write(&program, format!("#!{}\n{source}", python.display()))
+            .map_err(|err| BenchError::Setup(format!("writing {}: {err}", program.display())))?;
+        make_executable(&program)?;
+        let mut env = common("knox-python");
+        env.push(("KNOX_CERT_KEY".into(), KNOX_CERT_KEY.into()));
+        list.push(Receiver {
+            name: "python-knox",
+            program,
+            env,
+            provider: Provider::Knox,
+            binary_bytes: None,
+        });
+    }
+    Ok(list)
+}
+
+fn make_executable(path: &Path) -> Result<(), BenchError> {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+        .map_err(|err| BenchError::Setup(format!("chmod {}: {err}", path.display())))
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Sends event `n` and insists on a 200.
+async fn invoke_ok(
+    api: &RuntimeApi,
+    process: &FunctionProcess,
+    receiver: &Receiver,
+    maker: &EventMaker,
+    run: usize,
+    n: usize,
+) -> Result<(), BenchError> {
+    let event = maker.event(run, n, now_ms())?;
+    let outcome = api.invoke(event, INVOKE_TIMEOUT).await;
+    match &outcome {
+        Ok(response) if response["statusCode"] == 200 => Ok(()),
+        _ => {
+            let tail = |text: String| {
+                let start = text.len().saturating_sub(2000);
+                text[text.floor_char_boundary(start)..].to_string()
+            };
+            Err(BenchError::BadResponse {
+                receiver: receiver.name,
+                n,
+                got: format!("{outcome:?}"),
+                stdout: tail(process.stdout()),
+                stderr: tail(process.stderr()),
+            })
+        }
+    }
+}
+
+fn env_pairs(receiver: &Receiver) -> Vec<(&str, &str)> {
+    receiver
+        .env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
+}
+
+async fn measure(receiver: &Receiver, args: &Args, ticks: u64) -> Result<Figures, BenchError> {
+    let maker = EventMaker::new(receiver.provider)?;
+    let env = env_pairs(receiver);
+    let mut run = 0;
+    let mut cold_ms = Vec::new();
+    let mut cold_cpu_ms = Vec::new();
+    // Run 0 warms the page cache (and Python's bytecode cache) and is not counted.
+    for attempt in 0..=args.cold_runs {
+        run += 1;
+        // A fresh Runtime API per process: a killed process's pending long poll must not
+        // swallow the next process's event.
+        let api = RuntimeApi::start().await;
+        let started = Instant::now();
+        let mut process = api.spawn_function(&receiver.program, &env);
+        invoke_ok(&api, &process, receiver, &maker, run, 0).await?;
+        let elapsed = started.elapsed();
+        let cpu = procfs::cpu_time(process.id(), ticks)?;
+        process.kill();
+        if attempt > 0 {
+            cold_ms.push(elapsed.as_secs_f64() * 1e3);
+            cold_cpu_ms.push(cpu.as_secs_f64() * 1e3);
+        }
+    }
+
+    run += 1;
+    let api = RuntimeApi::start().await;
+    let mut process = api.spawn_function(&receiver.program, &env);
+    let pid = process.id();
+    let mut n = 0;
+    let total = args.rss_events.max(1 + args.warmup + args.events);
+    while n < 1 + args.warmup {
+        invoke_ok(&api, &process, receiver, &maker, run, n).await?;
+        n += 1;
+    }
+    let cpu_before = procfs::cpu_time(pid, ticks)?;
+    let wall = Instant::now();
+    while n < 1 + args.warmup + args.events {
+        invoke_ok(&api, &process, receiver, &maker, run, n).await?;
+        n += 1;
+    }
+    let wall = wall.elapsed();
+    let cpu = procfs::cpu_time(pid, ticks)? - cpu_before;
+    while n < total {
+        invoke_ok(&api, &process, receiver, &maker, run, n).await?;
+        n += 1;
+    }
+    let peak_rss_bytes = procfs::status_bytes(pid, "VmHWM")?;
+    let rss_bytes = procfs::status_bytes(pid, "VmRSS")?;
+    process.kill();
+    Ok(Figures::new(
+        receiver.name,
+        cold_ms,
+        cold_cpu_ms,
+        cpu.as_secs_f64() * 1e6 / args.events as f64,
+        wall.as_secs_f64() * 1e6 / args.events as f64,
+        peak_rss_bytes,
+        rss_bytes,
+        n,
+        receiver.binary_bytes,
+    ))
+}

@@ -1,0 +1,408 @@
+//! `hookwarden serve`: the Lambda functions' pipeline behind a local HTTP server on
+//! 127.0.0.1, with files for S3 and EventBridge and the TEST-ONLY keys compiled in, so the
+//! whole flow runs with no AWS account.
+//!
+//! Layout under the data directory:
+//! - `<provider>/<event type>/<yyyy>/<mm>/<dd>/<delivery id>.json` — stored envelopes;
+//! - `<provider>/_state/…` — dedupe claims, publish markers, Knox nonces;
+//! - `eventbridge/<n>.json` — one file per published bus event;
+//! - `knox-certificate.pem` — the Knox certificate, written on start.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use clap::Args as ClapArgs;
+use hookwarden_pipeline::certificate::CertificateCache;
+use hookwarden_pipeline::clock::Clock;
+use hookwarden_pipeline::delivery::Delivery;
+use hookwarden_pipeline::local::{DirStore, FileBus, StaticSecret};
+use hookwarden_pipeline::ports::{EventBus, ObjectStore};
+use hookwarden_pipeline::request::DEFAULT_MAX_BODY_BYTES;
+use hookwarden_pipeline::secrets::SecretCache;
+use hookwarden_pipeline::{
+    Common, Handler, Inbound, KnoxHandler, OneAccessHandler, Reply, ScalefusionHandler,
+};
+use hookwarden_verify::oneaccess::DEFAULT_REPLAY_WINDOW_SECS;
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use serde::Deserialize;
+use tokio::net::TcpListener;
+
+use crate::failure::Failure;
+use crate::{files, test_keys};
+
+/// Where the Knox certificate is put in the data directory's store.
+pub const KNOX_CERT_KEY: &str = "knox-certificate.pem";
+/// Secrets are fixed for the life of the process; the cache only needs to hold them.
+const SECRET_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+/// A client that has not sent its headers by then is dropped.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+const PROVIDERS: [&str; 3] = ["knox", "scalefusion", "oneaccess"];
+
+#[derive(Debug, ClapArgs)]
+pub struct Args {
+    /// Port on 127.0.0.1; 0 picks a free one (the start line shows which).
+    #[arg(long, default_value_t = 8787)]
+    port: u16,
+    /// JSON file replacing the embedded test keys and limits (`--help` shows its shape).
+    ///
+    /// Every field is optional; paths are relative to the file:
+    ///   {"knox_certificate": "cert.pem",
+    ///    "scalefusion_secret": "sf.json", "scalefusion_previous_secret": "sf-old.json",
+    ///    "oneaccess_secret": "oa.json", "oneaccess_previous_secret": "oa-old.json",
+    ///    "oneaccess_replay_window_secs": 300, "max_body_bytes": 1048576}
+    /// Secret files hold what the Secrets Manager secret would:
+    ///   Scalefusion {"secret_key": "…"};
+    ///   OneAccess {"bearer_token", "signature_key", "encryption_key",
+    ///              "encryption_mode": "gcm"|"ecb", "allow_unsigned"}.
+    /// Naming a provider's secret replaces both embedded values (current and previous).
+    #[arg(long, value_name = "FILE", verbatim_doc_comment)]
+    config: Option<PathBuf>,
+    /// Directory for stored events, dedupe state and bus events.
+    #[arg(long, value_name = "DIR", default_value = ".hookwarden")]
+    data: PathBuf,
+}
+
+/// `--config FILE`: what to use instead of the embedded TEST-ONLY keys.
+///
+/// ```json
+/// {
+///   "knox_certificate": "knox-cert.pem",
+///   "scalefusion_secret": "scalefusion.json",
+///   "scalefusion_previous_secret": "scalefusion-old.json",
+///   "oneaccess_secret": "oneaccess.json",
+///   "oneaccess_previous_secret": "oneaccess-old.json",
+///   "oneaccess_replay_window_secs": 300,
+///   "max_body_bytes": 1048576
+/// }
+/// ```
+///
+/// Every field is optional; paths are relative to the config file. A provider's secret files
+/// hold what its Secrets Manager secret would (AWSCURRENT, and AWSPREVIOUS for the
+/// `_previous_` ones). Naming a provider's current secret replaces both embedded values for
+/// that provider, so its previous one is then only what the file names.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeConfig {
+    pub knox_certificate: Option<PathBuf>,
+    pub scalefusion_secret: Option<PathBuf>,
+    pub scalefusion_previous_secret: Option<PathBuf>,
+    pub oneaccess_secret: Option<PathBuf>,
+    pub oneaccess_previous_secret: Option<PathBuf>,
+    pub oneaccess_replay_window_secs: Option<u64>,
+    pub max_body_bytes: Option<usize>,
+}
+
+/// Key material in the form the pipeline reads it, checked before the server starts.
+struct Keys {
+    knox_certificate: Vec<u8>,
+    scalefusion: (String, Option<String>),
+    oneaccess: (String, Option<String>),
+}
+
+impl ServeConfig {
+    fn load(path: &Path) -> Result<Self, Failure> {
+        let text = files::read_bytes(path, "config file")?;
+        serde_json::from_slice(&text).map_err(|err| {
+            Failure::input(format!(
+                "config file {}: {err} (see `hookwarden serve --help`)",
+                path.display()
+            ))
+        })
+    }
+
+    fn keys(&self, base: &Path) -> Result<Keys, Failure> {
+        let read = |path: &PathBuf, what: &str| files::read_text(&base.join(path), what);
+        let pair = |current: &Option<PathBuf>,
+                    previous: &Option<PathBuf>,
+                    embedded: (&str, Option<&str>),
+                    name: &str|
+         -> Result<(String, Option<String>), Failure> {
+            match (current, previous) {
+                (Some(current), previous) => Ok((
+                    read(current, &format!("{name}_secret"))?,
+                    previous
+                        .as_ref()
+                        .map(|p| read(p, &format!("{name}_previous_secret")))
+                        .transpose()?,
+                )),
+                (None, Some(_)) => Err(Failure::input(format!(
+                    "config file: {name}_previous_secret needs {name}_secret as well"
+                ))),
+                (None, None) => Ok((embedded.0.to_string(), embedded.1.map(str::to_string))),
+            }
+        };
+        let knox_certificate = match &self.knox_certificate {
+            Some(path) => files::read_bytes(&base.join(path), "knox_certificate")?,
+            None => test_keys::KNOX_CERT_PEM.as_bytes().to_vec(),
+        };
+        Ok(Keys {
+            knox_certificate,
+            scalefusion: pair(
+                &self.scalefusion_secret,
+                &self.scalefusion_previous_secret,
+                (test_keys::SCALEFUSION_SECRET_JSON, None),
+                "scalefusion",
+            )?,
+            // Two configs with different signature keys: each sample's signature picks its own.
+            oneaccess: pair(
+                &self.oneaccess_secret,
+                &self.oneaccess_previous_secret,
+                (
+                    test_keys::ONEACCESS_ENCRYPTED_JSON,
+                    Some(test_keys::ONEACCESS_PLAIN_JSON),
+                ),
+                "oneaccess",
+            )?,
+        })
+    }
+}
+
+impl Keys {
+    /// Fails now, with the file named, rather than with a 503 on the first request.
+    fn check(&self, now_unix: i64) -> Result<(), Failure> {
+        let certificate = test_keys::knox_certificate(&self.knox_certificate, "knox certificate")?;
+        if !certificate.is_valid_at(now_unix) {
+            return Err(Failure::input(format!(
+                "the knox certificate is valid only from {} to {} (unix seconds)",
+                certificate.not_before(),
+                certificate.not_after()
+            )));
+        }
+        let (current, previous) = &self.scalefusion;
+        for text in std::iter::once(current).chain(previous) {
+            test_keys::scalefusion_secret(text, "scalefusion secret")?;
+        }
+        let (current, previous) = &self.oneaccess;
+        for text in std::iter::once(current).chain(previous) {
+            test_keys::oneaccess_config(text, "oneaccess secret")?;
+        }
+        Ok(())
+    }
+}
+
+/// The three handlers and what `GET /` reports.
+struct App {
+    knox: KnoxHandler,
+    scalefusion: ScalefusionHandler,
+    oneaccess: OneAccessHandler,
+    max_body: usize,
+    index: String,
+}
+
+fn source(pair: (String, Option<String>)) -> Arc<StaticSecret> {
+    let secret = StaticSecret::new(pair.0);
+    Arc::new(match pair.1 {
+        Some(previous) => secret.with_previous(previous),
+        None => secret,
+    })
+}
+
+impl App {
+    async fn build(
+        data: &Path,
+        config: &ServeConfig,
+        keys: Keys,
+        keys_from: &str,
+    ) -> Result<Self, Failure> {
+        let store = Arc::new(DirStore::new(data));
+        store
+            .put(
+                KNOX_CERT_KEY,
+                keys.knox_certificate,
+                "application/x-pem-file",
+            )
+            .await
+            .map_err(|err| Failure::input(format!("cannot write the knox certificate: {err}")))?;
+        let store: Arc<dyn ObjectStore> = store;
+        let bus: Arc<dyn EventBus> = Arc::new(FileBus::new(data.join("eventbridge")));
+        let max_body = config.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES);
+        let common = |provider: &str| Common {
+            delivery: Some(Delivery::new(
+                store.clone(),
+                true,
+                Some(bus.clone()),
+                provider,
+            )),
+            max_body,
+            clock: Clock::system(),
+        };
+        let replay_window = config
+            .oneaccess_replay_window_secs
+            .unwrap_or(DEFAULT_REPLAY_WINDOW_SECS);
+        let index = serde_json::json!({
+            "service": "hookwarden serve",
+            "routes": PROVIDERS.map(|p| serde_json::json!({"method": "POST", "path": format!("/{p}"), "provider": p})),
+            "data_dir": data.display().to_string(),
+            "events": PROVIDERS.map(|p| data.join(p).display().to_string()),
+            "eventbridge": data.join("eventbridge").display().to_string(),
+            "keys": keys_from,
+            "max_body_bytes": max_body,
+            "oneaccess_replay_window_secs": replay_window,
+        });
+        Ok(Self {
+            knox: KnoxHandler::new(
+                common("knox"),
+                CertificateCache::new(store.clone(), KNOX_CERT_KEY, None),
+            ),
+            scalefusion: ScalefusionHandler::new(
+                common("scalefusion"),
+                SecretCache::new(source(keys.scalefusion), SECRET_TTL),
+            ),
+            oneaccess: OneAccessHandler::new(
+                common("oneaccess"),
+                SecretCache::new(source(keys.oneaccess), SECRET_TTL),
+                Duration::from_secs(replay_window),
+            ),
+            max_body,
+            index: index.to_string(),
+        })
+    }
+
+    async fn respond(&self, request: hyper::Request<Incoming>, peer: SocketAddr) -> Reply {
+        let handler: &dyn Handler = match request.uri().path() {
+            "/" if request.method() == http::Method::GET => {
+                return Reply::json(200, self.index.clone())
+            }
+            "/" => return Reply::error(405, "only GET is served at /"),
+            "/knox" => &self.knox,
+            "/scalefusion" => &self.scalefusion,
+            "/oneaccess" => &self.oneaccess,
+            _ => {
+                return Reply::error(
+                    404,
+                    "no such route; POST to /knox, /scalefusion or /oneaccess",
+                )
+            }
+        };
+        let (parts, body) = request.into_parts();
+        let body = match read_capped(body, self.max_body).await {
+            Ok(body) => body,
+            Err(_) => return Reply::bad_request("the request body could not be read"),
+        };
+        let request = Inbound {
+            method: parts.method,
+            headers: parts.headers,
+            body,
+            source_ip: Some(peer.ip().to_string()),
+        };
+        handler.handle(request).await
+    }
+}
+
+/// At most `cap + 1` bytes of the body: enough for the handler to answer 413, never an
+/// unbounded buffer.
+async fn read_capped(mut body: Incoming, cap: usize) -> Result<Bytes, hyper::Error> {
+    let mut buffer = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            let room = cap + 1 - buffer.len();
+            buffer.extend_from_slice(&data[..data.len().min(room)]);
+            if buffer.len() > cap {
+                break;
+            }
+        }
+    }
+    Ok(buffer.freeze())
+}
+
+fn to_response(reply: Reply) -> hyper::Response<Full<Bytes>> {
+    let mut response = hyper::Response::new(Full::new(Bytes::from(reply.body)));
+    *response.status_mut() =
+        http::StatusCode::from_u16(reply.status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+pub async fn run(args: Args) -> Result<(), Failure> {
+    let (config, base, keys_from) = match &args.config {
+        Some(path) => {
+            let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            (
+                ServeConfig::load(path)?,
+                base,
+                format!("from {}", path.display()),
+            )
+        }
+        None => (
+            ServeConfig::default(),
+            PathBuf::new(),
+            "embedded TEST-ONLY keys from events/test-keys".to_string(),
+        ),
+    };
+    let keys = config.keys(&base)?;
+    keys.check(time::OffsetDateTime::now_utc().unix_timestamp())?;
+    std::fs::create_dir_all(&args.data).map_err(|err| {
+        Failure::input(format!(
+            "cannot create the data directory {}: {err}",
+            args.data.display()
+        ))
+    })?;
+    let data = std::path::absolute(&args.data)
+        .map_err(|err| Failure::input(format!("data directory {}: {err}", args.data.display())))?;
+    let app = Arc::new(App::build(&data, &config, keys, &keys_from).await?);
+
+    let listener = TcpListener::bind(("127.0.0.1", args.port))
+        .await
+        .map_err(|err| {
+            Failure::input(format!("cannot listen on 127.0.0.1:{}: {err}", args.port))
+        })?;
+    let port = listener
+        .local_addr()
+        .map_err(|err| Failure::input(format!("cannot read the listening address: {err}")))?
+        .port();
+    init_logging();
+    println!(
+        "hookwarden serve: listening on http://127.0.0.1:{port} ({}); events under {}",
+        PROVIDERS.join(", "),
+        data.display()
+    );
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(err) => {
+                // Out of file descriptors and the like: wait instead of spinning.
+                tracing::warn!(error = %err, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let app = app.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |request| {
+                let app = app.clone();
+                async move { Ok::<_, Infallible>(to_response(app.respond(request, peer).await)) }
+            });
+            let connection = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service);
+            if let Err(err) = connection.await {
+                tracing::debug!(error = %err, "connection ended with an error");
+            }
+        });
+    }
+}
+
+/// Request log lines on stderr (`RUST_LOG` filters; default info); stdout keeps the start line.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

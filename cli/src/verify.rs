@@ -1,0 +1,128 @@
+//! `hookwarden verify`: check a body and its signature as the Lambda functions do.
+//! Exit 0 verified, 1 rejected (not authentic or stale), 2 bad input.
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use hookwarden_verify::oneaccess::{self, DEFAULT_REPLAY_WINDOW_SECS};
+use hookwarden_verify::{knox, scalefusion};
+
+use crate::failure::Failure;
+use crate::sign::{now_ms, OneAccessKeys};
+use crate::{files, test_keys};
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Verify an X-WSM-SIGNATURE against a body and the Knox validation certificate; prints
+    /// the event and the certificate's SHA-256 fingerprint.
+    Knox {
+        /// The Samsung Knox validation certificate (or a test one), PEM or DER.
+        #[arg(long, value_name = "CERT.pem")]
+        cert: PathBuf,
+        /// The X-WSM-SIGNATURE header value.
+        #[arg(long, value_name = "SIG")]
+        signature: String,
+        /// The request body, byte for byte as received.
+        #[arg(long, value_name = "FILE")]
+        body: PathBuf,
+    },
+    /// Verify an X-SF-Signature against a body; prints the event and its id.
+    Scalefusion {
+        /// The dashboard's Secret Key.
+        #[arg(long)]
+        secret: String,
+        /// The X-SF-Signature header value.
+        #[arg(long, value_name = "SIG")]
+        signature: String,
+        /// The request body, byte for byte as received.
+        #[arg(long, value_name = "FILE")]
+        body: PathBuf,
+    },
+    /// Verify a OneAccess callback body (signature, replay window, decryption) and print the
+    /// decrypted message.
+    ///
+    /// The check always includes the bearer token, so --bearer-token is required. A body file
+    /// carries no header, so the request is taken to have carried
+    /// `Authorization: Bearer <--bearer-token>` unless --authorization gives the header it
+    /// really carried.
+    Oneaccess {
+        #[command(flatten)]
+        keys: OneAccessKeys,
+        /// The security token configured in the OneAccess console.
+        #[arg(long)]
+        bearer_token: String,
+        /// The Authorization header the request carried, e.g. "Bearer abc".
+        #[arg(long, value_name = "HEADER")]
+        authorization: Option<String>,
+        /// How far the body's timestamp may be from now, in seconds.
+        #[arg(long, value_name = "SECS", default_value_t = DEFAULT_REPLAY_WINDOW_SECS)]
+        replay_window: u64,
+        /// The request body, byte for byte as received.
+        #[arg(long, value_name = "FILE")]
+        body: PathBuf,
+    },
+}
+
+pub fn run(command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Knox {
+            cert,
+            signature,
+            body,
+        } => {
+            let certificate = test_keys::knox_certificate(
+                &files::read_bytes(&cert, "certificate")?,
+                &cert.display().to_string(),
+            )?;
+            let body = files::read_bytes(&body, "body file")?;
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            let verified = knox::verify(&body, &signature, std::slice::from_ref(&certificate), now)
+                .map_err(|err| Failure::from_verify(err.kind(), err))?;
+            println!(
+                "verified: event {}, certificate sha256 {}",
+                verified.event.as_deref().unwrap_or("(none)"),
+                verified.certificate_fingerprint
+            );
+        }
+        Command::Scalefusion {
+            secret,
+            signature,
+            body,
+        } => {
+            let body = files::read_bytes(&body, "body file")?;
+            scalefusion::verify(&body, &signature, &[secret.as_bytes()])
+                .map_err(|err| Failure::from_verify(err.kind(), err))?;
+            // The signature covers any bytes; the envelope is only described when it is there.
+            let (event, id) = match scalefusion::parse_event(&body) {
+                Ok(envelope) => (envelope.event, envelope.id),
+                Err(_) => (None, None),
+            };
+            println!(
+                "verified: event {}, id {}",
+                event.as_deref().unwrap_or("(none)"),
+                id.as_deref().unwrap_or("(none)")
+            );
+        }
+        Command::Oneaccess {
+            keys,
+            bearer_token,
+            authorization,
+            replay_window,
+            body,
+        } => {
+            let config = keys.config(&bearer_token)?;
+            let authorization = authorization.unwrap_or_else(|| format!("Bearer {bearer_token}"));
+            let body = files::read_bytes(&body, "body file")?;
+            let verified = oneaccess::verify(
+                &body,
+                Some(&authorization),
+                &[config],
+                now_ms(),
+                replay_window,
+            )
+            .map_err(|err| Failure::from_verify(err.kind(), err))?;
+            println!("{}", verified.msg.as_str());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,11 @@
+//! `knox-webhook`: Samsung Knox Webhook Notification callbacks, verified and
+//! delivered to S3 and/or EventBridge. Configuration: the README's table.
+
+use hookwarden_aws::{lambda, wire};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    let (settings, clients) = wire::cold_start("knox").await;
+    let handler = wire::knox(&settings, &clients);
+    lambda::run(std::sync::Arc::new(handler), settings.max_body_bytes).await
+}

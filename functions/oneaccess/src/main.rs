@@ -1,0 +1,11 @@
+//! `oneaccess-webhook`: Huawei OneAccess event callbacks (CHECK_URL, users, organizations), verified and
+//! delivered to S3 and/or EventBridge. Configuration: the README's table.
+
+use hookwarden_aws::{lambda, wire};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    let (settings, clients) = wire::cold_start("oneaccess").await;
+    let handler = wire::oneaccess(&settings, &clients);
+    lambda::run(std::sync::Arc::new(handler), settings.max_body_bytes).await
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every test hookwarden has: unit, property, the Java differential test against
+# Samsung's reference verifier, the AWS tests against moto's server, the built functions
+# under a Lambda Runtime API, the CLI against a real local server, and the SAM template
+# checks. Needs: cargo, python3 with moto[server]>=5.2.1, cfn-lint, checkov and aws-sam-cli,
+# a JDK with Debian's libjackson2-databind-java (`.ci/run` installs them all).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+python3 -c 'import moto.server' 2>/dev/null || missing+=("python: pip install 'moto[server]>=5.2.1'")
+command -v javac >/dev/null || missing+=("a JDK: apt-get install default-jdk-headless")
+[ -f /usr/share/java/jackson-databind.jar ] || missing+=("Jackson: apt-get install libjackson2-databind-java")
+command -v cfn-lint >/dev/null || missing+=("cfn-lint: pip install cfn-lint")
+if [ ${#missing[@]} -gt 0 ]; then
+    printf 'scripts/test.sh: missing prerequisites (bash .ci/run installs them):\n' >&2
+    printf '  - %s\n' "${missing[@]}" >&2
+    exit 2
+fi
+
+cargo test --workspace --locked
+bash scripts/check-template.sh

@@ -1,0 +1,67 @@
+//! JSON logs on stdout, one object per line, which CloudWatch Logs Insights reads as fields.
+
+use std::io::{Read as _, Write as _};
+use std::net::{TcpStream, ToSocketAddrs as _};
+use std::time::Duration;
+
+use tracing_subscriber::EnvFilter;
+
+/// How long a failing cold start waits for the Runtime API before exiting anyway.
+const INIT_ERROR_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Installs the JSON log subscriber: level from `RUST_LOG` (default `info`; an unreadable
+/// value also falls back to `info`), no colours, the invocation span's fields (request id)
+/// on every line. Does nothing if a subscriber is already installed.
+pub fn init_json_logs() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let _already_installed = tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_target(false)
+        .with_ansi(false)
+        .with_env_filter(filter)
+        .with_writer(std::io::stdout)
+        .try_init();
+}
+
+/// Ends a cold start that cannot succeed (bad configuration): one JSON line on stdout
+/// naming the problem, the same message to the Lambda Runtime API's init-error endpoint so
+/// the invoker sees it, then exit status 1.
+pub fn fail_cold_start(err: &dyn std::fmt::Display) -> ! {
+    let message = format!("cold start failed: {err}");
+    let line = serde_json::json!({ "level": "ERROR", "message": message });
+    let mut stdout = std::io::stdout().lock();
+    // Nothing is left to do if stdout is gone; the exit status still reports the failure.
+    let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
+    if let Ok(api) = std::env::var("AWS_LAMBDA_RUNTIME_API") {
+        let _ = post_init_error(&api, &message);
+    }
+    std::process::exit(1)
+}
+
+/// `POST /2018-06-01/runtime/init/error` over a plain socket: no runtime exists yet, and this
+/// runs once, on the way out.
+fn post_init_error(api: &str, message: &str) -> std::io::Result<()> {
+    let body = serde_json::json!({ "errorMessage": message, "errorType": "Hookwarden.InitError" })
+        .to_string();
+    let address = api
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| std::io::Error::other("AWS_LAMBDA_RUNTIME_API resolves to no address"))?;
+    let mut stream = TcpStream::connect_timeout(&address, INIT_ERROR_TIMEOUT)?;
+    stream.set_read_timeout(Some(INIT_ERROR_TIMEOUT))?;
+    stream.set_write_timeout(Some(INIT_ERROR_TIMEOUT))?;
+    write!(
+        stream,
+        "POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: {api}\r\nContent-Type: application/json\r\n\
+         Lambda-Runtime-Function-Error-Type: Hookwarden.InitError\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    // Wait for the answer so the Runtime API has the error before the process is gone.
+    let mut answer = [0u8; 256];
+    let _ = stream.read(&mut answer)?;
+    Ok(())
+}

@@ -1,0 +1,237 @@
+//! `KnoxApi` against a stub Knox cloud API on loopback: the OAuth client-credentials token,
+//! then the certificate download in each answer form. Certificates come from `openssl`, an
+//! X.509 writer independent of the parser that reads them.
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hookwarden_aws::KnoxApi;
+use hookwarden_pipeline::local::StaticSecret;
+use hookwarden_pipeline::ports::CertificateFetcher;
+use hookwarden_testkit::http_stub::{Answer, Recorded, StubServer};
+use hookwarden_verify::x509::KnoxCertificate;
+
+const CLIENT_SECRET: &str = "s3cr3t-client-value";
+const TOKEN: &str = "tok-123";
+
+/// A self-signed RSA certificate: (PEM, DER).
+fn openssl_certificate() -> (String, Vec<u8>) {
+    let dir = tempfile::tempdir().unwrap();
+    let pem = dir.path().join("cert.pem");
+    let der = dir.path().join("cert.der");
+    let run = |args: &[&str]| {
+        let output = Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("running openssl");
+        assert!(
+            output.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=knox-validation.test",
+        "-keyout",
+        dir.path().join("key.pem").to_str().unwrap(),
+        "-out",
+        pem.to_str().unwrap(),
+    ]);
+    run(&[
+        "x509",
+        "-in",
+        pem.to_str().unwrap(),
+        "-outform",
+        "DER",
+        "-out",
+        der.to_str().unwrap(),
+    ]);
+    (
+        std::fs::read_to_string(pem).unwrap(),
+        std::fs::read(der).unwrap(),
+    )
+}
+
+fn credentials(base_url: &str, extra: serde_json::Value) -> Arc<StaticSecret> {
+    let mut secret = serde_json::json!({"client_id": "client-1", "client_secret": CLIENT_SECRET, "base_url": base_url});
+    secret
+        .as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    Arc::new(StaticSecret::new(secret.to_string()))
+}
+
+/// A Knox API that hands out `TOKEN` and answers the certificate path with `certificate`.
+async fn knox(certificate: Answer, certificate_path: &'static str) -> StubServer {
+    StubServer::start(move |request: &Recorded, _| match (request.method.as_str(), request.target.as_str()) {
+        ("POST", "/ams/v1/oauth2/token") => Answer::new(
+            200,
+            "application/json",
+            format!(r#"{{"access_token":"{TOKEN}","scope":"kwn","expires_in":599,"token_type":"Bearer"}}"#),
+        ),
+        ("GET", path) if path == certificate_path => {
+            if request.header("authorization") == Some(&format!("Bearer {TOKEN}")) {
+                certificate.clone()
+            } else {
+                Answer::new(401, "application/json", r#"{"error":"unauthorized"}"#)
+            }
+        }
+        _ => Answer::new(404, "text/html", "<html>Not Found</html>"),
+    })
+    .await
+}
+
+fn form(request: &Recorded) -> Vec<(String, String)> {
+    request
+        .body_text()
+        .split('&')
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap();
+            (k.to_string(), v.to_string())
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn downloads_pem_der_and_json_wrapped_certificates() {
+    let (pem, der) = openssl_certificate();
+    let expected = KnoxCertificate::parse(&der).unwrap();
+    let json = serde_json::json!({"certificate": pem}).to_string();
+    for answer in [
+        Answer::new(200, "application/x-pem-file", pem.clone()),
+        Answer::new(200, "application/pkix-cert", der.clone()),
+        Answer::new(200, "application/json", json),
+    ] {
+        let stub = knox(answer, "/kwn/v1/downloadCertificate").await;
+        let api = KnoxApi::new(
+            credentials(&stub.url(), serde_json::json!({})),
+            Duration::from_secs(5),
+        );
+        let bytes = api.download().await.unwrap();
+        let parsed = KnoxCertificate::parse(&bytes).unwrap();
+        assert_eq!(parsed.fingerprint_sha256(), expected.fingerprint_sha256());
+
+        let requests = stub.requests();
+        assert_eq!(requests.len(), 2);
+        assert_eq!(
+            requests[0].header("content-type"),
+            Some("application/x-www-form-urlencoded")
+        );
+        assert_eq!(
+            form(&requests[0]),
+            [
+                ("grant_type".to_string(), "client_credentials".to_string()),
+                ("client_id".into(), "client-1".into()),
+                ("client_secret".into(), CLIENT_SECRET.into()),
+            ]
+        );
+        assert_eq!(requests[1].target, "/kwn/v1/downloadCertificate");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_secret_overrides_path_and_scope() {
+    let (pem, _) = openssl_certificate();
+    let stub = knox(
+        Answer::new(200, "text/plain", pem.clone()),
+        "/kcs/v1/kwn/certificate",
+    )
+    .await;
+    let secret =
+        serde_json::json!({"certificate_path": "kcs/v1/kwn/certificate", "scope": "kwn kai"});
+    let api = KnoxApi::new(
+        credentials(&format!("{}/", stub.url()), secret),
+        Duration::from_secs(5),
+    );
+    assert_eq!(api.download().await.unwrap(), pem.trim().as_bytes());
+    let requests = stub.requests();
+    assert!(
+        form(&requests[0]).contains(&("scope".into(), "kwn+kai".into())),
+        "{}",
+        requests[0].body_text()
+    );
+    assert_eq!(requests[1].target, "/kcs/v1/kwn/certificate");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_explain_themselves_without_leaking_the_secret() {
+    let download = |url: String| async move {
+        KnoxApi::new(
+            credentials(&url, serde_json::json!({})),
+            Duration::from_secs(5),
+        )
+        .download()
+        .await
+        .unwrap_err()
+    };
+    let (pem, _) = openssl_certificate();
+    let wrong_path = knox(
+        Answer::new(200, "application/x-pem-file", pem),
+        "/somewhere/else",
+    )
+    .await;
+    let refusing = StubServer::start(|_, _| {
+        Answer::new(
+            401,
+            "application/json",
+            r#"{"error":"invalid_client","error_description":"bad s3cr3t"}"#,
+        )
+    })
+    .await;
+    let html = knox(
+        Answer::new(200, "text/html", "<html>login</html>"),
+        "/kwn/v1/downloadCertificate",
+    )
+    .await;
+    let broken_secret = KnoxApi::new(
+        Arc::new(StaticSecret::new(format!(
+            r#"{{"client_id": "c", "client_secret": {CLIENT_SECRET}}}"#
+        ))),
+        Duration::from_secs(5),
+    );
+
+    let errors = [
+        (download(wrong_path.url()).await, "/kwn/v1/downloadCertificate answered 404 Not Found; if the path is wrong, set certificate_path"),
+        (download(refusing.url()).await, "/ams/v1/oauth2/token answered 401 Unauthorized: invalid_client"),
+        (download(html.url()).await, "answered 18 bytes of text/html holding no certificate"),
+        (download("http://api.samsungknox.com".into()).await, "must be an https:// URL"),
+        (broken_secret.download().await.unwrap_err(), "not a JSON object with string fields client_id and client_secret"),
+    ];
+    for (err, expected) in errors {
+        assert_eq!(err.dependency, "knox-api");
+        assert!(err.detail.contains(expected), "{err}\nexpected: {expected}");
+        assert!(
+            !err.to_string().contains(CLIENT_SECRET) && !err.to_string().contains("s3cr3t"),
+            "{err}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_api_times_out() {
+    // Accepts connections, never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let api = KnoxApi::new(
+        credentials(&url, serde_json::json!({})),
+        Duration::from_millis(500),
+    );
+    let started = std::time::Instant::now();
+    let err = api.download().await.unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(err.detail.contains("timed out"), "{err}");
+    drop(listener);
+}

@@ -1,0 +1,22 @@
+//! The request pipeline every hookwarden entrypoint shares: admit → verify → dedupe →
+//! deliver → reply. It talks to the outside world only through the ports in [`ports`]; the
+//! Lambda functions plug in AWS adapters (`hookwarden-aws`), `hookwarden serve` and the tests
+//! plug in [`local`] ones.
+
+pub mod certificate;
+pub mod clock;
+pub mod delivery;
+pub mod envelope;
+pub mod ids;
+pub mod local;
+pub mod outcome;
+pub mod ports;
+pub mod providers;
+pub mod request;
+pub mod secrets;
+
+pub use providers::knox::KnoxHandler;
+pub use providers::oneaccess::OneAccessHandler;
+pub use providers::scalefusion::ScalefusionHandler;
+pub use providers::Common;
+pub use request::{Handler, Inbound, Reply};

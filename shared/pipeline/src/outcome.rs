@@ -1,0 +1,110 @@
+//! One JSON log line per request, and the `SignatureRejected` metric.
+//!
+//! The line names provider, event type, delivery id, outcome, status and latency — never a
+//! secret, a signature or a body: reasons come from hookwarden's own error messages, which
+//! describe what was wrong without echoing input.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use crate::request::Reply;
+
+static EMIT_METRICS: AtomicBool = AtomicBool::new(false);
+
+/// Turns on CloudWatch Embedded Metric Format lines on stdout (the Lambda functions do;
+/// `hookwarden serve` does not).
+pub fn enable_metrics() {
+    EMIT_METRICS.store(true, Ordering::Relaxed);
+}
+
+/// What a request's handling is remembered by.
+pub struct Trail {
+    provider: &'static str,
+    started: Instant,
+    pub event_type: Option<String>,
+    pub delivery_id: Option<String>,
+}
+
+impl Trail {
+    pub fn start(provider: &'static str) -> Self {
+        Self { provider, started: Instant::now(), event_type: None, delivery_id: None }
+    }
+
+    /// Logs the outcome and hands back the reply.
+    pub fn finish(self, reply: Reply, outcome: Outcome, reason: Option<&dyn std::fmt::Display>) -> Reply {
+        let latency_ms = self.started.elapsed().as_secs_f64() * 1000.0;
+        let reason = reason.map(|r| r.to_string());
+        let (provider, event_type, delivery_id) =
+            (self.provider, self.event_type.as_deref(), self.delivery_id.as_deref());
+        let outcome_name = outcome.name();
+        if reply.status >= 500 {
+            tracing::error!(provider, event_type, delivery_id, outcome = outcome_name, status = reply.status, latency_ms, reason, "request failed");
+        } else if reply.status >= 400 {
+            tracing::warn!(provider, event_type, delivery_id, outcome = outcome_name, status = reply.status, latency_ms, reason, "request rejected");
+        } else {
+            tracing::info!(provider, event_type, delivery_id, outcome = outcome_name, status = reply.status, latency_ms, "request accepted");
+        }
+        if outcome == Outcome::SignatureRejected {
+            signature_rejected_metric(self.provider);
+        }
+        reply
+    }
+}
+
+/// The outcomes a request can have; the names appear in logs and the README.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Stored,
+    Duplicate,
+    /// OneAccess's CHECK_URL handshake, answered without storing anything.
+    Handshake,
+    SignatureRejected,
+    Replayed,
+    Malformed,
+    TooLarge,
+    MethodNotAllowed,
+    Unavailable,
+    /// A setting or secret is wrong: the operator must fix it.
+    Misconfigured,
+}
+
+impl Outcome {
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Stored => "stored",
+            Outcome::Duplicate => "duplicate",
+            Outcome::Handshake => "handshake",
+            Outcome::SignatureRejected => "signature_rejected",
+            Outcome::Replayed => "replayed",
+            Outcome::Malformed => "malformed",
+            Outcome::TooLarge => "too_large",
+            Outcome::MethodNotAllowed => "method_not_allowed",
+            Outcome::Unavailable => "unavailable",
+            Outcome::Misconfigured => "misconfigured",
+        }
+    }
+}
+
+fn signature_rejected_metric(provider: &str) {
+    if !EMIT_METRICS.load(Ordering::Relaxed) {
+        return;
+    }
+    let timestamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default();
+    // EMF: CloudWatch turns this log line into the Hookwarden/SignatureRejected metric.
+    let line = serde_json::json!({
+        "_aws": {
+            "Timestamp": timestamp,
+            "CloudWatchMetrics": [{
+                "Namespace": "Hookwarden",
+                "Dimensions": [["Provider"]],
+                "Metrics": [{"Name": "SignatureRejected", "Unit": "Count"}]
+            }]
+        },
+        "Provider": provider,
+        "SignatureRejected": 1
+    });
+    println!("{line}");
+}

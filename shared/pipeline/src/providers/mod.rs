@@ -1,0 +1,134 @@
+//! One handler per provider, each the same shape: admit → verify → dedupe → deliver → reply.
+
+pub mod knox;
+pub mod oneaccess;
+pub mod scalefusion;
+
+use async_trait::async_trait;
+use hookwarden_verify::reject::RejectKind;
+
+use crate::clock::Clock;
+use crate::delivery::{Delivered, Delivery, DeliveryError};
+use crate::outcome::{Outcome, Trail};
+use crate::request::{Handler, HeaderProblem, Inbound, Reply};
+
+/// What every handler needs besides its own secrets.
+#[derive(Clone)]
+pub struct Common {
+    /// `None` when no sink is configured: only OneAccess's CHECK_URL can then be answered.
+    pub delivery: Option<Delivery>,
+    pub max_body: usize,
+    pub clock: Clock,
+}
+
+/// Why a request ends early: the reply to send, the outcome to log and a reason for the log
+/// (never shown to the caller when it may carry internal detail).
+pub struct Failure {
+    pub reply: Reply,
+    pub outcome: Outcome,
+    pub reason: String,
+}
+
+impl Failure {
+    pub fn new(reply: Reply, outcome: Outcome, reason: impl std::fmt::Display) -> Self {
+        Self { reply, outcome, reason: reason.to_string() }
+    }
+
+    /// A dependency failed: 503 to the caller with no detail, the detail to the log.
+    pub fn unavailable(reason: impl std::fmt::Display) -> Self {
+        Self::new(Reply::error(503, "temporarily unavailable, retry later"), Outcome::Unavailable, reason)
+    }
+
+    pub fn malformed(reason: impl std::fmt::Display) -> Self {
+        let reason = reason.to_string();
+        Self::new(Reply::bad_request(&reason), Outcome::Malformed, reason)
+    }
+}
+
+impl From<HeaderProblem> for Failure {
+    fn from(problem: HeaderProblem) -> Self {
+        Failure::malformed(problem)
+    }
+}
+
+impl Common {
+    /// Method and size checks that come before anything is parsed.
+    pub fn admit(&self, request: &Inbound) -> Result<(), Failure> {
+        if request.method != http::Method::POST {
+            return Err(Failure::new(
+                Reply::error(405, "only POST is accepted"),
+                Outcome::MethodNotAllowed,
+                format!("method {}", request.method),
+            ));
+        }
+        if request.body.len() > self.max_body {
+            return Err(Failure::new(
+                Reply::too_large(self.max_body),
+                Outcome::TooLarge,
+                format!("{} bytes", request.body.len()),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn delivery(&self) -> Result<&Delivery, Failure> {
+        self.delivery.as_ref().ok_or_else(|| {
+            Failure::unavailable("no sink configured (HOOKWARDEN_SINK): nowhere to store the event")
+        })
+    }
+}
+
+impl From<DeliveryError> for Failure {
+    fn from(err: DeliveryError) -> Self {
+        match err {
+            DeliveryError::Replayed => {
+                Failure::new(Reply::error(409, "delivery id already used"), Outcome::Replayed, err)
+            }
+            DeliveryError::Dependency(err) => Failure::unavailable(err),
+        }
+    }
+}
+
+/// 200 with what happened, for providers that ignore the reply body.
+pub fn stored_reply(delivered: &Delivered, delivery_id: &str) -> (Reply, Outcome) {
+    let (status, outcome) = match delivered {
+        Delivered::Stored { .. } => ("stored", Outcome::Stored),
+        Delivered::Duplicate { .. } => ("duplicate", Outcome::Duplicate),
+    };
+    let body = serde_json::json!({ "status": status, "delivery_id": delivery_id });
+    (Reply::json(200, body.to_string()), outcome)
+}
+
+/// The outcome and HTTP status for a verification failure; `forged_status` is the
+/// provider's answer to a bad signature (401, or Scalefusion's 406).
+pub fn rejection(kind: RejectKind, forged_status: u16) -> (Outcome, u16) {
+    match kind {
+        RejectKind::Malformed => (Outcome::Malformed, 400),
+        RejectKind::Forged => (Outcome::SignatureRejected, forged_status),
+        RejectKind::Stale => (Outcome::Replayed, 401),
+        RejectKind::CertificateUnusable => (Outcome::Unavailable, 503),
+    }
+}
+
+/// A provider's request processing; every provider is a `Handler` through it, so the
+/// logging around each request is written once.
+#[async_trait]
+pub trait Provider: Send + Sync {
+    const NAME: &'static str;
+    async fn process(&self, request: &Inbound, trail: &mut Trail) -> Result<(Reply, Outcome), Failure>;
+}
+
+#[async_trait]
+impl<P: Provider> Handler for P {
+    fn provider(&self) -> &'static str {
+        P::NAME
+    }
+
+    async fn handle(&self, request: Inbound) -> Reply {
+        let mut trail = Trail::start(P::NAME);
+        match self.process(&request, &mut trail).await {
+            Ok((reply, outcome)) => trail.finish(reply, outcome, None),
+            Err(failure) => trail.finish(failure.reply, failure.outcome, Some(&failure.reason)),
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! Scalefusion device-event webhooks.
+
+use async_trait::async_trait;
+use hookwarden_verify::reject::RejectKind;
+use hookwarden_verify::scalefusion::{self, ScalefusionError};
+
+use super::{rejection, stored_reply, Common, Failure, Provider};
+use crate::envelope::{VerifiedBy, VerifiedEvent};
+use crate::ids::{safe_id, sha256_hex};
+use crate::outcome::{Outcome, Trail};
+use crate::request::{Inbound, Reply};
+use crate::secrets::{json_field, verify_with_rotation, SecretCache};
+
+pub const PROVIDER: &str = "scalefusion";
+/// The field of the Secrets Manager JSON secret that holds the dashboard's Secret Key.
+pub const SECRET_FIELD: &str = "secret_key";
+/// Scalefusion's documented answer to a signature mismatch.
+pub const MISMATCH_STATUS: u16 = 406;
+
+pub struct ScalefusionHandler {
+    common: Common,
+    secrets: SecretCache,
+}
+
+impl ScalefusionHandler {
+    pub fn new(common: Common, secrets: SecretCache) -> Self {
+        Self { common, secrets }
+    }
+}
+
+enum Miss {
+    Signature(ScalefusionError),
+    Secret(String),
+}
+
+#[async_trait]
+impl Provider for ScalefusionHandler {
+    const NAME: &'static str = PROVIDER;
+
+    async fn process(&self, request: &Inbound, trail: &mut Trail) -> Result<(Reply, Outcome), Failure> {
+        self.common.admit(request)?;
+        let header = request.single_header(scalefusion::SIGNATURE_HEADER)?.ok_or_else(|| {
+            Failure::new(Reply::error(MISMATCH_STATUS, "Signatures mismatch: missing X-SF-Signature header"), Outcome::SignatureRejected, "no X-SF-Signature")
+        })?;
+        let body = &request.body;
+        let checked = verify_with_rotation(
+            &self.secrets,
+            |candidates| {
+                let keys = candidates
+                    .iter()
+                    .map(|c| json_field(c, SECRET_FIELD))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(Miss::Secret)?;
+                let keys: Vec<&[u8]> = keys.iter().map(|k| k.as_bytes()).collect();
+                let index = scalefusion::verify(body, header, &keys).map_err(Miss::Signature)?;
+                Ok(candidates[index].version_id.clone())
+            },
+            |miss| matches!(miss, Miss::Signature(err) if err.kind() == RejectKind::Forged),
+        )
+        .await
+        .map_err(Failure::unavailable)?;
+        let version_id = checked.map_err(|miss| match miss {
+            Miss::Secret(reason) => Failure::new(Reply::error(503, "temporarily unavailable, retry later"), Outcome::Misconfigured, reason),
+            Miss::Signature(err) => {
+                let (outcome, status) = rejection(err.kind(), MISMATCH_STATUS);
+                let message = match status {
+                    MISMATCH_STATUS => "Signatures mismatch".to_string(),
+                    _ => err.to_string(),
+                };
+                Failure::new(Reply::error(status, &message), outcome, err)
+            }
+        })?;
+
+        let event = scalefusion::parse_event(body).map_err(Failure::malformed)?;
+        trail.event_type = event.event.clone();
+        // The body's id is signed; a missing or unusual one falls back to the body hash, which
+        // still dedupes exact redeliveries.
+        let delivery_id = event
+            .id
+            .as_deref()
+            .and_then(safe_id)
+            .map(str::to_string)
+            .unwrap_or_else(|| sha256_hex(body));
+        trail.delivery_id = Some(delivery_id.clone());
+
+        let delivery = self.common.delivery()?;
+        let verified = VerifiedEvent {
+            provider: PROVIDER,
+            event_type: event.event.unwrap_or_else(|| "unknown".to_string()),
+            delivery_id: delivery_id.clone(),
+            dedupe_key: delivery_id.clone(),
+            received_at: self.common.clock.now(),
+            verified_by: VerifiedBy::Secret { version_id },
+            source_ip: request.source_ip.clone(),
+            body: body.clone(),
+            message: None,
+        };
+        let delivered = delivery.deliver(&verified).await?;
+        Ok(stored_reply(&delivered, &delivery_id))
+    }
+}

@@ -1,0 +1,81 @@
+//! A webhook request and its reply, independent of how they travelled (function URL event,
+//! local HTTP server, test).
+
+use async_trait::async_trait;
+
+/// Bodies larger than this are answered 413 before any parsing, unless configured otherwise.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// A request as the provider sent it: `body` holds the exact bytes on the wire (after any
+/// transport base64 has been undone), because that is what the signatures cover.
+#[derive(Debug, Clone)]
+pub struct Inbound {
+    pub method: http::Method,
+    pub headers: http::HeaderMap,
+    pub body: bytes::Bytes,
+    pub source_ip: Option<String>,
+}
+
+impl Inbound {
+    /// The value of header `name` when it is present once and is visible ASCII.
+    /// Duplicated headers are ambiguous (which one did the provider sign?), so they count as
+    /// malformed rather than picking one.
+    pub fn single_header(&self, name: &str) -> Result<Option<&str>, HeaderProblem> {
+        let mut values = self.headers.get_all(name).iter();
+        let Some(first) = values.next() else {
+            return Ok(None);
+        };
+        if values.next().is_some() {
+            return Err(HeaderProblem::Duplicated(name.to_string()));
+        }
+        first
+            .to_str()
+            .map(Some)
+            .map_err(|_| HeaderProblem::NotText(name.to_string()))
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum HeaderProblem {
+    #[error("header {0} appears more than once")]
+    Duplicated(String),
+    #[error("header {0} is not visible ASCII")]
+    NotText(String),
+}
+
+/// What goes back to the provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub status: u16,
+    /// Always JSON.
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(status: u16, body: impl Into<String>) -> Self {
+        Self { status, body: body.into() }
+    }
+
+    /// A reply whose body is `{"error": message}`; `message` must never carry internal
+    /// detail (dependency errors, secrets).
+    pub fn error(status: u16, message: &str) -> Self {
+        Self::json(status, serde_json::json!({ "error": message }).to_string())
+    }
+
+    pub fn too_large(limit: usize) -> Self {
+        Self::error(413, &format!("body exceeds {limit} bytes"))
+    }
+
+    pub fn bad_request(message: &str) -> Self {
+        Self::error(400, message)
+    }
+}
+
+/// One provider's request handling. The Lambda entrypoint and `hookwarden serve` both call
+/// this, so they behave identically.
+#[async_trait]
+pub trait Handler: Send + Sync {
+    /// `knox`, `scalefusion` or `oneaccess`.
+    fn provider(&self) -> &'static str;
+    async fn handle(&self, request: Inbound) -> Reply;
+}

@@ -1,0 +1,21 @@
+//! Harnesses for hookwarden's tests: real servers on loopback, no hand-made fakes.
+//!
+//! - [`moto`]: moto's AWS server (S3, Secrets Manager, EventBridge, SQS) as a child process.
+//! - [`runtime_api`]: the Lambda Runtime API, to run a built function binary as Lambda would.
+//! - [`samples`]: the committed sample events and test keys.
+//! - [`http_stub`]: an HTTP server answering from a closure and recording what it received.
+
+pub mod http_stub;
+pub mod moto;
+pub mod runtime_api;
+pub mod samples;
+mod serve;
+
+/// A TCP port that was free a moment ago on 127.0.0.1, for servers that must be told their
+/// port up front (moto).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("binding 127.0.0.1:0")
+        .port()
+}

@@ -1,0 +1,458 @@
+//! OneAccess callbacks end to end through the public API: requests built the way OneAccess
+//! builds them, checked by `verify`, answered by `reply`.
+
+use hookwarden_verify::oneaccess::{
+    self, build_request, decrypt, reply, sign, CipherMode, Config, Encryption, OneAccessError,
+    DEFAULT_REPLAY_WINDOW_SECS, EVENT_TYPES,
+};
+use hookwarden_verify::reject::RejectKind;
+use serde_json::{json, Value};
+use zeroize::Zeroizing;
+
+const NOW_MS: i64 = 1_795_000_000_000; // 2026-11-18
+const WINDOW: u64 = DEFAULT_REPLAY_WINDOW_SECS;
+const TOKEN: &str = "security-token-1";
+const AUTH: Option<&str> = Some("Bearer security-token-1");
+const NONCE: &str = "bqVHvThFGooCRjSf";
+const USER: &str = r#"{"username":"zhang.san","name":"Zhang San","organizationId":"1000003","password":"P@ss&word1","disabled":false}"#;
+
+fn config(encryption: Option<(&str, CipherMode)>) -> Config {
+    Config {
+        signature_key: Some(Zeroizing::new("signature-key-1234".into())),
+        bearer_token: Zeroizing::new(TOKEN.into()),
+        encryption: encryption.map(|(key, mode)| Encryption::new(key, mode).unwrap()),
+        allow_unsigned: false,
+    }
+}
+
+fn every_config() -> Vec<Config> {
+    vec![
+        config(None),
+        config(Some(("0123456789abcdef", CipherMode::Gcm))),
+        config(Some(("0123456789abcdef01234567", CipherMode::Gcm))),
+        config(Some(("0123456789abcdef0123456789abcdef", CipherMode::Gcm))),
+        config(Some(("0123456789abcdef", CipherMode::Ecb))),
+        config(Some(("0123456789abcdef0123456789abcdef", CipherMode::Ecb))),
+    ]
+}
+
+fn check(body: &str, configs: &[Config]) -> Result<oneaccess::Verified, OneAccessError> {
+    oneaccess::verify(body.as_bytes(), AUTH, configs, NOW_MS, WINDOW)
+}
+
+/// A body with every field given explicitly, signed over exactly the strings passed.
+fn body_with(timestamp_json: &str, timestamp_signed: &str, event_type: &str, data: &str) -> String {
+    let signature = sign(
+        "signature-key-1234",
+        NONCE,
+        timestamp_signed,
+        event_type,
+        data,
+    );
+    format!(
+        r#"{{"nonce":"{NONCE}","timestamp":{timestamp_json},"eventType":{},"data":{},"signature":"{signature}"}}"#,
+        json!(event_type),
+        json!(data)
+    )
+}
+
+#[test]
+fn sign_then_verify_round_trips_in_every_mode() {
+    for config in every_config() {
+        for event_type in EVENT_TYPES {
+            let body = build_request(event_type, USER, &config, NONCE, NOW_MS).unwrap();
+            let verified = check(&body, std::slice::from_ref(&config)).unwrap();
+            assert_eq!(verified.msg.as_str(), USER, "{config:?}");
+            assert_eq!(verified.event_type, event_type);
+            assert_eq!(verified.nonce, NONCE);
+            assert_eq!(verified.timestamp, NOW_MS.to_string());
+            assert_eq!(verified.config_index, 0);
+            if config.encryption.is_some() {
+                assert!(!body.contains("zhang.san"), "msg must travel encrypted");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_request_body_has_the_documented_shape() {
+    let body = build_request("CHECK_URL", "random string", &config(None), NONCE, NOW_MS).unwrap();
+    let value: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        value["timestamp"],
+        json!(NOW_MS),
+        "timestamp is a JSON number"
+    );
+    assert_eq!(value["data"], "random string");
+    let expected = sign(
+        "signature-key-1234",
+        NONCE,
+        &NOW_MS.to_string(),
+        "CHECK_URL",
+        "random string",
+    );
+    assert_eq!(value["signature"], expected);
+    assert_eq!(expected.len(), 44, "Base64 of 32 bytes, padded");
+}
+
+#[test]
+fn a_message_containing_ampersands_survives() {
+    let msg = "a&b&&c&";
+    for config in every_config() {
+        let body = build_request("CHECK_URL", msg, &config, NONCE, NOW_MS).unwrap();
+        assert_eq!(check(&body, &[config]).unwrap().msg.as_str(), msg);
+    }
+}
+
+#[test]
+fn bearer_token_is_required_and_must_match() {
+    let config = config(None);
+    let body = build_request("CHECK_URL", "x", &config, NONCE, NOW_MS).unwrap();
+    for authorization in [
+        None,
+        Some(""),
+        Some("Basic c2VjdXJpdHk="),
+        Some("security-token-1"),
+    ] {
+        let err = oneaccess::verify(
+            body.as_bytes(),
+            authorization,
+            std::slice::from_ref(&config),
+            NOW_MS,
+            WINDOW,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, OneAccessError::MissingBearer),
+            "{authorization:?}: {err}"
+        );
+        assert_eq!((err.kind(), err.return_code()), (RejectKind::Forged, 401));
+    }
+    for authorization in [
+        "Bearer security-token-2",
+        "Bearer security-token-1x",
+        "Bearer security-token-",
+    ] {
+        let err = oneaccess::verify(
+            body.as_bytes(),
+            Some(authorization),
+            std::slice::from_ref(&config),
+            NOW_MS,
+            WINDOW,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, OneAccessError::WrongBearer),
+            "{authorization}: {err}"
+        );
+        assert_eq!(err.return_code(), 401);
+    }
+    // The scheme is case-insensitive.
+    assert!(oneaccess::verify(
+        body.as_bytes(),
+        Some("bearer security-token-1"),
+        &[config],
+        NOW_MS,
+        WINDOW
+    )
+    .is_ok());
+}
+
+#[test]
+fn empty_signature_needs_allow_unsigned() {
+    let mut unsigned = config(Some(("0123456789abcdef", CipherMode::Gcm)));
+    unsigned.signature_key = None;
+    let body = build_request("CREATE_USER", USER, &unsigned, NONCE, NOW_MS).unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["signature"],
+        ""
+    );
+
+    // A config with a key, or without one, refuses it unless allowed.
+    let mut strict = config(Some(("0123456789abcdef", CipherMode::Gcm)));
+    for config in [strict.clone(), unsigned.clone()] {
+        let err = check(&body, &[config]).unwrap_err();
+        assert!(matches!(err, OneAccessError::Unsigned), "{err}");
+        assert_eq!(err.kind(), RejectKind::Forged);
+    }
+    unsigned.allow_unsigned = true;
+    assert_eq!(
+        check(&body, &[unsigned.clone()]).unwrap().msg.as_str(),
+        USER
+    );
+    strict.allow_unsigned = true;
+    assert_eq!(check(&body, &[strict]).unwrap().msg.as_str(), USER);
+    // Absent or null signature counts as empty.
+    for replacement in [r#","signature":null}"#, "}"] {
+        let edited = body.replace(r#","signature":""}"#, replacement);
+        assert_ne!(edited, body);
+        assert!(check(&edited, &[unsigned.clone()]).is_ok(), "{edited}");
+    }
+
+    // A signed request reaching a config that holds no key cannot be judged.
+    let signed = build_request(
+        "CREATE_USER",
+        USER,
+        &config(Some(("0123456789abcdef", CipherMode::Gcm))),
+        NONCE,
+        NOW_MS,
+    )
+    .unwrap();
+    let err = check(&signed, &[unsigned]).unwrap_err();
+    assert!(matches!(err, OneAccessError::NoSignatureKey), "{err}");
+    assert_eq!(err.return_code(), 500);
+}
+
+#[test]
+fn timestamp_sent_as_a_string_is_signed_verbatim() {
+    let ts = NOW_MS.to_string();
+    let body = body_with(
+        &format!("\"{ts}\""),
+        &ts,
+        "DELETE_USER",
+        r#"{"id":"c3a26dd3"}"#,
+    );
+    let verified = check(&body, &[config(None)]).unwrap();
+    assert_eq!(verified.timestamp, ts);
+    assert_eq!(verified.event_type, "DELETE_USER");
+}
+
+#[test]
+fn event_type_is_signed_untrimmed_and_routed_trimmed() {
+    // The guide's UPDATE_ORGANIZATION example carries a trailing space.
+    let ts = NOW_MS.to_string();
+    let body = body_with(
+        &ts,
+        &ts,
+        "UPDATE_ORGANIZATION ",
+        r#"{"id":"6c5b","code":"1000003"}"#,
+    );
+    let verified = check(&body, &[config(None)]).unwrap();
+    assert_eq!(verified.event_type, "UPDATE_ORGANIZATION");
+    let answer: Value = serde_json::from_str(&reply(&verified, &config(None)).unwrap()).unwrap();
+    assert_eq!(answer["data"], r#"{"id":"6c5b"}"#);
+
+    // Signed over the trimmed value, it does not verify.
+    let signature = sign(
+        "signature-key-1234",
+        NONCE,
+        &ts,
+        "UPDATE_ORGANIZATION",
+        "{}",
+    );
+    let body = format!(
+        r#"{{"nonce":"{NONCE}","timestamp":{ts},"eventType":"UPDATE_ORGANIZATION ","data":"{{}}","signature":"{signature}"}}"#
+    );
+    assert!(matches!(
+        check(&body, &[config(None)]),
+        Err(OneAccessError::BadSignature)
+    ));
+}
+
+#[test]
+fn json_escapes_are_decoded_before_signing() {
+    // The sender signs its strings; the wire may escape them any way JSON allows.
+    let ts = NOW_MS.to_string();
+    let data = "{\"name\":\"Zürich/Genève\"}";
+    let signature = sign(
+        "signature-key-1234",
+        NONCE,
+        &ts,
+        "CREATE_ORGANIZATION",
+        data,
+    );
+    let body = format!(
+        r#"{{"nonce":"\u0062qVHvThFGooCRjSf","timestamp":{ts},"eventType":"CREATE_ORGANIZATION","data":"{{\"name\":\"Z\u00fcrich\/Gen\u00e8ve\"}}","signature":"{signature}"}}"#
+    );
+    assert_eq!(check(&body, &[config(None)]).unwrap().msg.as_str(), data);
+}
+
+#[test]
+fn stale_and_future_timestamps_are_refused() {
+    let config = config(Some(("0123456789abcdef", CipherMode::Gcm)));
+    let window_ms = WINDOW as i64 * 1000;
+    for (ts, ok) in [
+        (NOW_MS - window_ms, true),
+        (NOW_MS + window_ms, true),
+        (NOW_MS - window_ms - 1, false),
+        (NOW_MS + window_ms + 1, false),
+        (NOW_MS - 86_400_000, false),
+    ] {
+        let body = build_request("CHECK_URL", "x", &config, NONCE, ts).unwrap();
+        match check(&body, std::slice::from_ref(&config)) {
+            Ok(_) => assert!(ok, "{ts} accepted"),
+            Err(err) => {
+                assert!(!ok, "{ts}: {err}");
+                assert!(matches!(err, OneAccessError::Stale { .. }), "{err}");
+                assert_eq!((err.kind(), err.return_code()), (RejectKind::Stale, 401));
+            }
+        }
+    }
+    // A forged stale request is reported as forged, not stale.
+    let body = build_request("CHECK_URL", "x", &config, NONCE, NOW_MS - 86_400_000).unwrap();
+    let err = oneaccess::verify(
+        body.as_bytes(),
+        Some("Bearer nope"),
+        &[config],
+        NOW_MS,
+        WINDOW,
+    )
+    .unwrap_err();
+    assert_eq!(err.kind(), RejectKind::Forged);
+}
+
+#[test]
+fn ten_digit_timestamps_are_seconds() {
+    let config = config(None);
+    let now_s = NOW_MS / 1000;
+    for (sent, ok) in [
+        (now_s, true),
+        (now_s - 300, true),
+        (now_s - 301, false),
+        (now_s + 301, false),
+    ] {
+        let ts = sent.to_string();
+        assert_eq!(ts.len(), 10);
+        let body = body_with(&ts, &ts, "CHECK_URL", "x");
+        assert_eq!(
+            check(&body, std::slice::from_ref(&config)).is_ok(),
+            ok,
+            "{ts}"
+        );
+    }
+    // The digit count decides: padded to 13 digits, the same seconds read as milliseconds are
+    // January 1970, so stale. (Leading zeros are only legal in a string timestamp.)
+    let padded = format!("000{now_s}");
+    let body = body_with(&format!("\"{padded}\""), &padded, "CHECK_URL", "x");
+    let err = check(&body, &[config]).unwrap_err();
+    assert!(matches!(err, OneAccessError::Stale { .. }), "{err}");
+}
+
+#[test]
+fn rotation_tries_each_config_in_order() {
+    let current = Config {
+        signature_key: Some(Zeroizing::new("new-signature-key".into())),
+        bearer_token: Zeroizing::new("new-token".into()),
+        encryption: Some(Encryption::new("fedcba9876543210", CipherMode::Gcm).unwrap()),
+        allow_unsigned: false,
+    };
+    let previous = config(Some(("0123456789abcdef", CipherMode::Gcm)));
+    let body = build_request("CREATE_USER", USER, &previous, NONCE, NOW_MS).unwrap();
+    let configs = [current.clone(), previous.clone()];
+    let verified = check(&body, &configs).unwrap();
+    assert_eq!(verified.config_index, 1);
+    assert_eq!(verified.msg.as_str(), USER);
+
+    // Only the encryption key rotated: the signature matches both, the data only the second.
+    let mut new_key_only = previous.clone();
+    new_key_only.encryption = Some(Encryption::new("fedcba9876543210", CipherMode::Gcm).unwrap());
+    assert_eq!(
+        check(&body, &[new_key_only.clone(), previous])
+            .unwrap()
+            .config_index,
+        1
+    );
+
+    // Neither fits: the most advanced failure is reported.
+    let err = check(&body, &[current, new_key_only]).unwrap_err();
+    assert!(matches!(err, OneAccessError::Undecryptable), "{err}");
+    assert_eq!(err.kind(), RejectKind::Forged);
+    assert!(matches!(check(&body, &[]), Err(OneAccessError::NoConfig)));
+}
+
+#[test]
+fn a_wrong_signature_key_or_tampered_field_is_forged() {
+    let config = config(Some(("0123456789abcdef", CipherMode::Gcm)));
+    let body = build_request("CREATE_USER", USER, &config, NONCE, NOW_MS).unwrap();
+    let mut other = config.clone();
+    other.signature_key = Some(Zeroizing::new("signature-key-1235".into()));
+    assert!(matches!(
+        check(&body, &[other]),
+        Err(OneAccessError::BadSignature)
+    ));
+    let tampered = body.replace(NONCE, "AmgjjEAJbrMzWmUw");
+    assert!(matches!(
+        check(&tampered, std::slice::from_ref(&config)),
+        Err(OneAccessError::BadSignature)
+    ));
+    // A signature in another Base64 spelling is not what OneAccess sends.
+    let value: Value = serde_json::from_str(&body).unwrap();
+    let signature = value["signature"].as_str().unwrap();
+    let unpadded = body.replace(signature, signature.trim_end_matches('='));
+    assert!(matches!(
+        check(&unpadded, &[config]),
+        Err(OneAccessError::BadSignature)
+    ));
+}
+
+#[test]
+fn check_url_reply_round_trips() {
+    for config in every_config() {
+        let body = build_request("CHECK_URL", "random string 42", &config, NONCE, NOW_MS).unwrap();
+        let verified = check(&body, std::slice::from_ref(&config)).unwrap();
+        let answer: Value = serde_json::from_str(&reply(&verified, &config).unwrap()).unwrap();
+        assert_eq!(answer["code"], "200");
+        assert_eq!(answer["message"], "success");
+        let data = answer["data"].as_str().unwrap();
+        let echoed = match &config.encryption {
+            Some(encryption) => {
+                // Re-encrypted, not the request's ciphertext sent back.
+                let sent: Value = serde_json::from_str(&body).unwrap();
+                assert_ne!(sent["data"], data);
+                decrypt(data, encryption).unwrap().to_string()
+            }
+            None => data.to_string(),
+        };
+        assert_eq!(echoed, "random string 42");
+    }
+}
+
+#[test]
+fn create_user_reply_returns_the_username_as_id() {
+    let config = config(Some(("0123456789abcdef0123456789abcdef", CipherMode::Gcm)));
+    let body = build_request("CREATE_USER", USER, &config, NONCE, NOW_MS).unwrap();
+    let verified = check(&body, std::slice::from_ref(&config)).unwrap();
+    assert!(!format!("{verified:?}").contains("P@ss"));
+    let answer: Value = serde_json::from_str(&reply(&verified, &config).unwrap()).unwrap();
+    let data = decrypt(
+        answer["data"].as_str().unwrap(),
+        config.encryption.as_ref().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&data).unwrap(),
+        json!({"id": "zhang.san"})
+    );
+    // The same event again gets the same id.
+    let again =
+        build_request("CREATE_USER", USER, &config, "AAAAAAAAAAAAAAAA", NOW_MS + 1).unwrap();
+    let verified = check(&again, std::slice::from_ref(&config)).unwrap();
+    let answer: Value = serde_json::from_str(&reply(&verified, &config).unwrap()).unwrap();
+    let data = decrypt(
+        answer["data"].as_str().unwrap(),
+        config.encryption.as_ref().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&data).unwrap(),
+        json!({"id": "zhang.san"})
+    );
+}
+
+#[test]
+fn secret_json_drives_verification() {
+    let secret = r#"{"bearer_token":"security-token-1","signature_key":"signature-key-1234","encryption_key":"0123456789abcdef01234567","encryption_mode":"gcm","allow_unsigned":false}"#;
+    let config = Config::from_secret_json(secret).unwrap();
+    let body = build_request(
+        "CREATE_ORGANIZATION",
+        r#"{"code":"1000003","name":"Wuhan branch"}"#,
+        &config,
+        NONCE,
+        NOW_MS,
+    )
+    .unwrap();
+    assert_eq!(
+        check(&body, &[config]).unwrap().event_type,
+        "CREATE_ORGANIZATION"
+    );
+}
