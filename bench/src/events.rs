@@ -211,24 +211,24 @@ mod tests {
     use hookwarden_verify::x509::KnoxCertificate;
 
     #[test]
-    fn the_knox_event_verifies_with_the_test_certificate() {
+    fn the_knox_event_is_canonical_and_verifies_with_the_test_certificate() {
         let EventMaker::Knox { body, signature } = EventMaker::new(Provider::Knox).unwrap() else {
             unreachable!()
         };
         assert_eq!(body.len(), BODY_BYTES);
+        // The Python reference's json.dumps stand-in gives the body back only if it is
+        // already Jackson's form, so both receivers verify the same one signature.
+        let canonical = hookwarden_verify::jackson::canonicalize(body.as_bytes()).unwrap();
+        assert_eq!(String::from_utf8(canonical).unwrap(), body);
         let cert = KnoxCertificate::parse(KNOX_CERT_PEM.as_bytes()).unwrap();
-        let parts: Vec<&str> = signature.split('.').collect();
-        let signed = format!("{}.{}", parts[0], URL_PADDED.encode(&body));
-        let raw = hookwarden_verify::encoding::JAVA_URL_DECODER
-            .decode(parts[2])
-            .unwrap();
-        assert!(hookwarden_verify::rsa::verify_pkcs1_sha256(
-            cert.public_key(),
-            signed.as_bytes(),
-            &raw
-        ));
-        let parsed: Value = serde_json::from_str(&body).unwrap();
-        assert_eq!(parsed["event"], "KAI_APP_ANR_FC");
+        let verified =
+            hookwarden_verify::knox::verify(body.as_bytes(), &signature, &[cert], 1_767_225_600)
+                .unwrap();
+        assert_eq!(
+            verified.form,
+            hookwarden_verify::knox::SignedForm::CanonicalPadded
+        );
+        assert_eq!(verified.event.as_deref(), Some("KAI_APP_ANR_FC"));
     }
 
     #[test]

@@ -130,9 +130,10 @@ async fn knox_stores_once_and_rejects_forgeries_and_nonce_reuse() {
     let reused = handler.handle(request("trace-2", "nonce-1", KNOX_BODY)).await;
     assert_eq!(reused.status, 409);
 
-    let mut tampered = KNOX_BODY.to_vec();
-    tampered[60] ^= 1;
-    assert_eq!(handler.handle(request("trace-3", "nonce-3", &tampered)).await.status, 401);
+    let tampered = String::from_utf8(KNOX_BODY.to_vec()).unwrap().replace("85", "86");
+    assert_eq!(handler.handle(request("trace-3", "nonce-3", tampered.as_bytes())).await.status, 401);
+    let broken = String::from_utf8(KNOX_BODY.to_vec()).unwrap().replace("85", "8 5");
+    assert_eq!(handler.handle(request("trace-3", "nonce-3", broken.as_bytes())).await.status, 400);
     assert_eq!(handler.handle(post(&[("x-wsm-traceid", "t4")], KNOX_BODY)).await.status, 401);
     assert_eq!(rig.counts(), (1, 1), "nothing forged or replayed was stored");
 }

@@ -2,9 +2,11 @@
 //!
 //! - [`moto`]: moto's AWS server (S3, Secrets Manager, EventBridge, SQS) as a child process.
 //! - [`runtime_api`]: the Lambda Runtime API, to run a built function binary as Lambda would.
+//! - [`deployment`]: a built function under the Runtime API against moto.
 //! - [`samples`]: the committed sample events and test keys.
 //! - [`http_stub`]: an HTTP server answering from a closure and recording what it received.
 
+pub mod deployment;
 pub mod http_stub;
 pub mod moto;
 pub mod runtime_api;

@@ -35,7 +35,9 @@ const ALGORITHM: &str = "RS256";
 /// What Samsung puts in `parts[0]`: base64url (unpadded) of `{"alg":"RS256"}`.
 const PROTECTED_HEADER: &str = r#"{"alg":"RS256"}"#;
 
-/// Which encoding of the body the signature covered, in the order they are tried.
+/// Which encoding of the body the signature covered, in the order they are tried. When two
+/// forms give the same bytes (an already canonical body; a length where padding is empty),
+/// the earlier one is reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignedForm {
     /// Jackson canonical form, base64url with `=` padding: Samsung's reference verifier.
@@ -66,13 +68,15 @@ impl SignedForm {
         }
     }
 
-    fn encoding(self) -> (bool, &'static GeneralPurpose) {
-        match self {
-            SignedForm::CanonicalPadded => (true, &URL_PADDED),
-            SignedForm::CanonicalUnpadded => (true, &URL_UNPADDED),
-            SignedForm::RawPadded => (false, &URL_PADDED),
-            SignedForm::RawUnpadded => (false, &URL_UNPADDED),
-        }
+    fn is_canonical(self) -> bool {
+        matches!(
+            self,
+            SignedForm::CanonicalPadded | SignedForm::CanonicalUnpadded
+        )
+    }
+
+    fn is_padded(self) -> bool {
+        matches!(self, SignedForm::CanonicalPadded | SignedForm::RawPadded)
     }
 }
 
@@ -174,14 +178,22 @@ pub fn verify(
     }
 
     for form in SignedForm::ALL {
-        let (canonical_form, engine) = form.encoding();
-        let signed = if canonical_form {
-            canonical.as_slice()
-        } else if body == canonical.as_slice() {
-            // The raw forms would repeat the canonical ones byte for byte.
-            continue;
+        let signed = if form.is_canonical() {
+            &canonical[..]
         } else {
             body
+        };
+        // Skip forms whose signing input repeats an earlier one: a raw body that is already
+        // canonical, and unpadded base64 of a length where padding is empty anyway.
+        let repeats_canonical = !form.is_canonical() && body == &canonical[..];
+        let repeats_padded = !form.is_padded() && signed.len() % 3 == 0;
+        if repeats_canonical || repeats_padded {
+            continue;
+        }
+        let engine = if form.is_padded() {
+            &URL_PADDED
+        } else {
+            &URL_UNPADDED
         };
         let input = signing_input(jws.protected, signed, engine);
         for anchor in &candidates {
@@ -352,8 +364,10 @@ mod tests {
             Err(KnoxError::HeaderEncoding)
         ));
         // Standard-alphabet base64 is not base64url.
+        let standard = crate::encoding::STANDARD.encode(r#"{"alg":"RS256","x":"???"}"#);
+        assert!(standard.contains('/'), "{standard}");
         assert!(matches!(
-            check_protected_header(&crate::encoding::STANDARD.encode("{\"alg\":\"RS256\"}>?")),
+            check_protected_header(&standard),
             Err(KnoxError::HeaderEncoding)
         ));
     }

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 
 use base64::Engine as _;
-use hookwarden_verify::encoding::{URL_PADDED, URL_UNPADDED};
+use hookwarden_verify::encoding::{JAVA_URL_DECODER, URL_PADDED, URL_UNPADDED};
 use hookwarden_verify::knox::{self, KnoxError, SignedForm};
 use knox_fixture::{shared_anchor, NOW};
 
@@ -140,7 +140,7 @@ fn verdicts_agree_with_samsungs_reference_verifier() {
     let sign = |body: &str| knox::sign(body.as_bytes(), &anchor.signing_key).unwrap();
     let vector_header = sign(VECTOR_BODY);
     let (vector_signed, vector_signature) = vector_header.rsplit_once('.').unwrap();
-    let signature_bytes = URL_UNPADDED.decode(vector_signature).unwrap();
+    let signature_bytes = JAVA_URL_DECODER.decode(vector_signature).unwrap();
     let alg_none = URL_UNPADDED.encode(r#"{"alg":"none"}"#);
     let alg_none_input = format!("{alg_none}.{}", vector_signed.split_once('.').unwrap().1);
     let raw_input = format!(

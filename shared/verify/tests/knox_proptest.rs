@@ -3,7 +3,7 @@
 mod knox_fixture;
 
 use base64::Engine as _;
-use hookwarden_verify::encoding::URL_UNPADDED;
+use hookwarden_verify::encoding::{JAVA_URL_DECODER, URL_UNPADDED};
 use hookwarden_verify::jackson;
 use hookwarden_verify::knox::{self, KnoxError};
 use knox_fixture::{shared_anchor, NOW};
@@ -48,7 +48,7 @@ proptest! {
     #[test]
     fn flipped_signature_byte_is_rejected(index in 0..256usize, mask in 1u8..=255) {
         let (signed, signature) = header().rsplit_once('.').unwrap();
-        let mut signature = URL_UNPADDED.decode(signature).unwrap();
+        let mut signature = JAVA_URL_DECODER.decode(signature).unwrap();
         signature[index] ^= mask;
         let tampered = format!("{signed}.{}", URL_UNPADDED.encode(&signature));
         let result = verify(BODY.as_bytes(), &tampered);

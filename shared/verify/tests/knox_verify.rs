@@ -6,7 +6,7 @@ mod knox_fixture;
 use std::process::Command;
 
 use base64::Engine as _;
-use hookwarden_verify::encoding::{STANDARD, URL_PADDED, URL_UNPADDED};
+use hookwarden_verify::encoding::{JAVA_URL_DECODER, STANDARD, URL_PADDED, URL_UNPADDED};
 use hookwarden_verify::jackson;
 use hookwarden_verify::knox::{self, KnoxError, SignedForm};
 use hookwarden_verify::reject::RejectKind;
@@ -22,7 +22,7 @@ const VECTOR_PROTECTED: &str = "eyJhbGciOiJSUzI1NiJ9";
 const VECTOR_SIGNING_INPUT: &str = "eyJhbGciOiJSUzI1NiJ9.eyJwYXlsb2FkIjp7ImltZWkiOiIxMjM0NTY3ODkiLCJiYXR0ZXJ5TGV2ZWwiOjg1LCJ1cGRhdGVkVGltZSI6MS43RTEyLCJyYXRpbyI6MS4xLCJub3RlIjoiYS9iXHUwMDFGIn0sInN1YnNjcmlwdGlvbklkIjoiMTIzNDU2Nzg5MTIzIiwiZXZlbnQiOiJLQUlfQkFUVEVSWV9TVEFUVVMifQ==";
 
 /// Pretty-printed, keys in another order than Jackson prints them: not canonical.
-const PRETTY_BODY: &str = "{\n  \"event\": \"KG_DEVICE_LOCKED\",\n  \"subscriptionId\": \"sub-1\",\n  \"payload\": {\"imei\": \"356938035643809\", \"ratio\": 1.10}\n}\n";
+const PRETTY_BODY: &str = "{\n  \"event\": \"KG_DEVICE_LOCKED\",\n  \"subscriptionId\": \"sub-01\",\n  \"payload\": {\"imei\": \"356938035643809\", \"ratio\": 1.10}\n}\n";
 
 /// `protected.payload.signature` with the signature made over `protected.signed` by `key`.
 fn jws(key: &RsaSigningKey, protected: &str, payload: &str, signed: &str) -> String {
@@ -56,7 +56,7 @@ fn sign_then_verify_round_trip() {
     .unwrap();
     assert_eq!(verified.form, SignedForm::CanonicalPadded);
     assert_eq!(verified.event.as_deref(), Some("KG_DEVICE_LOCKED"));
-    assert_eq!(verified.subscription_id.as_deref(), Some("sub-1"));
+    assert_eq!(verified.subscription_id.as_deref(), Some("sub-01"));
     assert_eq!(
         verified.certificate_fingerprint,
         anchor.certificate.fingerprint_sha256()
@@ -76,7 +76,7 @@ fn section_5_1_vector_is_the_signing_input() {
     let parts: Vec<&str> = header.split('.').collect();
     assert_eq!(format!("{}.{}", parts[0], parts[1]), VECTOR_SIGNING_INPUT);
     assert_eq!(parts[1], VECTOR_B64);
-    let signature = URL_UNPADDED.decode(parts[2]).unwrap();
+    let signature = JAVA_URL_DECODER.decode(parts[2]).unwrap();
     assert!(verify_pkcs1_sha256(
         anchor.certificate.public_key(),
         VECTOR_SIGNING_INPUT.as_bytes(),
@@ -127,6 +127,9 @@ fn every_candidate_form_verifies_and_is_reported() {
     let anchors = std::slice::from_ref(&anchor.certificate);
     let canonical = jackson::canonicalize(PRETTY_BODY.as_bytes()).unwrap();
     assert_ne!(canonical, PRETTY_BODY.as_bytes());
+    // Lengths where padded and unpadded base64 differ, so each form is distinguishable.
+    assert_ne!(canonical.len() % 3, 0);
+    assert_ne!(PRETTY_BODY.len() % 3, 0);
     let rs256 = protected(r#"{"alg":"RS256"}"#);
     let cases = [
         (URL_PADDED.encode(&canonical), SignedForm::CanonicalPadded),
@@ -144,12 +147,15 @@ fn every_candidate_form_verifies_and_is_reported() {
         assert_eq!(verified.event.as_deref(), Some("KG_DEVICE_LOCKED"));
     }
 
-    // Standard-alphabet base64 is not one of the forms. (This body's encodings contain `+` and
-    // `/`, so the standard alphabet really differs from the URL one.)
-    let standard = STANDARD.encode(PRETTY_BODY);
-    assert!(standard.contains(['+', '/']));
+    // Standard-alphabet base64 is not one of the forms (`?` and `~` encode to `/` and `+`).
+    let body = r#"{"event":"KG_DEVICE_LOCKED","note":"???~~~"}"#;
+    let standard = STANDARD.encode(body);
+    assert!(
+        standard.contains('+') && standard.contains('/'),
+        "{standard}"
+    );
     let header = jws(&anchor.signing_key, &rs256, "x", &standard);
-    let err = knox::verify(PRETTY_BODY.as_bytes(), &header, anchors, NOW).unwrap_err();
+    let err = knox::verify(body.as_bytes(), &header, anchors, NOW).unwrap_err();
     assert!(matches!(err, KnoxError::BadSignature), "{err}");
     assert_eq!(err.kind(), RejectKind::Forged);
 }
@@ -178,8 +184,11 @@ fn equivalent_bodies_share_a_signature_but_changed_values_do_not() {
     let anchor = shared_anchor();
     let anchors = std::slice::from_ref(&anchor.certificate);
     let header = knox::sign(VECTOR_BODY.as_bytes(), &anchor.signing_key).unwrap();
-    // Same Jackson form (protocols.md §1.3: reordered keys, `1.10` vs `1.1`, whitespace).
-    let equivalent = r#"{ "payload":{"imei":"123456789","batteryLevel":85,"updatedTime":1.7E12,"ratio":1.1,"note":"a\/b\u001F"}, "event":"KAI_BATTERY_STATUS","subscriptionId":"123456789123"}"#;
+    // Same Jackson form: whitespace, `1.10` vs `1.1`, escapes, `payload` moved. (Swapping
+    // `event` and `subscriptionId` would NOT be equivalent: they share a HashMap bucket, so
+    // their arrival order shows through; checked with Jackson 2.14 on JDK 17.)
+    let equivalent = r#"{ "payload":{"imei":"123456789","batteryLevel":85,"updatedTime":1.7E12,"ratio":1.1,"note":"a\/b\u001F"}, "subscriptionId":"123456789123",
+        "event":"KAI_BATTERY_STATUS"}"#;
     assert!(knox::verify(equivalent.as_bytes(), &header, anchors, NOW).is_ok());
     for changed in [
         VECTOR_BODY.replace("85", "86"),
@@ -289,7 +298,7 @@ fn signature_encoding_and_length() {
     let anchors = std::slice::from_ref(&anchor.certificate);
     let header = knox::sign(VECTOR_BODY.as_bytes(), &anchor.signing_key).unwrap();
     let (signed, signature) = header.rsplit_once('.').unwrap();
-    let signature = URL_UNPADDED.decode(signature).unwrap();
+    let signature = JAVA_URL_DECODER.decode(signature).unwrap();
     let verify = |sig: &str| {
         knox::verify(
             VECTOR_BODY.as_bytes(),

@@ -1,0 +1,372 @@
+#!/usr/bin/env bash
+# Checks template.yaml without AWS access: cfn-lint, `sam validate --lint`, checkov, then a
+# local SAM transform whose output is evaluated for four parameter sets and checked against
+# the code (environment variables the functions read, binary names, the EMF metric) and
+# against least privilege. Exits non-zero on any failure.
+# Needs cfn-lint, aws-sam-cli (which brings samtranslator) and checkov: `bash .ci/run`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+for tool in cfn-lint sam checkov; do
+    command -v "$tool" >/dev/null || missing+=("$tool")
+done
+python3 -c 'import samtranslator, yaml' 2>/dev/null || missing+=("python: samtranslator and PyYAML (pip install aws-sam-cli)")
+if [ ${#missing[@]} -gt 0 ]; then
+    printf 'check-template.sh: missing %s (bash .ci/run installs them)\n' "${missing[@]}" >&2
+    exit 2
+fi
+
+# Everything runs offline: SAM's translator wants a region, nothing here calls AWS.
+export AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
+export AWS_ACCESS_KEY_ID=offline AWS_SECRET_ACCESS_KEY=offline
+export SAM_CLI_TELEMETRY=0
+unset AWS_PROFILE AWS_SESSION_TOKEN
+
+failed=()
+run() {
+    local name=$1
+    shift
+    echo "== $name"
+    if "$@"; then echo "== $name: ok"; else echo "== $name: FAILED" >&2; failed+=("$name"); fi
+}
+
+run cfn-lint cfn-lint template.yaml
+run "sam validate --lint" sam validate --lint --template-file template.yaml
+# --skip-download: no Prisma Cloud guideline lookup (it needs the network and changes nothing).
+# Accepted findings are skipped in each resource's Metadata, with the reason.
+run checkov checkov --file template.yaml --framework cloudformation --skip-download --quiet --compact
+
+run "transformed template" python3 - <<'PY'
+"""Transforms template.yaml with SAM's translator, resolves it for four parameter sets
+and checks what each function can do and is told."""
+import copy
+import glob
+import re
+import sys
+
+import yaml
+from samtranslator.translator.transform import transform
+
+errors = []
+
+
+def check(ok, message):
+    if not ok:
+        errors.append(message)
+
+
+class CfnLoader(yaml.SafeLoader):
+    pass
+
+
+def short_form(tag):
+    name = "Ref" if tag == "Ref" else "Fn::" + tag
+
+    def construct(loader, node):
+        if isinstance(node, yaml.ScalarNode):
+            value = loader.construct_scalar(node)
+            if tag == "GetAtt":
+                value = value.split(".", 1)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)
+        return {name: value}
+
+    return construct
+
+
+for tag in ["Ref", "If", "Sub", "GetAtt", "Equals", "Not", "And", "Or", "Join", "Select", "Split"]:
+    CfnLoader.add_constructor("!" + tag, short_form(tag))
+CfnLoader.add_constructor("!Condition", lambda l, n: {"Condition": l.construct_scalar(n)})
+
+with open("template.yaml") as f:
+    template = yaml.load(f, Loader=CfnLoader)
+
+
+class Policies:
+    def load(self):
+        return {}
+
+
+# As `sam package` does: the code is uploaded and CodeUri becomes an S3 location.
+packaged = copy.deepcopy(template)
+packaged["Globals"]["Function"]["CodeUri"] = "s3://packaged/code.zip"
+sam = transform(packaged, {}, Policies())
+resources = sam["Resources"]
+
+NOVALUE = object()
+PSEUDO = {"AWS::Region": "us-east-1", "AWS::AccountId": "123456789012",
+          "AWS::Partition": "aws", "AWS::StackName": "hw", "AWS::URLSuffix": "amazonaws.com"}
+
+
+class Stack:
+    """The template with one parameter set applied: a resource reference resolves to
+    `<Name>` and an attribute to `<Name.Attr>`."""
+
+    def __init__(self, overrides):
+        self.params = {k: str(v.get("Default", "")) for k, v in sam["Parameters"].items()}
+        self.params.update(overrides)
+        self.conditions = {}
+        for name in sam.get("Conditions", {}):
+            self.condition(name)
+        self.resources = {n: r for n, r in resources.items()
+                          if "Condition" not in r or self.conditions[r["Condition"]]}
+
+    def condition(self, name):
+        if name not in self.conditions:
+            self.conditions[name] = self.cond(sam["Conditions"][name])
+        return self.conditions[name]
+
+    def cond(self, node):
+        (fn, arg), = node.items()
+        if fn == "Condition":
+            return self.condition(arg)
+        if fn == "Fn::Equals":
+            return str(self.value(arg[0])) == str(self.value(arg[1]))
+        if fn == "Fn::Not":
+            return not self.cond(arg[0])
+        if fn == "Fn::And":
+            return all(self.cond(c) for c in arg)
+        if fn == "Fn::Or":
+            return any(self.cond(c) for c in arg)
+        raise ValueError(f"condition function {fn}")
+
+    def ref(self, name):
+        if name == "AWS::NoValue":
+            return NOVALUE
+        if name in PSEUDO:
+            return PSEUDO[name]
+        if name in self.params:
+            return self.params[name]
+        check(name in self.resources, f"Ref to {name}, which this parameter set does not create")
+        return f"<{name}>"
+
+    def sub(self, text, variables):
+        def one(match):
+            name = match.group(1)
+            if name in variables:
+                return str(self.value(variables[name]))
+            if "." in name:
+                return f"<{name}>"
+            return str(self.ref(name))
+        return re.sub(r"\$\{([^}!]+)\}", one, text)
+
+    def value(self, node):
+        if isinstance(node, list):
+            return [v for v in (self.value(x) for x in node) if v is not NOVALUE]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1:
+            (fn, arg), = node.items()
+            if fn == "Ref":
+                return self.ref(arg)
+            if fn == "Fn::If":
+                return self.value(arg[1] if self.condition(arg[0]) else arg[2])
+            if fn == "Fn::GetAtt":
+                name, attr = arg.split(".", 1) if isinstance(arg, str) else arg
+                check(name in self.resources, f"GetAtt on {name}, which this parameter set does not create")
+                return f"<{name}.{attr}>"
+            if fn == "Fn::Sub":
+                return self.sub(arg, {}) if isinstance(arg, str) else self.sub(arg[0], arg[1])
+            if fn == "Fn::Join":
+                return arg[0].join(str(v) for v in self.value(arg[1]))
+            if fn.startswith("Fn::"):
+                raise ValueError(f"intrinsic {fn} is not evaluated here")
+        out = {}
+        for key, child in node.items():
+            child = self.value(child)
+            if child is not NOVALUE:
+                out[key] = child
+        return out
+
+    def props(self, name):
+        return self.value(self.resources[name].get("Properties", {}))
+
+    def of_type(self, kind):
+        return [n for n, r in self.resources.items() if r["Type"] == kind]
+
+
+def as_list(x):
+    return x if isinstance(x, list) else [x]
+
+
+# --- what the code says --------------------------------------------------------------------
+settings_rs = open("shared/aws/src/settings.rs").read()
+code_vars = set(re.findall(r'"((?:HOOKWARDEN|KNOX|SCALEFUSION|ONEACCESS)_[A-Z_]+)"', settings_rs))
+check(len(code_vars) >= 13, f"found only {sorted(code_vars)} in settings.rs; did it move?")
+binaries = set()
+for manifest in glob.glob("functions/*/Cargo.toml"):
+    binaries.update(re.findall(r'\[\[bin\]\]\s*\nname\s*=\s*"([^"]+)"', open(manifest).read()))
+outcome_rs = open("shared/pipeline/src/outcome.rs").read()
+for needle in ['"Namespace": "Hookwarden"', '"Dimensions": [["Provider"]]', '"Name": "SignatureRejected"']:
+    check(needle in outcome_rs, f"outcome.rs no longer emits {needle}; update the SignatureRejected alarms")
+
+FUNCTIONS = {
+    "KnoxFunction": ("knox", "knox-webhook", {"KNOX_CERT_BUCKET", "KNOX_CERT_KEY", "KNOX_API_SECRET_ID"}),
+    "ScalefusionFunction": ("scalefusion", "scalefusion-webhook", {"SCALEFUSION_SECRET_ID"}),
+    "OneAccessFunction": ("oneaccess", "oneaccess-webhook", {"ONEACCESS_SECRET_ID", "ONEACCESS_REPLAY_WINDOW_SECS"}),
+}
+COMMON = {"HOOKWARDEN_SINK", "HOOKWARDEN_BUCKET", "HOOKWARDEN_PREFIX", "HOOKWARDEN_EVENT_BUS",
+          "HOOKWARDEN_MAX_BODY_BYTES", "HOOKWARDEN_SECRET_TTL_SECS", "HOOKWARDEN_DEPENDENCY_TIMEOUT_MS", "RUST_LOG"}
+
+for logical, (prefix, binary, own) in FUNCTIONS.items():
+    meta = template["Resources"][logical].get("Metadata", {})
+    check(meta.get("BuildMethod") == "rust-cargolambda", f"{logical}: BuildMethod is not rust-cargolambda")
+    check(meta.get("BuildProperties", {}).get("Binary") == binary, f"{logical}: BuildProperties.Binary is not {binary}")
+    check(binary in binaries, f"{logical}: no [[bin]] named {binary} in functions/*/Cargo.toml")
+
+# --- four parameter sets --------------------------------------------------------------------
+KEY = "arn:aws:kms:us-east-1:123456789012:key/0f1e2d3c-aaaa-bbbb-cccc-111122223333"
+SF = "arn:aws:secretsmanager:us-east-1:123456789012:secret:sf-AbCdEf"
+OA = "arn:aws:secretsmanager:us-east-1:123456789012:secret:oa-AbCdEf"
+KA = "arn:aws:secretsmanager:us-east-1:123456789012:secret:knox-api-AbCdEf"
+TOPIC = "arn:aws:sns:us-east-1:123456789012:ops"
+SCENARIOS = {
+    "defaults": {},
+    # A bus name with the s3 sink must not reach the functions: they refuse a bus without
+    # the eventbridge sink.
+    "s3 sink, bus name given anyway": {"ExistingEventBusName": "default"},
+    "created bus, KMS, created Knox API secret, own certificate bucket": {
+        "Sink": "s3,eventbridge", "KmsKeyArn": KEY, "KnoxApiSecret": "create",
+        "KnoxCertificateBucket": "certs-bucket", "KnoxCertificateKey": "kwn/cert.pem",
+        "ReservedConcurrency": "5", "AlarmEmail": "ops@example.com"},
+    "existing bus and secrets": {
+        "Sink": "eventbridge", "ExistingEventBusName": "default", "ScalefusionSecretArn": SF,
+        "OneAccessSecretArn": OA, "KnoxApiSecret": KA, "AlarmTopicArn": TOPIC,
+        "AlarmEmail": "ignored@example.com"},
+}
+
+for scenario, overrides in SCENARIOS.items():
+    stack = Stack(overrides)
+    p = stack.params
+    eventbridge = p["Sink"] != "s3"
+    bus_arn = None
+    if eventbridge:
+        bus_arn = ("<EventBus.Arn>" if p["ExistingEventBusName"] == "" else
+                   f"arn:aws:events:us-east-1:123456789012:event-bus/{p['ExistingEventBusName']}")
+    secrets = {
+        "ScalefusionFunction": p["ScalefusionSecretArn"] or "<ScalefusionSecret>",
+        "OneAccessFunction": p["OneAccessSecretArn"] or "<OneAccessSecret>",
+        "KnoxFunction": {"": None, "create": "<KnoxApiSecretResource>"}.get(p["KnoxApiSecret"], p["KnoxApiSecret"]),
+    }
+    cert_bucket = p["KnoxCertificateBucket"] or "<EventsBucket>"
+    cert_object = f"arn:aws:s3:::{cert_bucket}/{p['KnoxCertificateKey']}"
+    created_secrets = {n for n in stack.of_type("AWS::SecretsManager::Secret")}
+    want_secrets = {n for n, cond in [("ScalefusionSecret", not p["ScalefusionSecretArn"]),
+                                       ("OneAccessSecret", not p["OneAccessSecretArn"]),
+                                       ("KnoxApiSecretResource", p["KnoxApiSecret"] == "create")] if cond}
+    check(created_secrets == want_secrets, f"[{scenario}] secrets created: {sorted(created_secrets)}, expected {sorted(want_secrets)}")
+    check(bool(stack.of_type("AWS::Events::EventBus")) == (eventbridge and not p["ExistingEventBusName"]),
+          f"[{scenario}] event bus created or missing wrongly")
+
+    for logical, (prefix, binary, own) in FUNCTIONS.items():
+        where = f"[{scenario}] {logical}"
+        fn = stack.props(logical)
+        env = fn.get("Environment", {}).get("Variables", {})
+        check(set(env) == COMMON | own, f"{where}: environment {sorted(env)} != {sorted(COMMON | own)}")
+        unknown = set(env) - code_vars - {"RUST_LOG"}
+        check(not unknown, f"{where}: settings.rs does not read {sorted(unknown)}")
+        check(env.get("HOOKWARDEN_PREFIX") == prefix, f"{where}: HOOKWARDEN_PREFIX {env.get('HOOKWARDEN_PREFIX')!r}")
+        check(env.get("HOOKWARDEN_SINK") == p["Sink"], f"{where}: HOOKWARDEN_SINK")
+        check(env.get("HOOKWARDEN_BUCKET") == "<EventsBucket>", f"{where}: HOOKWARDEN_BUCKET")
+        # settings.rs refuses a bus without the eventbridge sink and requires one with it.
+        bus = env.get("HOOKWARDEN_EVENT_BUS")
+        check(bool(bus) == eventbridge, f"{where}: HOOKWARDEN_EVENT_BUS {bus!r} with sink {p['Sink']}")
+        if logical == "KnoxFunction":
+            check(env["KNOX_CERT_BUCKET"] == cert_bucket and env["KNOX_CERT_KEY"] == p["KnoxCertificateKey"], f"{where}: certificate location")
+            check(env["KNOX_API_SECRET_ID"] == (secrets[logical] or ""), f"{where}: KNOX_API_SECRET_ID {env['KNOX_API_SECRET_ID']!r}")
+        else:
+            secret_var = "SCALEFUSION_SECRET_ID" if logical == "ScalefusionFunction" else "ONEACCESS_SECRET_ID"
+            check(env[secret_var] == secrets[logical], f"{where}: {secret_var} {env[secret_var]!r}")
+        check(fn.get("Architectures") == ["arm64"] and fn.get("Runtime") == "provided.al2023"
+              and fn.get("Handler") == "bootstrap" and fn.get("Timeout") == 10, f"{where}: runtime settings")
+        reserved = fn.get("ReservedConcurrentExecutions")
+        check(reserved == (None if p["ReservedConcurrency"] == "0" else p["ReservedConcurrency"]),
+              f"{where}: ReservedConcurrentExecutions {reserved!r}")
+        log_group = fn.get("LoggingConfig", {}).get("LogGroup")
+        check(log_group and stack.props(log_group.strip("<>")).get("RetentionInDays") == p["LogRetentionDays"],
+              f"{where}: log group or retention")
+
+        # The function URL and both permissions a public URL needs since October 2025.
+        urls = [stack.props(n) for n in stack.of_type("AWS::Lambda::Url")]
+        check([u["AuthType"] for u in urls if u["TargetFunctionArn"] == f"<{logical}>"] == ["NONE"], f"{where}: one function URL, AuthType NONE")
+        perms = [stack.props(n) for n in stack.of_type("AWS::Lambda::Permission")]
+        mine = {(q["Action"], q.get("FunctionUrlAuthType"), q.get("InvokedViaFunctionUrl"), q["Principal"])
+                for q in perms if q["FunctionName"] == f"<{logical}>"}
+        check(mine == {("lambda:InvokeFunctionUrl", "NONE", None, "*"), ("lambda:InvokeFunction", None, True, "*")},
+              f"{where}: URL permissions {sorted(mine, key=str)}")
+
+        # Least privilege: exactly these grants, nothing on "*".
+        role = stack.props(fn["Role"].strip("<>").split(".")[0])
+        statements = [s for pol in role["Policies"] for s in pol["PolicyDocument"]["Statement"]]
+        grants = {}
+        for s in statements:
+            check(s["Effect"] == "Allow", f"{where}: unexpected {s['Effect']} statement")
+            for action in as_list(s["Action"]):
+                for resource in as_list(s["Resource"]):
+                    check("*" != resource and not resource.endswith(":*") or action.startswith("logs:"),
+                          f"{where}: {action} on {resource}")
+                    grants.setdefault(action, set()).add((resource, repr(s.get("Condition"))))
+        own_objects = f"<EventsBucket.Arn>/{prefix}/*"
+        expected = {
+            "logs:CreateLogStream": {(f"<{log_group.strip('<>')}.Arn>", "None")},
+            "logs:PutLogEvents": {(f"<{log_group.strip('<>')}.Arn>", "None")},
+            "s3:GetObject": {(own_objects, "None")},
+            "s3:PutObject": {(own_objects, "None")},
+            "s3:ListBucket": {("<EventsBucket.Arn>", repr({"StringLike": {"s3:prefix": [f"{prefix}/*"]}}))},
+        }
+        if logical == "KnoxFunction":
+            expected["s3:GetObject"].add((cert_object, "None"))
+            if secrets[logical]:
+                expected["s3:PutObject"].add((cert_object, "None"))
+            expected["s3:ListBucket"].add((f"arn:aws:s3:::{cert_bucket}",
+                                           repr({"StringEquals": {"s3:prefix": [p["KnoxCertificateKey"]]}})))
+        if secrets[logical]:
+            expected["secretsmanager:GetSecretValue"] = {(secrets[logical], "None")}
+        if eventbridge:
+            expected["events:PutEvents"] = {(bus_arn, "None")}
+        if p["KmsKeyArn"]:
+            expected["kms:Decrypt"] = {(KEY, "None")}
+            expected["kms:GenerateDataKey"] = {(KEY, "None")}
+        check(grants == expected, f"{where}: role grants\n  got      {sorted(grants.items())}\n  expected {sorted(expected.items())}")
+
+    # The bucket: private, TLS only, encrypted as asked.
+    bucket = stack.props("EventsBucket")
+    check(all(bucket["PublicAccessBlockConfiguration"].values()) and len(bucket["PublicAccessBlockConfiguration"]) == 4,
+          f"[{scenario}] public access block")
+    sse = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    check(sse == ({"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": KEY} if p["KmsKeyArn"] else {"SSEAlgorithm": "AES256"}),
+          f"[{scenario}] bucket encryption {sse}")
+    deny = stack.props("EventsBucketPolicy")["PolicyDocument"]["Statement"]
+    check(any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in deny),
+          f"[{scenario}] no TLS-only bucket policy")
+    for name in stack.of_type("AWS::SecretsManager::Secret"):
+        check(stack.props(name).get("KmsKeyId") == (KEY if p["KmsKeyArn"] else None), f"[{scenario}] {name} KMS key")
+
+    # Alarms: three per function, all wired to the topic when one is configured.
+    actions = [TOPIC] if p["AlarmTopicArn"] else (["<AlarmTopic>"] if p["AlarmEmail"] else [])
+    alarms = [stack.props(n) for n in stack.of_type("AWS::CloudWatch::Alarm")]
+    check(len(alarms) == 9, f"[{scenario}] {len(alarms)} alarms, expected 9")
+    seen = set()
+    for alarm in alarms:
+        check(alarm.get("AlarmActions") == actions, f"[{scenario}] alarm actions {alarm.get('AlarmActions')} != {actions}")
+        dims = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
+        seen.add((alarm["Namespace"], alarm["MetricName"], tuple(sorted(dims.items()))))
+    for logical, (prefix, _, _) in FUNCTIONS.items():
+        for metric in ("Url4xxCount", "Url5xxCount"):
+            check(("AWS/Lambda", metric, (("FunctionName", f"<{logical}>"),)) in seen, f"[{scenario}] no {metric} alarm for {logical}")
+        check(("Hookwarden", "SignatureRejected", (("Provider", prefix),)) in seen, f"[{scenario}] no SignatureRejected alarm for {prefix}")
+
+for e in errors:
+    print("  " + e, file=sys.stderr)
+print(f"{len(SCENARIOS)} parameter sets checked, {len(errors)} problem(s)")
+sys.exit(1 if errors else 0)
+PY
+
+if [ ${#failed[@]} -gt 0 ]; then
+    printf 'check-template.sh: failed: %s\n' "${failed[*]}" >&2
+    exit 1
+fi
+echo "check-template.sh: all checks passed"
