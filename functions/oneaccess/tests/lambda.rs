@@ -18,31 +18,69 @@ async fn deploy(sink: Option<&str>) -> (Deployment, Config) {
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
 }
 
 /// A request OneAccess would send now, as a function URL event.
-fn request(config: &Config, event_type: &str, msg: &str, nonce: &str, timestamp_ms: i64) -> serde_json::Value {
+fn request(
+    config: &Config,
+    event_type: &str,
+    msg: &str,
+    nonce: &str,
+    timestamp_ms: i64,
+) -> serde_json::Value {
     let body = oneaccess::build_request(event_type, msg, config, nonce, timestamp_ms).unwrap();
     let bearer = format!("Bearer {}", config.bearer_token.as_str());
-    with_request(&samples("oneaccess/encrypted")[0].1, body.as_bytes(), &[("authorization", &bearer)], false)
+    with_request(
+        &samples("oneaccess/encrypted")[0].1,
+        body.as_bytes(),
+        &[("authorization", &bearer)],
+        false,
+    )
 }
 
 fn decrypted_data(config: &Config, reply: &serde_json::Value) -> String {
-    oneaccess::decrypt(reply["data"].as_str().unwrap(), config.encryption.as_ref().unwrap()).unwrap().to_string()
+    oneaccess::decrypt(
+        reply["data"].as_str().unwrap(),
+        config.encryption.as_ref().unwrap(),
+    )
+    .unwrap()
+    .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_url_is_answered_without_a_sink_and_events_need_one() {
     let (deployment, config) = deploy(None).await;
-    let (status, reply) = deployment.invoke(request(&config, "CHECK_URL", "a-random-string-9", "jmgjjEAJbrMzWmUw", now_ms())).await;
+    let (status, reply) = deployment
+        .invoke(request(
+            &config,
+            "CHECK_URL",
+            "a-random-string-9",
+            "jmgjjEAJbrMzWmUw",
+            now_ms(),
+        ))
+        .await;
     assert_eq!(status, 200, "{reply}");
     assert_eq!(reply["code"], "200");
     assert_eq!(decrypted_data(&config, &reply), "a-random-string-9");
 
     let msg = r#"{"code":"1000003","name":"Wuhan branch"}"#;
-    let (status, reply) = deployment.invoke(request(&config, "CREATE_ORGANIZATION", msg, "bqVHvThFGooCRjSf", now_ms())).await;
-    assert!(status >= 500, "no sink: nothing can be stored, so no 2xx ({status} {reply})");
+    let (status, reply) = deployment
+        .invoke(request(
+            &config,
+            "CREATE_ORGANIZATION",
+            msg,
+            "bqVHvThFGooCRjSf",
+            now_ms(),
+        ))
+        .await;
+    assert!(
+        status >= 500,
+        "no sink: nothing can be stored, so no 2xx ({status} {reply})"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -61,14 +99,33 @@ async fn user_events_are_stored_redacted_and_replays_refused() {
     let envelope = deployment.envelope(&keys[0]).await;
     assert_eq!(envelope["message"]["password"], "[redacted]");
     assert_eq!(envelope["message"]["username"], "li.si");
-    assert!(!deployment.logs().contains("S3cret"), "no password in the logs");
+    assert!(
+        !deployment.logs().contains("S3cret"),
+        "no password in the logs"
+    );
 
     // The same delivery again gets the same answer; the nonce with a new timestamp is a replay.
     assert_eq!(deployment.invoke(event).await.0, 200);
-    let replay = request(&config, "CREATE_USER", msg, "AbCdEfGhIjKlMnOp", timestamp + 1);
+    let replay = request(
+        &config,
+        "CREATE_USER",
+        msg,
+        "AbCdEfGhIjKlMnOp",
+        timestamp + 1,
+    );
     let (status, reply) = deployment.invoke(replay).await;
-    assert_eq!((status, reply["code"].as_str()), (401, Some("401")), "{reply}");
-    let stale = request(&config, "CREATE_USER", msg, "ZzZzZzZzZzZzZzZz", timestamp - 3_600_000);
+    assert_eq!(
+        (status, reply["code"].as_str()),
+        (401, Some("401")),
+        "{reply}"
+    );
+    let stale = request(
+        &config,
+        "CREATE_USER",
+        msg,
+        "ZzZzZzZzZzZzZzZz",
+        timestamp - 3_600_000,
+    );
     assert_eq!(deployment.invoke(stale).await.0, 401);
     assert_eq!(deployment.events("oneaccess").await.len(), 1);
 }

@@ -16,7 +16,10 @@ async fn deploy(sink: &str, env: &[(&str, &str)]) -> (Deployment, String) {
     let mut deployment = Deployment::prepare(BINARY).await;
     let old = serde_json::json!({ "secret_key": OLD_SECRET }).to_string();
     let previous_version = deployment.moto.create_secret(SECRET_ID, &old).await;
-    deployment.moto.put_secret_value(SECRET_ID, &test_key("scalefusion-secret.json")).await;
+    deployment
+        .moto
+        .put_secret_value(SECRET_ID, &test_key("scalefusion-secret.json"))
+        .await;
     let mut all = vec![("SCALEFUSION_SECRET_ID", SECRET_ID)];
     all.extend_from_slice(env);
     deployment.start(Some(sink), &all);
@@ -25,7 +28,15 @@ async fn deploy(sink: &str, env: &[(&str, &str)]) -> (Deployment, String) {
 
 fn signed(secret: &str, body: &[u8]) -> serde_json::Value {
     let template = &samples("scalefusion")[0].1;
-    with_request(template, body, &[("x-sf-signature", &scalefusion::sign(secret.as_bytes(), body))], false)
+    with_request(
+        template,
+        body,
+        &[(
+            "x-sf-signature",
+            &scalefusion::sign(secret.as_bytes(), body),
+        )],
+        false,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -44,15 +55,24 @@ async fn samples_rotation_and_forgeries() {
     let (status, reply) = deployment.invoke(signed(OLD_SECRET, body)).await;
     assert_eq!(status, 200, "{reply}");
     let keys = deployment.events("scalefusion/device.sim_swap").await;
-    let key = keys.iter().find(|k| k.ends_with("/0d7c3f5e-1111-4c2a-9d6b-000000000001.json")).expect("stored");
-    assert_eq!(deployment.envelope(key).await["verified_by"]["version_id"], previous_version.as_str());
+    let key = keys
+        .iter()
+        .find(|k| k.ends_with("/0d7c3f5e-1111-4c2a-9d6b-000000000001.json"))
+        .expect("stored");
+    assert_eq!(
+        deployment.envelope(key).await["verified_by"]["version_id"],
+        previous_version.as_str()
+    );
 
     // Forged, and a body changed after signing: 406, nothing stored.
     let before = deployment.events("scalefusion").await.len();
     let forged = br#"{"id":"0d7c3f5e-1111-4c2a-9d6b-000000000002","event":"device.lost"}"#;
     assert_eq!(deployment.invoke(signed("a-guess", forged)).await.0, 406);
     let mut changed = signed(OLD_SECRET, forged);
-    changed["body"] = String::from_utf8(forged.to_vec()).unwrap().replace("lost", "found").into();
+    changed["body"] = String::from_utf8(forged.to_vec())
+        .unwrap()
+        .replace("lost", "found")
+        .into();
     assert_eq!(deployment.invoke(changed).await.0, 406);
     assert_eq!(deployment.events("scalefusion").await.len(), before);
 }
@@ -61,23 +81,38 @@ async fn samples_rotation_and_forgeries() {
 async fn a_body_too_large_for_eventbridge_travels_by_pointer() {
     let (deployment, _) = deploy("eventbridge", &[("HOOKWARDEN_MAX_BODY_BYTES", "2000000")]).await;
     let capture = deployment.moto.capture_events(BUS).await;
-    let secret = serde_json::from_str::<serde_json::Value>(&test_key("scalefusion-secret.json")).unwrap();
+    let secret =
+        serde_json::from_str::<serde_json::Value>(&test_key("scalefusion-secret.json")).unwrap();
     let secret = secret["secret_key"].as_str().unwrap().to_string();
 
     let small = body_of(&samples("scalefusion")[0].1);
     assert_eq!(deployment.invoke(signed(&secret, &small)).await.0, 200);
     let padding = "x".repeat(1_100_000);
-    let big = format!(r#"{{"id":"big-1","event":"device.custom_properties_updated","data":{{"pad":"{padding}"}}}}"#);
+    let big = format!(
+        r#"{{"id":"big-1","event":"device.custom_properties_updated","data":{{"pad":"{padding}"}}}}"#
+    );
     let (status, reply) = deployment.invoke(signed(&secret, big.as_bytes())).await;
     assert_eq!(status, 200, "{reply}");
 
     let events = capture.receive(2, INVOKE_TIMEOUT).await;
     assert_eq!(events.len(), 2);
-    let inline = events.iter().find(|e| e["detail"]["id"] != "big-1").unwrap();
-    assert!(inline["detail"]["body"].is_object(), "a small body goes inline");
-    let pointer = events.iter().find(|e| e["detail"]["id"] == "big-1").unwrap();
+    let inline = events
+        .iter()
+        .find(|e| e["detail"]["id"] != "big-1")
+        .unwrap();
+    assert!(
+        inline["detail"]["body"].is_object(),
+        "a small body goes inline"
+    );
+    let pointer = events
+        .iter()
+        .find(|e| e["detail"]["id"] == "big-1")
+        .unwrap();
     assert!(pointer["detail"].get("body").is_none());
     let key = pointer["detail"]["stored_at"]["key"].as_str().unwrap();
     let stored = deployment.envelope(key).await;
-    assert_eq!(stored["body"]["data"]["pad"].as_str().unwrap().len(), padding.len());
+    assert_eq!(
+        stored["body"]["data"]["pad"].as_str().unwrap().len(),
+        padding.len()
+    );
 }

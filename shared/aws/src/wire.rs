@@ -10,14 +10,18 @@ use hookwarden_pipeline::ports::{CertificateFetcher, EventBus, ObjectStore};
 use hookwarden_pipeline::secrets::SecretCache;
 use hookwarden_pipeline::{Common, KnoxHandler, OneAccessHandler, ScalefusionHandler};
 
-use crate::{logging, Clients, EventBridgeBus, KnoxApi, ProviderSettings, S3Store, SecretsManagerSource, Settings};
+use crate::{
+    logging, Clients, EventBridgeBus, KnoxApi, ProviderSettings, S3Store, SecretsManagerSource,
+    Settings,
+};
 
 /// JSON logs, settings from the environment (a bad one ends the cold start with one log line
 /// naming it), and SDK clients.
 pub async fn cold_start(provider: &'static str) -> (Settings, Clients) {
     logging::init_json_logs();
     hookwarden_pipeline::outcome::enable_metrics();
-    let settings = Settings::from_env(provider).unwrap_or_else(|err| logging::fail_cold_start(&err));
+    let settings =
+        Settings::from_env(provider).unwrap_or_else(|err| logging::fail_cold_start(&err));
     let clients = Clients::load(settings.dependency_timeout).await;
     (settings, clients)
 }
@@ -30,7 +34,11 @@ fn common(settings: &Settings, clients: &Clients) -> Common {
         });
         Delivery::new(store, sink.store_events, bus, &settings.prefix)
     });
-    Common { delivery, max_body: settings.max_body_bytes, clock: Clock::system() }
+    Common {
+        delivery,
+        max_body: settings.max_body_bytes,
+        clock: Clock::system(),
+    }
 }
 
 fn secret_cache(settings: &Settings, clients: &Clients, secret_id: &str) -> SecretCache {
@@ -46,27 +54,49 @@ fn wrong_provider(settings: &Settings, wanted: &str) -> ! {
 }
 
 pub fn knox(settings: &Settings, clients: &Clients) -> KnoxHandler {
-    let ProviderSettings::Knox { cert_bucket, cert_key, api_secret_id } = &settings.provider_settings else {
+    let ProviderSettings::Knox {
+        cert_bucket,
+        cert_key,
+        api_secret_id,
+    } = &settings.provider_settings
+    else {
         wrong_provider(settings, "knox")
     };
     let store = Arc::new(S3Store::new(clients.s3(), cert_bucket));
     let fetcher = api_secret_id.as_ref().map(|id| {
         let credentials = SecretsManagerSource::new(clients.secrets_manager(), id);
-        Arc::new(KnoxApi::new(Arc::new(credentials), settings.dependency_timeout)) as Arc<dyn CertificateFetcher>
+        Arc::new(KnoxApi::new(
+            Arc::new(credentials),
+            settings.dependency_timeout,
+        )) as Arc<dyn CertificateFetcher>
     });
-    KnoxHandler::new(common(settings, clients), CertificateCache::new(store, cert_key, fetcher))
+    KnoxHandler::new(
+        common(settings, clients),
+        CertificateCache::new(store, cert_key, fetcher),
+    )
 }
 
 pub fn scalefusion(settings: &Settings, clients: &Clients) -> ScalefusionHandler {
     let ProviderSettings::Scalefusion { secret_id } = &settings.provider_settings else {
         wrong_provider(settings, "scalefusion")
     };
-    ScalefusionHandler::new(common(settings, clients), secret_cache(settings, clients, secret_id))
+    ScalefusionHandler::new(
+        common(settings, clients),
+        secret_cache(settings, clients, secret_id),
+    )
 }
 
 pub fn oneaccess(settings: &Settings, clients: &Clients) -> OneAccessHandler {
-    let ProviderSettings::OneAccess { secret_id, replay_window } = &settings.provider_settings else {
+    let ProviderSettings::OneAccess {
+        secret_id,
+        replay_window,
+    } = &settings.provider_settings
+    else {
         wrong_provider(settings, "oneaccess")
     };
-    OneAccessHandler::new(common(settings, clients), secret_cache(settings, clients, secret_id), *replay_window)
+    OneAccessHandler::new(
+        common(settings, clients),
+        secret_cache(settings, clients, secret_id),
+        *replay_window,
+    )
 }

@@ -19,7 +19,9 @@ pub const DOWNLOAD_RETRY_INTERVAL: Duration = Duration::from_secs(60);
 pub enum CertificateProblem {
     #[error("no Knox certificate at {key} and no Knox API configured to download one")]
     Missing { key: String },
-    #[error("the Knox certificate at {key} is outside its validity period and no refresh succeeded")]
+    #[error(
+        "the Knox certificate at {key} is outside its validity period and no refresh succeeded"
+    )]
     Expired { key: String },
     #[error("the Knox certificate at {key} cannot be parsed: {detail}")]
     Unreadable { key: String, detail: String },
@@ -46,14 +48,23 @@ impl CertificateCache {
         key: impl Into<String>,
         fetcher: Option<Arc<dyn CertificateFetcher>>,
     ) -> Self {
-        Self { store, key: key.into(), fetcher, state: Mutex::new(State::default()) }
+        Self {
+            store,
+            key: key.into(),
+            fetcher,
+            state: Mutex::new(State::default()),
+        }
     }
 
     /// A certificate valid at `now_unix`, from the cache, the store, or a fresh download
     /// (which is then written back to the store).
     pub async fn current(&self, now_unix: i64) -> Result<Arc<KnoxCertificate>, CertificateProblem> {
         let mut state = self.state.lock().await;
-        if let Some(cert) = state.certificate.as_ref().filter(|c| c.is_valid_at(now_unix)) {
+        if let Some(cert) = state
+            .certificate
+            .as_ref()
+            .filter(|c| c.is_valid_at(now_unix))
+        {
             return Ok(cert.clone());
         }
         let stored = match self.store.get(&self.key).await? {
@@ -74,19 +85,32 @@ impl CertificateCache {
             return Ok(cert);
         }
         let Some(fetcher) = &self.fetcher else {
-            return Err(match state.certificate.is_some() || self.store.exists(&self.key).await? {
-                true => CertificateProblem::Expired { key: self.key.clone() },
-                false => CertificateProblem::Missing { key: self.key.clone() },
-            });
+            return Err(
+                match state.certificate.is_some() || self.store.exists(&self.key).await? {
+                    true => CertificateProblem::Expired {
+                        key: self.key.clone(),
+                    },
+                    false => CertificateProblem::Missing {
+                        key: self.key.clone(),
+                    },
+                },
+            );
         };
-        if state.last_download.is_some_and(|at| at.elapsed() < DOWNLOAD_RETRY_INTERVAL) {
-            return Err(CertificateProblem::Expired { key: self.key.clone() });
+        if state
+            .last_download
+            .is_some_and(|at| at.elapsed() < DOWNLOAD_RETRY_INTERVAL)
+        {
+            return Err(CertificateProblem::Expired {
+                key: self.key.clone(),
+            });
         }
         state.last_download = Some(Instant::now());
         let bytes = fetcher.download().await?;
         let cert = self.parse(&bytes)?;
         if !cert.is_valid_at(now_unix) {
-            return Err(CertificateProblem::Expired { key: self.key.clone() });
+            return Err(CertificateProblem::Expired {
+                key: self.key.clone(),
+            });
         }
         let content_type = if bytes.starts_with(b"-----BEGIN") {
             "application/x-pem-file"

@@ -65,7 +65,12 @@ impl Delivery {
         bus: Option<Arc<dyn EventBus>>,
         prefix: impl Into<String>,
     ) -> Self {
-        Self { store, bus, store_events, prefix: prefix.into() }
+        Self {
+            store,
+            bus,
+            store_events,
+            prefix: prefix.into(),
+        }
     }
 
     /// The store behind this delivery (nonce records live there too).
@@ -108,14 +113,22 @@ impl Delivery {
             let marker = self.state_key("published", &event.delivery_id);
             if first || !self.store.exists(&marker).await? {
                 self.publish(bus.as_ref(), event, &envelope, &key).await?;
-                if let Err(err) = self.store.put_if_absent(&marker, Vec::new(), "text/plain").await {
+                if let Err(err) = self
+                    .store
+                    .put_if_absent(&marker, Vec::new(), "text/plain")
+                    .await
+                {
                     // The event is on the bus; without the marker a retry may publish it
                     // again, which consumers absorb by deduping on the envelope id.
                     tracing::warn!(dependency = err.dependency, "published marker not written");
                 }
             }
         }
-        Ok(if first { Delivered::Stored { key } } else { Delivered::Duplicate { key } })
+        Ok(if first {
+            Delivered::Stored { key }
+        } else {
+            Delivered::Duplicate { key }
+        })
     }
 
     /// Writes the dedupe record, or reads the one an earlier attempt wrote. Returns the event
@@ -127,14 +140,21 @@ impl Delivery {
             event_key: self.event_key(event),
         };
         let bytes = serde_json::to_vec(&record).expect("the dedupe record serializes");
-        match self.store.put_if_absent(&claim_key, bytes, "application/json").await? {
+        match self
+            .store
+            .put_if_absent(&claim_key, bytes, "application/json")
+            .await?
+        {
             PutOutcome::Created => Ok((record.event_key, true)),
             PutOutcome::AlreadyExists => {
                 let existing = self.store.get(&claim_key).await?.ok_or_else(|| {
                     DependencyError::new("s3", "dedupe record vanished between put and get")
                 })?;
                 let existing: DedupeRecord = serde_json::from_slice(&existing).map_err(|err| {
-                    DependencyError::new("s3", format!("dedupe record {claim_key} unreadable: {err}"))
+                    DependencyError::new(
+                        "s3",
+                        format!("dedupe record {claim_key} unreadable: {err}"),
+                    )
                 })?;
                 if existing.delivery_id != event.delivery_id {
                     return Err(DeliveryError::Replayed);
@@ -154,10 +174,14 @@ impl Delivery {
         let source = format!("hookwarden.{}", event.provider);
         let detail_type = event.event_type.trim().to_string();
         let location = self.store.location();
-        let stored_at = StoredAt { bucket: &location, key };
+        let stored_at = StoredAt {
+            bucket: &location,
+            key,
+        };
         let mut detail_envelope = envelope.clone();
         detail_envelope.stored_at = self.store_events.then_some(stored_at);
-        let mut detail = String::from_utf8(detail_envelope.to_json()).expect("serde_json writes UTF-8");
+        let mut detail =
+            String::from_utf8(detail_envelope.to_json()).expect("serde_json writes UTF-8");
         if eventbridge_entry_size(&source, &detail_type, &detail) > EVENTBRIDGE_MAX_ENTRY_BYTES {
             // Claim check: the bus carries a pointer, the body lives in S3.
             if !self.store_events {
@@ -169,7 +193,12 @@ impl Delivery {
             detail_envelope.stored_at = Some(stored_at);
             detail = String::from_utf8(detail_envelope.to_json()).expect("serde_json writes UTF-8");
         }
-        bus.publish(&BusEntry { source, detail_type, detail }).await
+        bus.publish(&BusEntry {
+            source,
+            detail_type,
+            detail,
+        })
+        .await
     }
 }
 
@@ -205,7 +234,9 @@ mod tests {
             delivery_id: id.into(),
             dedupe_key: id.into(),
             received_at: OffsetDateTime::from_unix_timestamp(1_767_225_600 + day * 86_400).unwrap(),
-            verified_by: VerifiedBy::Secret { version_id: "v1".into() },
+            verified_by: VerifiedBy::Secret {
+                version_id: "v1".into(),
+            },
             source_ip: None,
             body: bytes::Bytes::from(body.to_string()),
             message: None,
@@ -220,7 +251,14 @@ mod tests {
                 if entry.path().is_dir() {
                     stack.push(entry.path());
                 } else {
-                    found.push(entry.path().strip_prefix(dir).unwrap().display().to_string());
+                    found.push(
+                        entry
+                            .path()
+                            .strip_prefix(dir)
+                            .unwrap()
+                            .display()
+                            .to_string(),
+                    );
                 }
             }
         }
@@ -237,20 +275,36 @@ mod tests {
     fn setup() -> Setup {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().to_path_buf();
-        let bus = Arc::new(SwitchableBus { inner: FileBus::new(root.join("bus")), down: AtomicBool::new(false) });
-        Setup { _dir: dir, root, bus }
+        let bus = Arc::new(SwitchableBus {
+            inner: FileBus::new(root.join("bus")),
+            down: AtomicBool::new(false),
+        });
+        Setup {
+            _dir: dir,
+            root,
+            bus,
+        }
     }
 
     impl Setup {
         fn delivery(&self, store_events: bool, with_bus: bool) -> Delivery {
-            let bus: Option<Arc<dyn EventBus>> = with_bus.then(|| self.bus.clone() as Arc<dyn EventBus>);
-            Delivery::new(Arc::new(DirStore::new(self.root.join("store"))), store_events, bus, "sf")
+            let bus: Option<Arc<dyn EventBus>> =
+                with_bus.then(|| self.bus.clone() as Arc<dyn EventBus>);
+            Delivery::new(
+                Arc::new(DirStore::new(self.root.join("store"))),
+                store_events,
+                bus,
+                "sf",
+            )
         }
 
         fn published(&self) -> Vec<serde_json::Value> {
             files_under(&self.root.join("bus"))
                 .iter()
-                .map(|f| serde_json::from_slice(&std::fs::read(self.root.join("bus").join(f)).unwrap()).unwrap())
+                .map(|f| {
+                    serde_json::from_slice(&std::fs::read(self.root.join("bus").join(f)).unwrap())
+                        .unwrap()
+                })
                 .collect()
         }
     }
@@ -259,12 +313,34 @@ mod tests {
     async fn stores_once_even_when_the_retry_comes_on_another_day() {
         let s = setup();
         let delivery = s.delivery(true, false);
-        let first = delivery.deliver(&event("id-1", 0, "{\"a\":1}")).await.unwrap();
-        assert_eq!(first, Delivered::Stored { key: "sf/device.enrolled/2026/01/01/id-1.json".into() });
-        let retry = delivery.deliver(&event("id-1", 1, "{\"a\":1}")).await.unwrap();
-        assert_eq!(retry, Delivered::Duplicate { key: "sf/device.enrolled/2026/01/01/id-1.json".into() });
+        let first = delivery
+            .deliver(&event("id-1", 0, "{\"a\":1}"))
+            .await
+            .unwrap();
+        assert_eq!(
+            first,
+            Delivered::Stored {
+                key: "sf/device.enrolled/2026/01/01/id-1.json".into()
+            }
+        );
+        let retry = delivery
+            .deliver(&event("id-1", 1, "{\"a\":1}"))
+            .await
+            .unwrap();
+        assert_eq!(
+            retry,
+            Delivered::Duplicate {
+                key: "sf/device.enrolled/2026/01/01/id-1.json".into()
+            }
+        );
         let files = files_under(&s.root.join("store"));
-        assert_eq!(files, ["sf/_state/ids/id-1", "sf/device.enrolled/2026/01/01/id-1.json"]);
+        assert_eq!(
+            files,
+            [
+                "sf/_state/ids/id-1",
+                "sf/device.enrolled/2026/01/01/id-1.json"
+            ]
+        );
     }
 
     #[tokio::test]
@@ -274,7 +350,10 @@ mod tests {
         delivery.deliver(&event("nonce-a", 0, "{}")).await.unwrap();
         let mut other = event("nonce-a", 0, "{}");
         other.delivery_id = "nonce-a-other-timestamp".into();
-        assert!(matches!(delivery.deliver(&other).await, Err(DeliveryError::Replayed)));
+        assert!(matches!(
+            delivery.deliver(&other).await,
+            Err(DeliveryError::Replayed)
+        ));
     }
 
     #[tokio::test]
@@ -284,9 +363,20 @@ mod tests {
         let ev = event("id-2", 0, "{}");
         // What the first attempt left behind before dying: the claim only.
         let record = serde_json::json!({"delivery_id": "id-2", "event_key": "sf/device.enrolled/2026/01/01/id-2.json"});
-        delivery.store().put_if_absent("sf/_state/ids/id-2", record.to_string().into_bytes(), "").await.unwrap();
-        assert!(matches!(delivery.deliver(&ev).await.unwrap(), Delivered::Stored { .. }));
-        assert!(delivery.store().exists("sf/device.enrolled/2026/01/01/id-2.json").await.unwrap());
+        delivery
+            .store()
+            .put_if_absent("sf/_state/ids/id-2", record.to_string().into_bytes(), "")
+            .await
+            .unwrap();
+        assert!(matches!(
+            delivery.deliver(&ev).await.unwrap(),
+            Delivered::Stored { .. }
+        ));
+        assert!(delivery
+            .store()
+            .exists("sf/device.enrolled/2026/01/01/id-2.json")
+            .await
+            .unwrap());
     }
 
     #[tokio::test]
@@ -295,17 +385,31 @@ mod tests {
         let delivery = s.delivery(true, true);
         let ev = event("id-3", 0, "{\"b\":2}");
         s.bus.down.store(true, Ordering::SeqCst);
-        assert!(matches!(delivery.deliver(&ev).await, Err(DeliveryError::Dependency(_))));
+        assert!(matches!(
+            delivery.deliver(&ev).await,
+            Err(DeliveryError::Dependency(_))
+        ));
         assert!(s.published().is_empty());
         s.bus.down.store(false, Ordering::SeqCst);
         assert!(delivery.deliver(&ev).await.is_ok());
-        assert_eq!(s.published().len(), 1, "the retry published the stored event");
+        assert_eq!(
+            s.published().len(),
+            1,
+            "the retry published the stored event"
+        );
         delivery.deliver(&ev).await.unwrap();
-        assert_eq!(s.published().len(), 1, "a third attempt finds the marker and publishes nothing");
+        assert_eq!(
+            s.published().len(),
+            1,
+            "a third attempt finds the marker and publishes nothing"
+        );
         let detail = &s.published()[0]["detail"];
         assert_eq!(detail["id"], "id-3");
         assert_eq!(detail["body"]["b"], 2);
-        assert_eq!(detail["stored_at"]["key"], "sf/device.enrolled/2026/01/01/id-3.json");
+        assert_eq!(
+            detail["stored_at"]["key"],
+            "sf/device.enrolled/2026/01/01/id-3.json"
+        );
         assert_eq!(s.published()[0]["source"], "hookwarden.scalefusion");
     }
 
@@ -313,17 +417,31 @@ mod tests {
     async fn oversize_bodies_travel_by_pointer_even_without_the_s3_sink() {
         let s = setup();
         let delivery = s.delivery(false, true);
-        let big = format!("{{\"pad\":\"{}\"}}", "x".repeat(EVENTBRIDGE_MAX_ENTRY_BYTES));
+        let big = format!(
+            "{{\"pad\":\"{}\"}}",
+            "x".repeat(EVENTBRIDGE_MAX_ENTRY_BYTES)
+        );
         delivery.deliver(&event("id-4", 0, &big)).await.unwrap();
         let detail = &s.published()[0]["detail"];
         assert!(detail.get("body").is_none());
         let key = detail["stored_at"]["key"].as_str().unwrap();
-        let stored = delivery.store().get(key).await.unwrap().expect("claim-check object stored");
+        let stored = delivery
+            .store()
+            .get(key)
+            .await
+            .unwrap()
+            .expect("claim-check object stored");
         let stored: serde_json::Value = serde_json::from_slice(&stored).unwrap();
-        assert_eq!(stored["body"]["pad"].as_str().unwrap().len(), EVENTBRIDGE_MAX_ENTRY_BYTES);
+        assert_eq!(
+            stored["body"]["pad"].as_str().unwrap().len(),
+            EVENTBRIDGE_MAX_ENTRY_BYTES
+        );
 
         // A body that fits goes inline and, with no S3 sink, names no stored object.
-        delivery.deliver(&event("id-5", 0, "{\"small\":true}")).await.unwrap();
+        delivery
+            .deliver(&event("id-5", 0, "{\"small\":true}"))
+            .await
+            .unwrap();
         let detail = &s.published()[1]["detail"];
         assert_eq!(detail["body"]["small"], true);
         assert!(detail.get("stored_at").is_none());

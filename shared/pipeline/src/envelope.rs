@@ -135,7 +135,9 @@ mod tests {
             delivery_id: "abc".into(),
             dedupe_key: "abc".into(),
             received_at: OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap(),
-            verified_by: VerifiedBy::Secret { version_id: "v1".into() },
+            verified_by: VerifiedBy::Secret {
+                version_id: "v1".into(),
+            },
             source_ip: Some("203.0.113.9".into()),
             body: bytes::Bytes::from_static(body),
             message: None,
@@ -146,8 +148,14 @@ mod tests {
     fn json_body_is_embedded_verbatim() {
         let body = b"{ \"id\" : \"abc\",\n \"n\": 1.10 }";
         let json = String::from_utf8(event(body).envelope().to_json()).unwrap();
-        assert!(json.contains("\"body\":{ \"id\" : \"abc\",\n \"n\": 1.10 }"), "{json}");
-        assert!(json.contains("\"received_at\":\"2023-11-14T22:13:20Z\""), "{json}");
+        assert!(
+            json.contains("\"body\":{ \"id\" : \"abc\",\n \"n\": 1.10 }"),
+            "{json}"
+        );
+        assert!(
+            json.contains("\"received_at\":\"2023-11-14T22:13:20Z\""),
+            "{json}"
+        );
         assert!(json.contains(&sha256_hex(body)));
         let value: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(value["verified_by"]["kind"], "secret");
@@ -167,7 +175,10 @@ mod tests {
         let ev = event(b"{\"a\":1}");
         let mut pointer = ev.envelope();
         pointer.drop_body();
-        pointer.stored_at = Some(StoredAt { bucket: "b", key: "k" });
+        pointer.stored_at = Some(StoredAt {
+            bucket: "b",
+            key: "k",
+        });
         let value: serde_json::Value = serde_json::from_slice(&pointer.to_json()).unwrap();
         assert!(value.get("body").is_none());
         assert_eq!(value["stored_at"]["key"], "k");

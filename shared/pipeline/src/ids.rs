@@ -35,11 +35,17 @@ mod tests {
 
     #[test]
     fn rejects_path_tricks_and_accepts_uuids() {
-        assert_eq!(safe_id("4f1c2a9e-8d3b-4c6e-9a71-2b5d0e6f7a10"), Some("4f1c2a9e-8d3b-4c6e-9a71-2b5d0e6f7a10"));
+        assert_eq!(
+            safe_id("4f1c2a9e-8d3b-4c6e-9a71-2b5d0e6f7a10"),
+            Some("4f1c2a9e-8d3b-4c6e-9a71-2b5d0e6f7a10")
+        );
         for bad in ["", ".", "..", "../x", "a/b", "a b", "é", &"x".repeat(201)] {
             assert_eq!(safe_id(bad), None, "{bad:?}");
         }
-        assert_eq!(event_type_segment("DELETE_ORGANIZATION "), "DELETE_ORGANIZATION");
+        assert_eq!(
+            event_type_segment("DELETE_ORGANIZATION "),
+            "DELETE_ORGANIZATION"
+        );
         assert_eq!(event_type_segment("a/b"), "unknown");
     }
 

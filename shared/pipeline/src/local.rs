@@ -30,15 +30,28 @@ impl DirStore {
     fn path(&self, key: &str) -> Result<PathBuf, DependencyError> {
         let relative = Path::new(key);
         // Keys are built from checked ids, but a store must not trust its callers with `..`.
-        if relative.components().any(|c| !matches!(c, Component::Normal(_))) {
-            return Err(DependencyError::new("local-store", format!("key {key:?} escapes the store")));
+        if relative
+            .components()
+            .any(|c| !matches!(c, Component::Normal(_)))
+        {
+            return Err(DependencyError::new(
+                "local-store",
+                format!("key {key:?} escapes the store"),
+            ));
         }
         Ok(self.root.join(relative))
     }
 
-    fn write(&self, key: &str, body: &[u8], create_new: bool) -> Result<PutOutcome, DependencyError> {
+    fn write(
+        &self,
+        key: &str,
+        body: &[u8],
+        create_new: bool,
+    ) -> Result<PutOutcome, DependencyError> {
         let path = self.path(key)?;
-        let err = |e: std::io::Error| DependencyError::new("local-store", format!("{}: {e}", path.display()));
+        let err = |e: std::io::Error| {
+            DependencyError::new("local-store", format!("{}: {e}", path.display()))
+        };
         std::fs::create_dir_all(path.parent().expect("a joined key has a parent")).map_err(err)?;
         if !create_new {
             // Write then rename, so a reader never sees half a certificate.
@@ -47,12 +60,20 @@ impl DirStore {
             std::fs::rename(&tmp, &path).map_err(err)?;
             return Ok(PutOutcome::Created);
         }
-        match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
             Ok(mut file) => {
-                file.write_all(body).and_then(|()| file.sync_all()).map_err(err)?;
+                file.write_all(body)
+                    .and_then(|()| file.sync_all())
+                    .map_err(err)?;
                 Ok(PutOutcome::Created)
             }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(PutOutcome::AlreadyExists),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                Ok(PutOutcome::AlreadyExists)
+            }
             Err(e) => Err(err(e)),
         }
     }
@@ -60,11 +81,21 @@ impl DirStore {
 
 #[async_trait]
 impl ObjectStore for DirStore {
-    async fn put_if_absent(&self, key: &str, body: Vec<u8>, _content_type: &str) -> Result<PutOutcome, DependencyError> {
+    async fn put_if_absent(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        _content_type: &str,
+    ) -> Result<PutOutcome, DependencyError> {
         self.write(key, &body, true)
     }
 
-    async fn put(&self, key: &str, body: Vec<u8>, _content_type: &str) -> Result<(), DependencyError> {
+    async fn put(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        _content_type: &str,
+    ) -> Result<(), DependencyError> {
         self.write(key, &body, false).map(|_| ())
     }
 
@@ -73,7 +104,10 @@ impl ObjectStore for DirStore {
         match std::fs::read(&path) {
             Ok(bytes) => Ok(Some(bytes)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(DependencyError::new("local-store", format!("{}: {e}", path.display()))),
+            Err(e) => Err(DependencyError::new(
+                "local-store",
+                format!("{}: {e}", path.display()),
+            )),
         }
     }
 
@@ -95,7 +129,10 @@ pub struct FileBus {
 
 impl FileBus {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into(), next: AtomicU64::new(0) }
+        Self {
+            dir: dir.into(),
+            next: AtomicU64::new(0),
+        }
     }
 }
 
@@ -113,8 +150,14 @@ impl EventBus for FileBus {
         loop {
             let n = self.next.fetch_add(1, Ordering::SeqCst);
             let path = self.dir.join(format!("{n:08}.json"));
-            match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(mut file) => return file.write_all(document.to_string().as_bytes()).map_err(err),
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(mut file) => {
+                    return file.write_all(document.to_string().as_bytes()).map_err(err)
+                }
                 // Another process (an earlier `serve`) used this number: take the next.
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(err(e)),
@@ -131,7 +174,10 @@ pub struct StaticSecret {
 
 impl StaticSecret {
     pub fn new(current: impl Into<String>) -> Self {
-        Self { current: local_value(current.into(), "local-current"), previous: None }
+        Self {
+            current: local_value(current.into(), "local-current"),
+            previous: None,
+        }
     }
 
     pub fn with_previous(mut self, previous: impl Into<String>) -> Self {
@@ -141,7 +187,10 @@ impl StaticSecret {
 }
 
 fn local_value(text: String, version_id: &str) -> SecretValue {
-    SecretValue { text: text.into(), version_id: version_id.to_string() }
+    SecretValue {
+        text: text.into(),
+        version_id: version_id.to_string(),
+    }
 }
 
 #[async_trait]
@@ -162,8 +211,20 @@ mod tests {
     async fn dir_store_creates_once_and_refuses_escapes() {
         let dir = tempfile::tempdir().unwrap();
         let store = DirStore::new(dir.path());
-        assert_eq!(store.put_if_absent("a/b.json", b"1".to_vec(), "").await.unwrap(), PutOutcome::Created);
-        assert_eq!(store.put_if_absent("a/b.json", b"2".to_vec(), "").await.unwrap(), PutOutcome::AlreadyExists);
+        assert_eq!(
+            store
+                .put_if_absent("a/b.json", b"1".to_vec(), "")
+                .await
+                .unwrap(),
+            PutOutcome::Created
+        );
+        assert_eq!(
+            store
+                .put_if_absent("a/b.json", b"2".to_vec(), "")
+                .await
+                .unwrap(),
+            PutOutcome::AlreadyExists
+        );
         assert_eq!(store.get("a/b.json").await.unwrap().unwrap(), b"1");
         assert!(store.exists("a/b.json").await.unwrap());
         assert_eq!(store.get("a/missing").await.unwrap(), None);
@@ -178,11 +239,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let bus = FileBus::new(dir.path());
         for n in 0..3 {
-            let entry = BusEntry { source: "s".into(), detail_type: "t".into(), detail: format!("{{\"n\":{n}}}") };
+            let entry = BusEntry {
+                source: "s".into(),
+                detail_type: "t".into(),
+                detail: format!("{{\"n\":{n}}}"),
+            };
             bus.publish(&entry).await.unwrap();
         }
         let second: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(dir.path().join("00000001.json")).unwrap()).unwrap();
+            serde_json::from_slice(&std::fs::read(dir.path().join("00000001.json")).unwrap())
+                .unwrap();
         assert_eq!(second["detail"]["n"], 1);
         assert_eq!(second["detail-type"], "t");
     }

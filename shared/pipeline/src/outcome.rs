@@ -27,22 +27,61 @@ pub struct Trail {
 
 impl Trail {
     pub fn start(provider: &'static str) -> Self {
-        Self { provider, started: Instant::now(), event_type: None, delivery_id: None }
+        Self {
+            provider,
+            started: Instant::now(),
+            event_type: None,
+            delivery_id: None,
+        }
     }
 
     /// Logs the outcome and hands back the reply.
-    pub fn finish(self, reply: Reply, outcome: Outcome, reason: Option<&dyn std::fmt::Display>) -> Reply {
+    pub fn finish(
+        self,
+        reply: Reply,
+        outcome: Outcome,
+        reason: Option<&dyn std::fmt::Display>,
+    ) -> Reply {
         let latency_ms = self.started.elapsed().as_secs_f64() * 1000.0;
         let reason = reason.map(|r| r.to_string());
-        let (provider, event_type, delivery_id) =
-            (self.provider, self.event_type.as_deref(), self.delivery_id.as_deref());
+        let (provider, event_type, delivery_id) = (
+            self.provider,
+            self.event_type.as_deref(),
+            self.delivery_id.as_deref(),
+        );
         let outcome_name = outcome.name();
         if reply.status >= 500 {
-            tracing::error!(provider, event_type, delivery_id, outcome = outcome_name, status = reply.status, latency_ms, reason, "request failed");
+            tracing::error!(
+                provider,
+                event_type,
+                delivery_id,
+                outcome = outcome_name,
+                status = reply.status,
+                latency_ms,
+                reason,
+                "request failed"
+            );
         } else if reply.status >= 400 {
-            tracing::warn!(provider, event_type, delivery_id, outcome = outcome_name, status = reply.status, latency_ms, reason, "request rejected");
+            tracing::warn!(
+                provider,
+                event_type,
+                delivery_id,
+                outcome = outcome_name,
+                status = reply.status,
+                latency_ms,
+                reason,
+                "request rejected"
+            );
         } else {
-            tracing::info!(provider, event_type, delivery_id, outcome = outcome_name, status = reply.status, latency_ms, "request accepted");
+            tracing::info!(
+                provider,
+                event_type,
+                delivery_id,
+                outcome = outcome_name,
+                status = reply.status,
+                latency_ms,
+                "request accepted"
+            );
         }
         if outcome == Outcome::SignatureRejected {
             signature_rejected_metric(self.provider);

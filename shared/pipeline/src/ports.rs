@@ -16,7 +16,10 @@ pub struct DependencyError {
 
 impl DependencyError {
     pub fn new(dependency: &'static str, detail: impl std::fmt::Display) -> Self {
-        Self { dependency, detail: detail.to_string() }
+        Self {
+            dependency,
+            detail: detail.to_string(),
+        }
     }
 }
 
@@ -40,7 +43,12 @@ pub trait ObjectStore: Send + Sync {
         content_type: &str,
     ) -> Result<PutOutcome, DependencyError>;
     /// Writes `body` at `key`, replacing what is there (the Knox certificate only).
-    async fn put(&self, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), DependencyError>;
+    async fn put(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), DependencyError>;
     /// Reads the object at `key`; `Ok(None)` when there is none.
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, DependencyError>;
     /// Whether an object exists at `key`.

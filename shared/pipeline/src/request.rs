@@ -53,7 +53,10 @@ pub struct Reply {
 
 impl Reply {
     pub fn json(status: u16, body: impl Into<String>) -> Self {
-        Self { status, body: body.into() }
+        Self {
+            status,
+            body: body.into(),
+        }
     }
 
     /// A reply whose body is `{"error": message}`; `message` must never carry internal

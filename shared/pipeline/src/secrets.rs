@@ -32,7 +32,11 @@ struct State {
 
 impl SecretCache {
     pub fn new(source: Arc<dyn SecretSource>, ttl: Duration) -> Self {
-        Self { source, ttl, state: Mutex::new(State::default()) }
+        Self {
+            source,
+            ttl,
+            state: Mutex::new(State::default()),
+        }
     }
 
     /// The values to verify with: AWSCURRENT, then AWSPREVIOUS once a miss has fetched it.
@@ -52,7 +56,10 @@ impl SecretCache {
     /// `Ok(Some(list))` when there is something new to try.
     pub async fn refresh_after_miss(&self) -> Result<Option<Vec<SecretValue>>, DependencyError> {
         let mut state = self.state.lock().await;
-        if state.last_forced.is_some_and(|at| at.elapsed() < MIN_REFRESH_INTERVAL) {
+        if state
+            .last_forced
+            .is_some_and(|at| at.elapsed() < MIN_REFRESH_INTERVAL)
+        {
             return Ok(None);
         }
         state.last_forced = Some(Instant::now());
@@ -69,7 +76,9 @@ impl SecretCache {
         self.source
             .fetch(SecretStage::Current)
             .await?
-            .ok_or_else(|| DependencyError::new("secretsmanager", "the secret has no AWSCURRENT value"))
+            .ok_or_else(|| {
+                DependencyError::new("secretsmanager", "the secret has no AWSCURRENT value")
+            })
     }
 }
 
@@ -97,6 +106,20 @@ pub async fn verify_with_rotation<T, E>(
             None => Ok(Err(err)),
         },
         other => Ok(other),
+    }
+}
+
+/// The string field `field` of a JSON secret (`{"secret_key": "..."}`). The error names the
+/// version and field, never the value.
+pub fn json_field(value: &SecretValue, field: &str) -> Result<zeroize::Zeroizing<String>, String> {
+    let parsed: serde_json::Value = serde_json::from_str(&value.text)
+        .map_err(|_| format!("secret version {} is not a JSON object", value.version_id))?;
+    match parsed.get(field) {
+        Some(serde_json::Value::String(text)) if !text.is_empty() => Ok(text.clone().into()),
+        _ => Err(format!(
+            "secret version {} has no non-empty string field {field:?}",
+            value.version_id
+        )),
     }
 }
 
@@ -135,15 +158,25 @@ mod tests {
 
     #[tokio::test]
     async fn caches_then_finds_previous_and_new_after_rotation() {
-        let source = Arc::new(Rotating { versions: StdMutex::new(vec!["old"]), fetches: AtomicUsize::new(0) });
+        let source = Arc::new(Rotating {
+            versions: StdMutex::new(vec!["old"]),
+            fetches: AtomicUsize::new(0),
+        });
         let cache = SecretCache::new(source.clone(), Duration::from_secs(300));
         assert_eq!(texts(&cache.candidates().await.unwrap()), ["old"]);
         assert_eq!(texts(&cache.candidates().await.unwrap()), ["old"]);
-        assert_eq!(source.fetches.load(Ordering::SeqCst), 1, "second call served from cache");
+        assert_eq!(
+            source.fetches.load(Ordering::SeqCst),
+            1,
+            "second call served from cache"
+        );
 
         source.versions.lock().unwrap().push("new");
         // The cache still says "old"; a miss refreshes and now offers both stages.
-        assert_eq!(texts(&cache.refresh_after_miss().await.unwrap().unwrap()), ["new", "old"]);
+        assert_eq!(
+            texts(&cache.refresh_after_miss().await.unwrap().unwrap()),
+            ["new", "old"]
+        );
         // Rate limited: an immediate second miss does not refetch.
         let fetches = source.fetches.load(Ordering::SeqCst);
         assert!(cache.refresh_after_miss().await.unwrap().is_none());
@@ -152,13 +185,21 @@ mod tests {
 
     #[tokio::test]
     async fn verify_with_rotation_retries_once_on_a_miss() {
-        let source = Arc::new(Rotating { versions: StdMutex::new(vec!["old"]), fetches: AtomicUsize::new(0) });
+        let source = Arc::new(Rotating {
+            versions: StdMutex::new(vec!["old"]),
+            fetches: AtomicUsize::new(0),
+        });
         let cache = SecretCache::new(source.clone(), Duration::from_secs(300));
         cache.candidates().await.unwrap();
         source.versions.lock().unwrap().push("new");
         let matched = verify_with_rotation(
             &cache,
-            |list| list.iter().find(|v| v.text.as_str() == "new").map(|v| v.version_id.clone()).ok_or("miss"),
+            |list| {
+                list.iter()
+                    .find(|v| v.text.as_str() == "new")
+                    .map(|v| v.version_id.clone())
+                    .ok_or("miss")
+            },
             |_| true,
         )
         .await
@@ -168,19 +209,11 @@ mod tests {
 
     #[tokio::test]
     async fn missing_current_is_a_dependency_error() {
-        let source = Arc::new(Rotating { versions: StdMutex::new(vec![]), fetches: AtomicUsize::new(0) });
+        let source = Arc::new(Rotating {
+            versions: StdMutex::new(vec![]),
+            fetches: AtomicUsize::new(0),
+        });
         let cache = SecretCache::new(source, Duration::from_secs(300));
         assert!(cache.candidates().await.is_err());
-    }
-}
-
-/// The string field `field` of a JSON secret (`{"secret_key": "..."}`). The error names the
-/// version and field, never the value.
-pub fn json_field(value: &SecretValue, field: &str) -> Result<zeroize::Zeroizing<String>, String> {
-    let parsed: serde_json::Value = serde_json::from_str(&value.text)
-        .map_err(|_| format!("secret version {} is not a JSON object", value.version_id))?;
-    match parsed.get(field) {
-        Some(serde_json::Value::String(text)) if !text.is_empty() => Ok(text.clone().into()),
-        _ => Err(format!("secret version {} has no non-empty string field {field:?}", value.version_id)),
     }
 }

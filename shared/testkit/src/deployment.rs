@@ -25,14 +25,22 @@ impl Deployment {
         moto.create_bucket(BUCKET).await;
         moto.create_event_bus(BUS).await;
         let api = RuntimeApi::start().await;
-        Deployment { moto, api, function: None, binary: binary.to_string() }
+        Deployment {
+            moto,
+            api,
+            function: None,
+            binary: binary.to_string(),
+        }
     }
 
     /// Starts the function with `HOOKWARDEN_SINK = sink` (and the bucket and, when the sink
     /// has it, the bus) plus `env`.
     pub fn start(&mut self, sink: Option<&str>, env: &[(&str, &str)]) {
         let endpoint = self.moto.endpoint();
-        let mut all = vec![("AWS_ENDPOINT_URL", endpoint.as_str()), ("HOOKWARDEN_DEPENDENCY_TIMEOUT_MS", "5000")];
+        let mut all = vec![
+            ("AWS_ENDPOINT_URL", endpoint.as_str()),
+            ("HOOKWARDEN_DEPENDENCY_TIMEOUT_MS", "5000"),
+        ];
         if let Some(sink) = sink {
             all.extend([("HOOKWARDEN_SINK", sink), ("HOOKWARDEN_BUCKET", BUCKET)]);
             if sink.contains("eventbridge") {
@@ -45,29 +53,47 @@ impl Deployment {
 
     /// The function's reply: HTTP status and JSON body.
     pub async fn invoke(&self, event: serde_json::Value) -> (u16, serde_json::Value) {
-        let response = self.api.invoke(event, INVOKE_TIMEOUT).await.unwrap_or_else(|err| {
-            let (stdout, stderr) = self.function.as_ref().map(|f| (f.stdout(), f.stderr())).unwrap_or_default();
-            panic!("{err}\nstdout:\n{stdout}\nstderr:\n{stderr}")
-        });
+        let response = self
+            .api
+            .invoke(event, INVOKE_TIMEOUT)
+            .await
+            .unwrap_or_else(|err| {
+                let (stdout, stderr) = self
+                    .function
+                    .as_ref()
+                    .map(|f| (f.stdout(), f.stderr()))
+                    .unwrap_or_default();
+                panic!("{err}\nstdout:\n{stdout}\nstderr:\n{stderr}")
+            });
         let status = response["statusCode"].as_u64().expect("a status code") as u16;
-        let body = serde_json::from_str(response["body"].as_str().expect("a text body")).expect("a JSON body");
+        let body = serde_json::from_str(response["body"].as_str().expect("a text body"))
+            .expect("a JSON body");
         (status, body)
     }
 
     /// Keys of stored envelopes under `prefix/` (the dedupe state under `_state/` left out).
     pub async fn events(&self, prefix: &str) -> Vec<String> {
         let keys = self.moto.list_keys(BUCKET, &format!("{prefix}/")).await;
-        keys.into_iter().filter(|k| !k.contains("/_state/") && !k.contains("/_certificate/")).collect()
+        keys.into_iter()
+            .filter(|k| !k.contains("/_state/") && !k.contains("/_certificate/"))
+            .collect()
     }
 
     /// A stored envelope as JSON.
     pub async fn envelope(&self, key: &str) -> serde_json::Value {
-        let bytes = self.moto.get_object(BUCKET, key).await.expect("the object exists");
+        let bytes = self
+            .moto
+            .get_object(BUCKET, key)
+            .await
+            .expect("the object exists");
         serde_json::from_slice(&bytes).expect("an envelope is JSON")
     }
 
     /// Everything the function wrote to stdout and stderr so far.
     pub fn logs(&self) -> String {
-        self.function.as_ref().map(|f| format!("{}{}", f.stdout(), f.stderr())).unwrap_or_default()
+        self.function
+            .as_ref()
+            .map(|f| format!("{}{}", f.stdout(), f.stderr()))
+            .unwrap_or_default()
     }
 }

@@ -32,7 +32,11 @@ pub fn samples(dir: &str) -> Vec<(String, serde_json::Value)> {
         })
         .collect();
     found.sort_by(|a, b| a.0.cmp(&b.0));
-    assert!(!found.is_empty(), "no sample events under {}", path.display());
+    assert!(
+        !found.is_empty(),
+        "no sample events under {}",
+        path.display()
+    );
     found
 }
 
@@ -57,9 +61,13 @@ pub fn with_request(
     event["headers"] = serde_json::Value::Object(map);
     event["isBase64Encoded"] = base64.into();
     event["body"] = if base64 {
-        base64::engine::general_purpose::STANDARD.encode(body).into()
+        base64::engine::general_purpose::STANDARD
+            .encode(body)
+            .into()
     } else {
-        String::from_utf8(body.to_vec()).expect("a text body is UTF-8").into()
+        String::from_utf8(body.to_vec())
+            .expect("a text body is UTF-8")
+            .into()
     };
     event
 }
@@ -68,7 +76,9 @@ pub fn with_request(
 pub fn body_of(event: &serde_json::Value) -> Vec<u8> {
     let body = event["body"].as_str().unwrap_or_default();
     if event["isBase64Encoded"].as_bool().unwrap_or(false) {
-        base64::engine::general_purpose::STANDARD.decode(body).expect("sample base64 body")
+        base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .expect("sample base64 body")
     } else {
         body.as_bytes().to_vec()
     }

@@ -32,7 +32,10 @@ pub enum CanonicalError {
     #[error("the body is not UTF-8 (invalid byte at offset {offset}); Knox sends UTF-8 JSON")]
     InvalidUtf8 { offset: usize },
     #[error("the body is not JSON: expected {expected} at offset {offset}")]
-    Syntax { offset: usize, expected: &'static str },
+    Syntax {
+        offset: usize,
+        expected: &'static str,
+    },
     #[error("the body is JSON but not an object; Knox callbacks are JSON objects")]
     NotAnObject,
     #[error("duplicate key at offset {offset}: which value was signed would be ambiguous")]
@@ -47,9 +50,13 @@ pub enum CanonicalError {
 
 /// The bytes Samsung's verifier signs (before base64url): Jackson's re-serialization of `body`.
 pub fn canonicalize(body: &[u8]) -> Result<Vec<u8>, CanonicalError> {
-    let text = std::str::from_utf8(body)
-        .map_err(|err| CanonicalError::InvalidUtf8 { offset: err.valid_up_to() })?;
-    let mut parser = Parser { text: text.as_bytes(), pos: 0 };
+    let text = std::str::from_utf8(body).map_err(|err| CanonicalError::InvalidUtf8 {
+        offset: err.valid_up_to(),
+    })?;
+    let mut parser = Parser {
+        text: text.as_bytes(),
+        pos: 0,
+    };
     parser.skip_whitespace();
     match parser.peek() {
         Some(b'{') => parser.pos += 1,
@@ -96,7 +103,8 @@ pub fn canonicalize(body: &[u8]) -> Result<Vec<u8>, CanonicalError> {
     }
 
     let order = hash_map_order::iteration_order(&keys).ok_or(CanonicalError::TreeBin)?;
-    let mut out = Vec::with_capacity(values.len() + keys.iter().map(|k| k.len() + 4).sum::<usize>() + 2);
+    let mut out =
+        Vec::with_capacity(values.len() + keys.iter().map(|k| k.len() + 4).sum::<usize>() + 2);
     out.push(b'{');
     for (n, &index) in order.iter().enumerate() {
         if n > 0 {
@@ -140,12 +148,18 @@ impl Parser<'_> {
     }
 
     fn expected(&self, expected: &'static str) -> CanonicalError {
-        CanonicalError::Syntax { offset: self.pos, expected }
+        CanonicalError::Syntax {
+            offset: self.pos,
+            expected,
+        }
     }
 
     /// The error for the byte just consumed.
     fn expected_before(&self, expected: &'static str) -> CanonicalError {
-        CanonicalError::Syntax { offset: self.pos.saturating_sub(1), expected }
+        CanonicalError::Syntax {
+            offset: self.pos.saturating_sub(1),
+            expected,
+        }
     }
 
     fn expect(&mut self, byte: u8, expected: &'static str) -> Result<(), CanonicalError> {
@@ -293,7 +307,9 @@ impl Parser<'_> {
         }
         if floating {
             let literal = std::str::from_utf8(&self.text[start..self.pos]).expect("ASCII");
-            let value: f64 = literal.parse().expect("a JSON number literal parses as f64");
+            let value: f64 = literal
+                .parse()
+                .expect("a JSON number literal parses as f64");
             java_double::write(out, value);
         } else {
             let digits = &self.text[int_start..int_end];
@@ -359,7 +375,9 @@ impl Parser<'_> {
                         match low {
                             Some(low) => {
                                 self.pos += 6;
-                                let code = 0x10000 + ((u32::from(unit) - 0xD800) << 10) + (u32::from(low) - 0xDC00);
+                                let code = 0x10000
+                                    + ((u32::from(unit) - 0xD800) << 10)
+                                    + (u32::from(low) - 0xDC00);
                                 char::from_u32(code).expect("a surrogate pair is a scalar value")
                             }
                             None => '?',
@@ -418,7 +436,14 @@ fn write_string(out: &mut Vec<u8>, text: &str) {
         if short != 0 {
             out.extend_from_slice(&[b'\\', short]);
         } else {
-            out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 0xF)]]);
+            out.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(byte >> 4)],
+                HEX[usize::from(byte & 0xF)],
+            ]);
         }
     }
     out.extend_from_slice(&bytes[run_start..]);
@@ -445,13 +470,20 @@ mod tests {
 
     #[test]
     fn whitespace_goes_nested_order_stays() {
-        assert_eq!(canon(" {\n \"a\" : { \"z\" : 1 , \"b\" : [ 1 , { } , [ ] ] } \n}\r\n"), r#"{"a":{"z":1,"b":[1,{},[]]}}"#);
+        assert_eq!(
+            canon(" {\n \"a\" : { \"z\" : 1 , \"b\" : [ 1 , { } , [ ] ] } \n}\r\n"),
+            r#"{"a":{"z":1,"b":[1,{},[]]}}"#
+        );
     }
 
     #[test]
     fn numbers_follow_jackson() {
-        assert_eq!(canon(r#"{"a":[-0,0,123456789012345678901234567890,-5,1.10,1e7,0.0001,100.0,-0.0,1E-3,9999999.0,1e400,-1e400,1e-400]}"#),
-            r#"{"a":[0,0,123456789012345678901234567890,-5,1.1,1.0E7,1.0E-4,100.0,-0.0,0.001,9999999.0,"Infinity","-Infinity",0.0]}"#);
+        assert_eq!(
+            canon(
+                r#"{"a":[-0,0,123456789012345678901234567890,-5,1.10,1e7,0.0001,100.0,-0.0,1E-3,9999999.0,1e400,-1e400,1e-400]}"#
+            ),
+            r#"{"a":[0,0,123456789012345678901234567890,-5,1.1,1.0E7,1.0E-4,100.0,-0.0,0.001,9999999.0,"Infinity","-Infinity",0.0]}"#
+        );
     }
 
     #[test]
@@ -465,21 +497,51 @@ mod tests {
     #[test]
     fn rejects_what_jackson_rejects_and_what_we_refuse() {
         for bad in [
-            "", "[]", "1", "\"s\"", "{", "{\"a\":}", "{\"a\":1,}", "{\"a\":[1,]}", "{'a':1}", "{\"a\":01}", "{\"a\":1.}", "{\"a\":.5}",
-            "{\"a\":+1}", "{\"a\":NaN}", "{\"a\":tru}", "{\"a\":\"\u{1}\"}", "{\"a\":\"\\x\"}", "{\"a\":\"\\u12\"}", "{\"a\":1}x", "{\"a\":1}{}",
-            "{\"a\":1,\"a\":2}", "{\"o\":{\"a\":1,\"a\":2}}", "{/*c*/\"a\":1}",
+            "",
+            "[]",
+            "1",
+            "\"s\"",
+            "{",
+            "{\"a\":}",
+            "{\"a\":1,}",
+            "{\"a\":[1,]}",
+            "{'a':1}",
+            "{\"a\":01}",
+            "{\"a\":1.}",
+            "{\"a\":.5}",
+            "{\"a\":+1}",
+            "{\"a\":NaN}",
+            "{\"a\":tru}",
+            "{\"a\":\"\u{1}\"}",
+            "{\"a\":\"\\x\"}",
+            "{\"a\":\"\\u12\"}",
+            "{\"a\":1}x",
+            "{\"a\":1}{}",
+            "{\"a\":1,\"a\":2}",
+            "{\"o\":{\"a\":1,\"a\":2}}",
+            "{/*c*/\"a\":1}",
         ] {
             assert!(canonicalize(bad.as_bytes()).is_err(), "{bad:?}");
         }
-        assert_eq!(canonicalize(b"{\"a\":\"\xff\"}"), Err(CanonicalError::InvalidUtf8 { offset: 6 }));
+        assert_eq!(
+            canonicalize(b"{\"a\":\"\xff\"}"),
+            Err(CanonicalError::InvalidUtf8 { offset: 6 })
+        );
         assert_eq!(canonicalize(b"[1]"), Err(CanonicalError::NotAnObject));
     }
 
     #[test]
     fn depth_is_bounded_without_recursion() {
         let deep = format!("{{\"a\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
-        assert!(matches!(canonicalize(deep.as_bytes()), Err(CanonicalError::TooDeep { .. })));
-        let ok = format!("{{\"a\":{}{}}}", "[".repeat(MAX_DEPTH - 1), "]".repeat(MAX_DEPTH - 1));
+        assert!(matches!(
+            canonicalize(deep.as_bytes()),
+            Err(CanonicalError::TooDeep { .. })
+        ));
+        let ok = format!(
+            "{{\"a\":{}{}}}",
+            "[".repeat(MAX_DEPTH - 1),
+            "]".repeat(MAX_DEPTH - 1)
+        );
         assert!(canonicalize(ok.as_bytes()).is_ok());
     }
 }

@@ -55,7 +55,12 @@ impl Oracle {
             .expect("java not found");
         let stdin = child.stdin.take().unwrap();
         let stdout = BufReader::new(child.stdout.take().unwrap());
-        Oracle { child, stdin, stdout, _classes: classes }
+        Oracle {
+            child,
+            stdin,
+            stdout,
+            _classes: classes,
+        }
     }
 
     /// Jackson's canonical bytes, or `None` when Jackson refuses the body.
@@ -116,9 +121,11 @@ fn number_literal() -> impl Strategy<Value = String> {
         // Plain-notation magnitudes with at most 15 significant digits: outside them JDK 17's
         // Double.toString sometimes prints non-shortest digits (see `java_double`), which
         // `non_shortest_doubles_are_a_known_jdk17_difference` pins down.
-        (1e-3f64..1e7, 0usize..15, any::<bool>()).prop_map(|(f, p, neg)| format!("{}{f:.p$e}", if neg { "-" } else { "" })),
+        (1e-3f64..1e7, 0usize..15, any::<bool>())
+            .prop_map(|(f, p, neg)| format!("{}{f:.p$e}", if neg { "-" } else { "" })),
         (-1e6f64..1e6, 0usize..4).prop_map(|(f, zeros)| format!("{f:.3}{}", "0".repeat(zeros))),
-        ("-?[1-9]", "[0-9]{0,3}", "[eE]", "[+-]?", 0u32..3).prop_map(|(a, b, e, s, x)| format!("{a}.{b}0{e}{s}{x}")),
+        ("-?[1-9]", "[0-9]{0,3}", "[eE]", "[+-]?", 0u32..3)
+            .prop_map(|(a, b, e, s, x)| format!("{a}.{b}0{e}{s}{x}")),
         Just("1.10".to_string()),
         Just("1.70E12".to_string()),
         Just("0.0001".to_string()),
@@ -137,9 +144,18 @@ fn value() -> impl Strategy<Value = String> {
     ];
     leaf.prop_recursive(6, 48, 6, |inner| {
         prop_oneof![
-            (proptest::collection::vec((inner.clone(), whitespace()), 0..6))
-                .prop_map(|items| format!("[{}]", items.into_iter().map(|(v, w)| format!("{w}{v}{w}")).collect::<Vec<_>>().join(","))),
-            (proptest::collection::vec((key(), inner, whitespace()), 0..6)).prop_map(|members| object(members)),
+            (proptest::collection::vec((inner.clone(), whitespace()), 0..6)).prop_map(
+                |items| format!(
+                    "[{}]",
+                    items
+                        .into_iter()
+                        .map(|(v, w)| format!("{w}{v}{w}"))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                )
+            ),
+            (proptest::collection::vec((key(), inner, whitespace()), 0..6))
+                .prop_map(|members| object(members)),
         ]
     })
 }
@@ -157,22 +173,37 @@ fn object(members: Vec<(String, String, String)>) -> String {
 }
 
 fn body() -> impl Strategy<Value = String> {
-    (proptest::collection::vec((key(), value(), whitespace()), 0..70), whitespace())
+    (
+        proptest::collection::vec((key(), value(), whitespace()), 0..70),
+        whitespace(),
+    )
         .prop_map(|(members, w)| format!("{w}{}{w}", object(members)))
 }
 
 #[test]
 fn canonical_form_matches_jackson_byte_for_byte() {
     let mut oracle = Oracle::start();
-    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(1000);
-    let mut runner = TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1000);
+    let mut runner = TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    });
     let oracle = std::cell::RefCell::new(&mut oracle);
     runner
         .run(&body(), |body| {
             let ours = canonicalize(body.as_bytes());
             let theirs = oracle.borrow_mut().canonical(body.as_bytes());
             match (&ours, &theirs) {
-                (Ok(a), Some(b)) => prop_assert_eq!(String::from_utf8_lossy(a), String::from_utf8_lossy(b), "body {}", body),
+                (Ok(a), Some(b)) => prop_assert_eq!(
+                    String::from_utf8_lossy(a),
+                    String::from_utf8_lossy(b),
+                    "body {}",
+                    body
+                ),
                 (Err(CanonicalError::TreeBin), Some(_)) | (Err(_), None) => {}
                 _ => prop_assert!(false, "body {body}: ours {ours:?}, Jackson {theirs:?}"),
             }
@@ -184,11 +215,22 @@ fn canonical_form_matches_jackson_byte_for_byte() {
 #[test]
 fn hand_picked_bodies_match_jackson() {
     let mut oracle = Oracle::start();
-    let many: String = (0..100).map(|i| format!("\"k{i}\":{i}")).collect::<Vec<_>>().join(",");
+    let many: String = (0..100)
+        .map(|i| format!("\"k{i}\":{i}"))
+        .collect::<Vec<_>>()
+        .join(",");
     let colliding: Vec<String> = (0..8)
-        .map(|i| (0..3).map(|bit| if i >> bit & 1 == 1 { "Aa" } else { "BB" }).collect::<String>())
+        .map(|i| {
+            (0..3)
+                .map(|bit| if i >> bit & 1 == 1 { "Aa" } else { "BB" })
+                .collect::<String>()
+        })
         .collect();
-    let colliding = colliding.iter().map(|k| format!("\"{k}\":1")).collect::<Vec<_>>().join(",");
+    let colliding = colliding
+        .iter()
+        .map(|k| format!("\"{k}\":1"))
+        .collect::<Vec<_>>()
+        .join(",");
     let bodies = [
         r#"{"subscriptionId":"123456789123","event":"KAI_BATTERY_STATUS","payload":{"imei":"123456789","batteryLevel":85,"updatedTime":1.70E12,"ratio":1.10,"note":"a/b\u001f"}}"#.to_string(),
         format!("{{{many}}}"),
@@ -200,7 +242,9 @@ fn hand_picked_bodies_match_jackson() {
     ];
     for body in bodies {
         let ours = canonicalize(body.as_bytes()).map(|b| String::from_utf8(b).unwrap());
-        let theirs = oracle.canonical(body.as_bytes()).map(|b| String::from_utf8(b).unwrap());
+        let theirs = oracle
+            .canonical(body.as_bytes())
+            .map(|b| String::from_utf8(b).unwrap());
         assert_eq!(ours.ok(), theirs, "{body}");
     }
     // Jackson accepts these; hookwarden refuses them on purpose (see the module docs).
@@ -219,5 +263,8 @@ fn non_shortest_doubles_are_a_known_jdk17_difference() {
     let mut oracle = Oracle::start();
     let body = br#"{"a":6.0001E20}"#;
     assert_eq!(canonicalize(body).unwrap(), br#"{"a":6.0001E20}"#);
-    assert_eq!(oracle.canonical(body).unwrap(), br#"{"a":6.000099999999999E20}"#);
+    assert_eq!(
+        oracle.canonical(body).unwrap(),
+        br#"{"a":6.000099999999999E20}"#
+    );
 }

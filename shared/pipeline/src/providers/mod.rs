@@ -31,12 +31,20 @@ pub struct Failure {
 
 impl Failure {
     pub fn new(reply: Reply, outcome: Outcome, reason: impl std::fmt::Display) -> Self {
-        Self { reply, outcome, reason: reason.to_string() }
+        Self {
+            reply,
+            outcome,
+            reason: reason.to_string(),
+        }
     }
 
     /// A dependency failed: 503 to the caller with no detail, the detail to the log.
     pub fn unavailable(reason: impl std::fmt::Display) -> Self {
-        Self::new(Reply::error(503, "temporarily unavailable, retry later"), Outcome::Unavailable, reason)
+        Self::new(
+            Reply::error(503, "temporarily unavailable, retry later"),
+            Outcome::Unavailable,
+            reason,
+        )
     }
 
     pub fn malformed(reason: impl std::fmt::Display) -> Self {
@@ -81,9 +89,11 @@ impl Common {
 impl From<DeliveryError> for Failure {
     fn from(err: DeliveryError) -> Self {
         match err {
-            DeliveryError::Replayed => {
-                Failure::new(Reply::error(409, "delivery id already used"), Outcome::Replayed, err)
-            }
+            DeliveryError::Replayed => Failure::new(
+                Reply::error(409, "delivery id already used"),
+                Outcome::Replayed,
+                err,
+            ),
             DeliveryError::Dependency(err) => Failure::unavailable(err),
         }
     }
@@ -115,7 +125,11 @@ pub fn rejection(kind: RejectKind, forged_status: u16) -> (Outcome, u16) {
 #[async_trait]
 pub trait Provider: Send + Sync {
     const NAME: &'static str;
-    async fn process(&self, request: &Inbound, trail: &mut Trail) -> Result<(Reply, Outcome), Failure>;
+    async fn process(
+        &self,
+        request: &Inbound,
+        trail: &mut Trail,
+    ) -> Result<(Reply, Outcome), Failure>;
 }
 
 #[async_trait]

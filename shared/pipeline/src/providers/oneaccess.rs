@@ -29,13 +29,21 @@ pub struct OneAccessHandler {
 
 impl OneAccessHandler {
     pub fn new(common: Common, secrets: SecretCache, replay_window: Duration) -> Self {
-        Self { common, secrets, replay_window }
+        Self {
+            common,
+            secrets,
+            replay_window,
+        }
     }
 }
 
 /// OneAccess's error shape for `code`, with a log reason.
 fn failure(code: u16, outcome: Outcome, reason: impl std::fmt::Display) -> Failure {
-    Failure::new(Reply::json(code, oneaccess::error_reply(code)), outcome, reason)
+    Failure::new(
+        Reply::json(code, oneaccess::error_reply(code)),
+        outcome,
+        reason,
+    )
 }
 
 enum Miss {
@@ -62,14 +70,20 @@ fn redact_passwords(value: &mut serde_json::Value) {
 
 /// A nonce or timestamp as a key segment: itself when safe, else its hash.
 fn key_segment(text: &str) -> String {
-    safe_id(text).map(str::to_string).unwrap_or_else(|| sha256_hex(text.as_bytes()))
+    safe_id(text)
+        .map(str::to_string)
+        .unwrap_or_else(|| sha256_hex(text.as_bytes()))
 }
 
 #[async_trait]
 impl Provider for OneAccessHandler {
     const NAME: &'static str = PROVIDER;
 
-    async fn process(&self, request: &Inbound, trail: &mut Trail) -> Result<(Reply, Outcome), Failure> {
+    async fn process(
+        &self,
+        request: &Inbound,
+        trail: &mut Trail,
+    ) -> Result<(Reply, Outcome), Failure> {
         self.common
             .admit(request)
             .map_err(|f| failure(f.reply.status, f.outcome, f.reason))?;
@@ -91,9 +105,14 @@ impl Provider for OneAccessHandler {
                     })
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(Miss::Secret)?;
-                let verified = oneaccess::verify(body, authorization, &configs, now_ms, window).map_err(Miss::Protocol)?;
+                let verified = oneaccess::verify(body, authorization, &configs, now_ms, window)
+                    .map_err(Miss::Protocol)?;
                 let index = verified.config_index;
-                Ok((verified, configs[index].clone(), candidates[index].version_id.clone()))
+                Ok((
+                    verified,
+                    configs[index].clone(),
+                    candidates[index].version_id.clone(),
+                ))
             },
             |miss| matches!(miss, Miss::Protocol(err) if err.kind() == RejectKind::Forged),
         )
@@ -111,7 +130,11 @@ impl Provider for OneAccessHandler {
             }
         })?;
         trail.event_type = Some(verified.event_type.clone());
-        let delivery_id = format!("{}-{}", key_segment(&verified.nonce), key_segment(&verified.timestamp));
+        let delivery_id = format!(
+            "{}-{}",
+            key_segment(&verified.nonce),
+            key_segment(&verified.timestamp)
+        );
         trail.delivery_id = Some(delivery_id.clone());
 
         let reply = |outcome| {
@@ -124,7 +147,10 @@ impl Provider for OneAccessHandler {
             return reply(Outcome::Handshake);
         }
 
-        let delivery = self.common.delivery().map_err(|f| failure(500, f.outcome, f.reason))?;
+        let delivery = self
+            .common
+            .delivery()
+            .map_err(|f| failure(500, f.outcome, f.reason))?;
         let message = match serde_json::from_str::<serde_json::Value>(&verified.msg) {
             Ok(mut value) => {
                 redact_passwords(&mut value);
@@ -148,7 +174,11 @@ impl Provider for OneAccessHandler {
             Ok(Delivered::Stored { .. }) => reply(Outcome::Stored),
             // A redelivery gets the same answer as the first delivery: OneAccess needs the id.
             Ok(Delivered::Duplicate { .. }) => reply(Outcome::Duplicate),
-            Err(DeliveryError::Replayed) => Err(failure(401, Outcome::Replayed, "nonce already used by another delivery")),
+            Err(DeliveryError::Replayed) => Err(failure(
+                401,
+                Outcome::Replayed,
+                "nonce already used by another delivery",
+            )),
             Err(DeliveryError::Dependency(err)) => Err(failure(500, Outcome::Unavailable, err)),
         }
     }

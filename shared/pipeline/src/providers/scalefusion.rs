@@ -37,11 +37,24 @@ enum Miss {
 impl Provider for ScalefusionHandler {
     const NAME: &'static str = PROVIDER;
 
-    async fn process(&self, request: &Inbound, trail: &mut Trail) -> Result<(Reply, Outcome), Failure> {
+    async fn process(
+        &self,
+        request: &Inbound,
+        trail: &mut Trail,
+    ) -> Result<(Reply, Outcome), Failure> {
         self.common.admit(request)?;
-        let header = request.single_header(scalefusion::SIGNATURE_HEADER)?.ok_or_else(|| {
-            Failure::new(Reply::error(MISMATCH_STATUS, "Signatures mismatch: missing X-SF-Signature header"), Outcome::SignatureRejected, "no X-SF-Signature")
-        })?;
+        let header = request
+            .single_header(scalefusion::SIGNATURE_HEADER)?
+            .ok_or_else(|| {
+                Failure::new(
+                    Reply::error(
+                        MISMATCH_STATUS,
+                        "Signatures mismatch: missing X-SF-Signature header",
+                    ),
+                    Outcome::SignatureRejected,
+                    "no X-SF-Signature",
+                )
+            })?;
         let body = &request.body;
         let checked = verify_with_rotation(
             &self.secrets,
@@ -60,7 +73,11 @@ impl Provider for ScalefusionHandler {
         .await
         .map_err(Failure::unavailable)?;
         let version_id = checked.map_err(|miss| match miss {
-            Miss::Secret(reason) => Failure::new(Reply::error(503, "temporarily unavailable, retry later"), Outcome::Misconfigured, reason),
+            Miss::Secret(reason) => Failure::new(
+                Reply::error(503, "temporarily unavailable, retry later"),
+                Outcome::Misconfigured,
+                reason,
+            ),
             Miss::Signature(err) => {
                 let (outcome, status) = rejection(err.kind(), MISMATCH_STATUS);
                 let message = match status {

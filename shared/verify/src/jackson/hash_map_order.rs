@@ -18,7 +18,9 @@ const MIN_TREEIFY_CAPACITY: usize = 64;
 
 /// `String.hashCode()` with HashMap's spreading.
 fn spread_hash(key: &str) -> u32 {
-    let h = key.encode_utf16().fold(0u32, |h, unit| h.wrapping_mul(31).wrapping_add(u32::from(unit)));
+    let h = key.encode_utf16().fold(0u32, |h, unit| {
+        h.wrapping_mul(31).wrapping_add(u32::from(unit))
+    });
     h ^ (h >> 16)
 }
 
@@ -53,7 +55,11 @@ fn resize(buckets: Vec<Vec<usize>>, hashes: &[u32]) -> Vec<Vec<usize>> {
     let mut grown = vec![Vec::new(); old * 2];
     for (j, bucket) in buckets.into_iter().enumerate() {
         for index in bucket {
-            let target = if hashes[index] as usize & old == 0 { j } else { j + old };
+            let target = if hashes[index] as usize & old == 0 {
+                j
+            } else {
+                j + old
+            };
             grown[target].push(index);
         }
     }
@@ -66,7 +72,11 @@ mod tests {
 
     fn order(keys: &[&str]) -> Vec<String> {
         let owned: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
-        iteration_order(&owned).unwrap().into_iter().map(|i| owned[i].clone()).collect()
+        iteration_order(&owned)
+            .unwrap()
+            .into_iter()
+            .map(|i| owned[i].clone())
+            .collect()
     }
 
     #[test]
@@ -80,7 +90,10 @@ mod tests {
     #[test]
     fn knox_top_level_order() {
         // Measured with Jackson 2.14 / JDK 17 (protocols.md §1.3).
-        assert_eq!(order(&["subscriptionId", "event", "payload"]), ["payload", "subscriptionId", "event"]);
+        assert_eq!(
+            order(&["subscriptionId", "event", "payload"]),
+            ["payload", "subscriptionId", "event"]
+        );
     }
 
     #[test]

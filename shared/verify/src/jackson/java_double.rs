@@ -11,7 +11,11 @@
 
 pub(super) fn write(out: &mut Vec<u8>, value: f64) {
     if value.is_infinite() {
-        out.extend_from_slice(if value > 0.0 { b"\"Infinity\"" } else { b"\"-Infinity\"" });
+        out.extend_from_slice(if value > 0.0 {
+            b"\"Infinity\""
+        } else {
+            b"\"-Infinity\""
+        });
         return;
     }
     if value.is_sign_negative() {
@@ -32,7 +36,9 @@ pub(super) fn write(out: &mut Vec<u8>, value: f64) {
             scientific = two_digits;
         }
     }
-    let (mantissa, exponent) = scientific.split_once('e').expect("{:e} always has an exponent");
+    let (mantissa, exponent) = scientific
+        .split_once('e')
+        .expect("{:e} always has an exponent");
     let exponent: i32 = exponent.parse().expect("{:e} exponents are integers");
     let digits: Vec<u8> = mantissa.bytes().filter(u8::is_ascii_digit).collect();
     match exponent {
@@ -78,10 +84,24 @@ mod tests {
     fn matches_double_to_string() {
         // Expected values are what Java's Double.toString prints for these doubles.
         let cases = [
-            (1.1, "1.1"), (1e7, "1.0E7"), (1e-4, "1.0E-4"), (100.0, "100.0"), (-0.0, "-0.0"), (0.0, "0.0"),
-            (0.001, "0.001"), (9999999.0, "9999999.0"), (1234567.125, "1234567.125"), (1.7e12, "1.7E12"),
-            (123.456, "123.456"), (0.5, "0.5"), (-2.5e-7, "-2.5E-7"), (1.0e23, "1.0E23"), (f64::MAX, "1.7976931348623157E308"),
-            (f64::MIN_POSITIVE, "2.2250738585072014E-308"), (5e-324, "4.9E-324"), (0.1 + 0.2, "0.30000000000000004"),
+            (1.1, "1.1"),
+            (1e7, "1.0E7"),
+            (1e-4, "1.0E-4"),
+            (100.0, "100.0"),
+            (-0.0, "-0.0"),
+            (0.0, "0.0"),
+            (0.001, "0.001"),
+            (9999999.0, "9999999.0"),
+            (1234567.125, "1234567.125"),
+            (1.7e12, "1.7E12"),
+            (123.456, "123.456"),
+            (0.5, "0.5"),
+            (-2.5e-7, "-2.5E-7"),
+            (1.0e23, "1.0E23"),
+            (f64::MAX, "1.7976931348623157E308"),
+            (f64::MIN_POSITIVE, "2.2250738585072014E-308"),
+            (5e-324, "4.9E-324"),
+            (0.1 + 0.2, "0.30000000000000004"),
         ];
         for (value, expected) in cases {
             assert_eq!(java(value), expected, "{value:e}");
