@@ -2,7 +2,7 @@
 //! sink configured, then user events stored with their passwords redacted, and replays
 //! refused.
 
-use hookwarden_testkit::deployment::Deployment;
+use hookwarden_testkit::deployment::{Deployment, BUS, INVOKE_TIMEOUT};
 use hookwarden_testkit::samples::{samples, test_key, with_request};
 use hookwarden_verify::oneaccess::{self, Config};
 
@@ -85,7 +85,8 @@ async fn check_url_is_answered_without_a_sink_and_events_need_one() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_events_are_stored_redacted_and_replays_refused() {
-    let (deployment, config) = deploy(Some("s3")).await;
+    let (deployment, config) = deploy(Some("s3,eventbridge")).await;
+    let capture = deployment.moto.capture_events(BUS).await;
     let msg = r#"{"username":"li.si","name":"Li Si","organizationId":"1000003","password":"S3cret&Pass","disabled":false}"#;
     let timestamp = now_ms();
     let event = request(&config, "CREATE_USER", msg, "AbCdEfGhIjKlMnOp", timestamp);

@@ -135,3 +135,62 @@ impl CertificateCache {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::local::DirStore;
+    use async_trait::async_trait;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    const CERT: &str = include_str!("../../../events/test-keys/knox-test-cert.pem");
+    const KEY: &str = "knox/_certificate/knox.pem";
+    const NOW: i64 = 1_795_000_000;
+
+    /// Stands for Knox's `GET /downloadCertificate`, counting calls.
+    struct Download(AtomicUsize);
+
+    #[async_trait]
+    impl CertificateFetcher for Download {
+        async fn download(&self) -> Result<Vec<u8>, DependencyError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(CERT.as_bytes().to_vec())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_missing_certificate_is_downloaded_stored_and_cached() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(DirStore::new(dir.path()));
+        let fetcher = Arc::new(Download(AtomicUsize::new(0)));
+        let cache = CertificateCache::new(store.clone(), KEY, Some(fetcher.clone()));
+        let cert = cache.current(NOW).await.unwrap();
+        assert_eq!(
+            store.get(KEY).await.unwrap().unwrap(),
+            CERT.as_bytes(),
+            "written back"
+        );
+        assert_eq!(
+            cache.current(NOW).await.unwrap().fingerprint_sha256(),
+            cert.fingerprint_sha256()
+        );
+        assert_eq!(
+            fetcher.0.load(Ordering::SeqCst),
+            1,
+            "served from the cache afterwards"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_expired_certificate_without_a_downloader_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(DirStore::new(dir.path()));
+        store.put(KEY, CERT.as_bytes().to_vec(), "").await.unwrap();
+        let cache = CertificateCache::new(store, KEY, None);
+        let after_expiry = cache.current(NOW).await.unwrap().not_after() + 1;
+        assert!(matches!(
+            cache.current(after_expiry).await,
+            Err(CertificateProblem::Expired { .. })
+        ));
+    }
+}
