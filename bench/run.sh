@@ -13,6 +13,7 @@
 #   BENCH_RSS_EVENTS=10000 events handled before peak RSS is read
 #   BENCH_CRITERION=0      skip the criterion benches (RSA figure included)
 #   BENCH_ONLY=knox,python-knox   only these receivers
+#   BENCH_CALLGRIND=0      skip the instruction counts (callgrind; about 5 minutes)
 # Output: the report on stdout and in bench/out/report.md, figures in bench/out/*.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -68,6 +69,27 @@ target/debug/hookwarden-bench \
     --cold-runs "$cold_runs" --events "$events" --rss-events "$rss_events" \
     --json "$out/report.json" \
     "${rsa_args[@]}" "${only_args[@]}" | tee "$out/report.md"
+
+if [ "${BENCH_CALLGRIND:-1}" = 1 ] && command -v valgrind >/dev/null; then
+    echo "== counting instructions (callgrind)" >&2
+    receivers=${BENCH_ONLY:-knox,scalefusion,oneaccess,python-knox}
+    : > "$out/instructions.txt"
+    for receiver in ${receivers//,/ }; do
+        bash bench/instructions.sh "$receiver" target/release 200 | tee -a "$out/instructions.txt" >&2
+    done
+    awk '
+        BEGIN {
+            print "\n## Instructions executed (callgrind; independent of machine load)\n"
+            print "| receiver | cold start, millions | per warm event, millions |"
+            print "|---|---|---|"
+        }
+        { cold[$1] = $2; warm[$1] = $3; printf "| %s | %.1f | %.2f |\n", $1, $2 / 1e6, $3 / 1e6 }
+        END {
+            if (("python-knox" in cold) && ("knox" in cold))
+                printf "\nKnox, Python reference ÷ Rust: cold start %.0f×, per warm event %.1f× fewer instructions.\n",
+                    cold["python-knox"] / cold["knox"], warm["python-knox"] / warm["knox"]
+        }' "$out/instructions.txt" | tee -a "$out/report.md"
+fi
 if [ -f "$out/criterion.md" ]; then
     tee -a "$out/report.md" < "$out/criterion.md"
 fi

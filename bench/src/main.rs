@@ -28,8 +28,6 @@ const BUCKET: &str = "hookwarden-bench";
 const KNOX_CERT_KEY: &str = "certs/knox-test-cert.pem";
 const SCALEFUSION_SECRET_ID: &str = "bench/scalefusion";
 const ONEACCESS_SECRET_ID: &str = "bench/oneaccess";
-/// Far above any answer seen here; a receiver that takes longer is broken, not slow.
-const INVOKE_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Parser)]
 #[command(
@@ -74,6 +72,12 @@ struct Args {
     /// paths, since receivers get only Lambda's environment. Times are then the profiler's.
     #[arg(long)]
     wrap: Option<String>,
+    /// Extra environment for every receiver, `NAME=value` (repeatable), e.g. to try a setting.
+    #[arg(long = "env", value_name = "NAME=VALUE")]
+    extra_env: Vec<String>,
+    /// How long one invocation may take; far above any answer seen without a profiler.
+    #[arg(long, default_value_t = 30)]
+    timeout_secs: u64,
 }
 
 /// A program that answers Lambda Runtime API events.
@@ -126,6 +130,14 @@ async fn run(args: Args) -> Result<(), BenchError> {
         .await;
     let scratch = tempfile_dir()?;
     let mut receivers = receivers(&args, &moto.endpoint(), scratch.path())?;
+    for pair in &args.extra_env {
+        let (name, value) = pair
+            .split_once('=')
+            .ok_or_else(|| BenchError::Setup(format!("--env {pair}: expected NAME=VALUE")))?;
+        for receiver in &mut receivers {
+            receiver.env.push((name.to_string(), value.to_string()));
+        }
+    }
     if let Some(wrap) = &args.wrap {
         for receiver in &mut receivers {
             let script = scratch.path().join(format!("wrapped-{}", receiver.name));
@@ -280,9 +292,10 @@ async fn invoke_ok(
     maker: &EventMaker,
     run: usize,
     n: usize,
+    timeout: Duration,
 ) -> Result<(), BenchError> {
     let event = maker.event(run, n, now_ms())?;
-    let outcome = api.invoke(event, INVOKE_TIMEOUT).await;
+    let outcome = api.invoke(event, timeout).await;
     match &outcome {
         Ok(response) if response["statusCode"] == 200 => Ok(()),
         _ => {
@@ -311,6 +324,7 @@ fn env_pairs(receiver: &Receiver) -> Vec<(&str, &str)> {
 
 async fn measure(receiver: &Receiver, args: &Args, ticks: u64) -> Result<Figures, BenchError> {
     let maker = EventMaker::new(receiver.provider)?;
+    let timeout = Duration::from_secs(args.timeout_secs);
     let env = env_pairs(receiver);
     let mut run = 0;
     let mut cold_ms = Vec::new();
@@ -323,7 +337,7 @@ async fn measure(receiver: &Receiver, args: &Args, ticks: u64) -> Result<Figures
         let api = RuntimeApi::start().await;
         let started = Instant::now();
         let mut process = api.spawn_function(&receiver.program, &env);
-        invoke_ok(&api, &process, receiver, &maker, run, 0).await?;
+        invoke_ok(&api, &process, receiver, &maker, run, 0, timeout).await?;
         let elapsed = started.elapsed();
         let cpu = procfs::cpu_time(process.id(), ticks)?;
         process.kill();
@@ -340,19 +354,19 @@ async fn measure(receiver: &Receiver, args: &Args, ticks: u64) -> Result<Figures
     let mut n = 0;
     let total = args.rss_events.max(1 + args.warmup + args.events);
     while n < 1 + args.warmup {
-        invoke_ok(&api, &process, receiver, &maker, run, n).await?;
+        invoke_ok(&api, &process, receiver, &maker, run, n, timeout).await?;
         n += 1;
     }
     let cpu_before = procfs::cpu_time(pid, ticks)?;
     let wall = Instant::now();
     while n < 1 + args.warmup + args.events {
-        invoke_ok(&api, &process, receiver, &maker, run, n).await?;
+        invoke_ok(&api, &process, receiver, &maker, run, n, timeout).await?;
         n += 1;
     }
     let wall = wall.elapsed();
     let cpu = procfs::cpu_time(pid, ticks)? - cpu_before;
     while n < total {
-        invoke_ok(&api, &process, receiver, &maker, run, n).await?;
+        invoke_ok(&api, &process, receiver, &maker, run, n, timeout).await?;
         n += 1;
     }
     let peak_rss_bytes = procfs::status_bytes(pid, "VmHWM")?;

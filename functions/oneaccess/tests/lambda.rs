@@ -104,6 +104,10 @@ async fn user_events_are_stored_redacted_and_replays_refused() {
         !deployment.logs().contains("S3cret"),
         "no password in the logs"
     );
+    let published = capture.receive(1, INVOKE_TIMEOUT).await;
+    assert_eq!(published[0]["source"], "hookwarden.oneaccess");
+    assert_eq!(published[0]["detail-type"], "CREATE_USER");
+    assert_eq!(published[0]["detail"]["message"]["password"], "[redacted]");
 
     // The same delivery again gets the same answer; the nonce with a new timestamp is a replay.
     assert_eq!(deployment.invoke(event).await.0, 200);

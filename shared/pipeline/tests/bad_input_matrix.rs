@@ -35,8 +35,9 @@ const ONEACCESS_SECRET: &str = include_str!("../../../events/test-keys/oneaccess
 const CERT_KEY: &str = "knox/_certificate/knox.pem";
 /// 2026-11-18, inside the test certificate's validity (2025–2125).
 const NOW: i64 = 1_795_000_000;
-/// After the test certificate's `notAfter` (2125-01-01).
-const AFTER_EXPIRY: i64 = 4_891_000_000;
+/// One second after the test certificate's `notAfter`, 2125-01-01T00:00:00Z
+/// (`date -u -d 2125-01-01 +%s` = 4891363200).
+const AFTER_EXPIRY: i64 = 4_891_363_201;
 const MAX_BODY: usize = 4096;
 
 // ---------------------------------------------------------------------------------------------

@@ -24,8 +24,11 @@ pub const SIGNATURE_HEADER: &str = "x-wsm-signature";
 pub const TRACE_ID_HEADER: &str = "x-wsm-traceid";
 pub const NONCE_HEADER: &str = "x-knox-nonce";
 
-/// A 2048-bit RS256 JWS header is about 400 bytes plus the padded body in `parts[1]`; callbacks
-/// are small JSON documents, so 16 KiB leaves room without letting a header cost real memory.
+/// Longest `X-WSM-SIGNATURE` accepted, not counting its payload part: the JOSE header and the
+/// signature are what gets decoded and parsed (an RS256 header with an 8192-bit signature is
+/// under 1.5 KiB). The payload part carries the whole body, base64url, and is never decoded,
+/// so it is bounded only by the transport's body limit; a flat cap on the whole header would
+/// refuse genuine callbacks with bodies over about 12 KB.
 pub const MAX_SIGNATURE_HEADER_LEN: usize = 16 * 1024;
 
 /// The only JOSE algorithm accepted. The key always comes from the pinned anchors, never from
@@ -94,7 +97,7 @@ pub struct Verified {
 
 #[derive(Debug, thiserror::Error)]
 pub enum KnoxError {
-    #[error("X-WSM-SIGNATURE is {len} bytes; at most {MAX_SIGNATURE_HEADER_LEN} are accepted")]
+    #[error("the JWS header and signature parts of X-WSM-SIGNATURE are {len} bytes; at most {MAX_SIGNATURE_HEADER_LEN} are accepted")]
     HeaderTooLong { len: usize },
     #[error("X-WSM-SIGNATURE must be a JWS `header.payload.signature`; it has {parts} dot-separated parts")]
     PartCount { parts: usize },
@@ -239,16 +242,15 @@ struct Jws<'a> {
 
 impl<'a> Jws<'a> {
     fn parse(header: &'a str) -> Result<Self, KnoxError> {
-        if header.len() > MAX_SIGNATURE_HEADER_LEN {
-            return Err(KnoxError::HeaderTooLong { len: header.len() });
-        }
         // HTTP strips optional whitespace around a field value (RFC 9110 §5.5); servlet
         // containers do too, so Samsung's verifier never sees it.
         let header = header.trim_matches([' ', '\t']);
-        let parts = java_split_on_dot(header);
-        let [protected, _payload, signature] = parts[..] else {
-            return Err(KnoxError::PartCount { parts: parts.len() });
-        };
+        let [protected, _payload, signature] =
+            java_split_on_dot(header).map_err(|parts| KnoxError::PartCount { parts })?;
+        let decoded_len = protected.len() + signature.len();
+        if decoded_len > MAX_SIGNATURE_HEADER_LEN {
+            return Err(KnoxError::HeaderTooLong { len: decoded_len });
+        }
         check_protected_header(protected)?;
         let signature = JAVA_URL_DECODER
             .decode(signature)
@@ -274,16 +276,21 @@ fn check_protected_header(protected: &str) -> Result<(), KnoxError> {
 }
 
 /// Java's `header.split("\\.")`, which Samsung's verifier uses: trailing empty strings are
-/// dropped (so `a.b.c.` has 3 parts), and a string without a dot is one part.
-fn java_split_on_dot(text: &str) -> Vec<&str> {
+/// dropped (so `a.b.c.` has 3 parts), and a string without a dot is one part. Returns the three
+/// parts, or how many parts Java would have produced; allocates nothing, whatever the input.
+fn java_split_on_dot(text: &str) -> Result<[&str; 3], usize> {
     if !text.contains('.') {
-        return vec![text];
+        return Err(1);
     }
     let trimmed = text.trim_end_matches('.');
     if trimmed.is_empty() {
-        return Vec::new();
+        return Err(0);
     }
-    trimmed.split('.').collect()
+    let mut parts = trimmed.split('.');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(first), Some(second), Some(third), None) => Ok([first, second, third]),
+        _ => Err(trimmed.matches('.').count() + 1),
+    }
 }
 
 /// The top-level fields the pipeline routes on; `payload` and the rest are skipped unread.
@@ -326,7 +333,11 @@ mod tests {
             ("a.b..d", &["a", "b", "", "d"]),
         ];
         for (text, expected) in cases {
-            assert_eq!(java_split_on_dot(text), expected, "{text:?}");
+            match java_split_on_dot(text) {
+                Ok(parts) => assert_eq!(parts[..], *expected, "{text:?}"),
+                Err(count) => assert_eq!(count, expected.len(), "{text:?}"),
+            }
+            assert_eq!(java_split_on_dot(text).is_ok(), expected.len() == 3);
         }
     }
 
@@ -392,10 +403,19 @@ mod tests {
             Jws::parse(&format!("{protected}.p.QU+D")),
             Err(KnoxError::SignatureEncoding)
         ));
-        let long = format!("{protected}.{}.QUJD", "A".repeat(MAX_SIGNATURE_HEADER_LEN));
-        let err = Jws::parse(&long).err().unwrap();
-        assert!(matches!(err, KnoxError::HeaderTooLong { .. }));
-        assert_eq!(err.kind(), RejectKind::Malformed);
+        // The payload part may be as long as the body; the decoded parts may not.
+        let payload = "A".repeat(4 * MAX_SIGNATURE_HEADER_LEN);
+        assert!(Jws::parse(&format!("{protected}.{payload}.QUJD")).is_ok());
+        let max_signature = "A".repeat(MAX_SIGNATURE_HEADER_LEN - protected.len());
+        assert!(Jws::parse(&format!("{protected}.p.{max_signature}")).is_ok());
+        for long in [
+            format!("{protected}.p.{max_signature}A"),
+            format!("{protected}{}.p.QUJD", "A".repeat(MAX_SIGNATURE_HEADER_LEN)),
+        ] {
+            let err = Jws::parse(&long).err().unwrap();
+            assert!(matches!(err, KnoxError::HeaderTooLong { .. }), "{err}");
+            assert_eq!(err.kind(), RejectKind::Malformed);
+        }
     }
 
     #[test]

@@ -1,25 +1,44 @@
-//! Differential test of the Knox canonicalizer against the real thing: Jackson (Debian's
-//! libjackson2-databind-java) on the machine's JDK, fed thousands of generated bodies — key
-//! orders, fully colliding keys ("Aa"/"BB" words), enough top-level keys to cross HashMap's
-//! resize thresholds, unicode, escapes, control characters, floats across magnitudes, big
-//! integers, deep nesting and random whitespace. Both must produce the same bytes, or both
-//! must refuse. `PROPTEST_CASES` raises the count for a longer run.
+//! Differential test of the Knox canonicalizer against Samsung's reference verifier run for
+//! real: tests/java/KnoxOracle.java on the machine's JDK 17 with Debian's Jackson
+//! (libjackson2-databind-java), one long-lived JVM per test answering thousands of bodies.
+//!
+//! Generated bodies (key orders, fully and partly colliding keys, enough keys to cross
+//! HashMap's resize and treeify thresholds, unicode, lone surrogates, every escape, doubles
+//! across the whole range, big integers, nesting, random whitespace) must come out byte for
+//! byte as Jackson prints them. Bodies Jackson refuses must be refused; the few Jackson
+//! accepts and hookwarden refuses on purpose are pinned one by one. Signatures made by
+//! `knox::sign` must verify in Java, and both verifiers must agree on tampered ones.
+//!
+//! `PROPTEST_CASES` scales every generated test (default: a few thousand bodies in all).
 
+mod knox_fixture;
+
+use std::cell::RefCell;
 use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::OnceLock;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use hookwarden_verify::jackson::{canonicalize, CanonicalError};
+use hookwarden_verify::encoding::{JAVA_URL_DECODER, URL_UNPADDED};
+use hookwarden_verify::jackson::{
+    canonicalize, CanonicalError, MAX_DEPTH, MAX_NUMBER_DIGITS, MAX_STRING_UNITS,
+};
+use hookwarden_verify::knox::{self, KnoxError, SignedForm};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
+use proptest::sample::select;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
 const JARS: [&str; 3] = [
     "/usr/share/java/jackson-databind.jar",
     "/usr/share/java/jackson-core.jar",
     "/usr/share/java/jackson-annotations.jar",
 ];
+const INSTALL: &str = "install a JDK 17 and Debian's Jackson: \
+    apt-get install -y openjdk-17-jdk-headless libjackson2-databind-java (bash .ci/run does)";
 
+/// Samsung's verifier in a JVM, fed one command per line (see KnoxOracle.java).
 struct Oracle {
     child: Child,
     stdin: ChildStdin,
@@ -30,50 +49,77 @@ struct Oracle {
 impl Oracle {
     fn start() -> Self {
         for jar in JARS {
-            assert!(
-                std::path::Path::new(jar).is_file(),
-                "{jar} is missing: apt-get install libjackson2-databind-java (bash .ci/run does)"
-            );
+            assert!(Path::new(jar).is_file(), "{jar} is missing: {INSTALL}");
         }
-        let classes = tempfile::tempdir().unwrap();
-        let source = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/java/KnoxCanonical.java");
         let classpath = JARS.join(":");
-        let status = Command::new("javac")
+        let classes = tempfile::tempdir().unwrap();
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/java/KnoxOracle.java");
+        let javac = Command::new("javac")
             .args(["-cp", &classpath, "-d"])
             .arg(classes.path())
-            .arg(source)
-            .status()
-            .expect("javac not found: install a JDK (apt-get install default-jdk-headless)");
-        assert!(status.success(), "javac failed on {source}");
+            .arg(&source)
+            .output()
+            .unwrap_or_else(|err| panic!("cannot run javac ({err}): {INSTALL}"));
+        assert!(
+            javac.status.success(),
+            "javac failed on {}: {}",
+            source.display(),
+            String::from_utf8_lossy(&javac.stderr)
+        );
         let mut child = Command::new("java")
             .arg("-cp")
             .arg(format!("{}:{classpath}", classes.path().display()))
-            .arg("KnoxCanonical")
+            .arg("KnoxOracle")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
-            .expect("java not found");
+            .unwrap_or_else(|err| panic!("cannot run java ({err}): {INSTALL}"));
         let stdin = child.stdin.take().unwrap();
         let stdout = BufReader::new(child.stdout.take().unwrap());
-        Oracle {
+        let mut oracle = Oracle {
             child,
             stdin,
             stdout,
             _classes: classes,
+        };
+        // Double.toString changed in JDK 19; Samsung's verifier was measured on 17.
+        let info = oracle.ask("I");
+        assert!(
+            info.starts_with("17 2.14."),
+            "the oracle must run JDK 17 with Jackson 2.14 (got `{info}`): {INSTALL}"
+        );
+        oracle
+    }
+
+    fn ask(&mut self, command: &str) -> String {
+        writeln!(self.stdin, "{command}")
+            .and_then(|()| self.stdin.flush())
+            .expect("the Java oracle stopped reading");
+        let mut line = String::new();
+        let read = self.stdout.read_line(&mut line).unwrap();
+        assert!(read > 0, "the Java oracle exited");
+        line.truncate(line.trim_end().len());
+        line
+    }
+
+    /// Jackson's canonical bytes, or the class of the exception it threw.
+    fn canonical(&mut self, body: &[u8]) -> Result<Vec<u8>, String> {
+        let answer = self.ask(&format!("C {}", STANDARD.encode(body)));
+        match answer.split_once(' ') {
+            Some(("OK", canonical)) => Ok(STANDARD.decode(canonical).unwrap()),
+            Some(("ERR", class)) => Err(class.to_owned()),
+            _ => panic!("unexpected answer from the oracle: {answer}"),
         }
     }
 
-    /// Jackson's canonical bytes, or `None` when Jackson refuses the body.
-    fn canonical(&mut self, body: &[u8]) -> Option<Vec<u8>> {
-        writeln!(self.stdin, "{}", STANDARD.encode(body)).unwrap();
-        self.stdin.flush().unwrap();
-        let mut line = String::new();
-        self.stdout.read_line(&mut line).unwrap();
-        match line.trim_end().split_once(' ') {
-            Some(("C", canonical)) => Some(STANDARD.decode(canonical).unwrap()),
-            Some(("E", _)) => None,
-            _ => panic!("the oracle answered {line:?}"),
-        }
+    /// Samsung's verdict: `VALID`, `INVALID`, `PARTS <n>` or `ERR <exception class>`.
+    fn verify(&mut self, body: &[u8], header: &str, certificate_der: &[u8]) -> String {
+        self.ask(&format!(
+            "V {} {} {}",
+            STANDARD.encode(body),
+            STANDARD.encode(header),
+            STANDARD.encode(certificate_der)
+        ))
     }
 }
 
@@ -84,187 +130,745 @@ impl Drop for Oracle {
     }
 }
 
-fn whitespace() -> impl Strategy<Value = String> {
-    prop_oneof![4 => Just(String::new()), 1 => "[ \t\r\n]{1,3}"]
+fn shown(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    if text.len() > 2000 {
+        format!(
+            "{}… ({} bytes)",
+            &text[..text.floor_char_boundary(2000)],
+            bytes.len()
+        )
+    } else {
+        text.into_owned()
+    }
 }
 
-/// Keys that stress HashMap ordering: plain words, full hash collisions, unicode.
-fn key() -> impl Strategy<Value = String> {
+/// Both print the same bytes for a body Jackson accepts.
+fn same_as_jackson(oracle: &mut Oracle, body: &[u8]) -> Result<(), TestCaseError> {
+    let ours = canonicalize(body);
+    match (ours, oracle.canonical(body)) {
+        (Ok(ours), Ok(theirs)) if ours == theirs => Ok(()),
+        (ours, theirs) => Err(TestCaseError::fail(format!(
+            "body:    {}\nours:    {:?}\nJackson: {:?}",
+            shown(body),
+            ours.map(|c| shown(&c)),
+            theirs.map(|c| shown(&c))
+        ))),
+    }
+}
+
+fn run(
+    cases: u32,
+    strategy: impl Strategy<Value = String>,
+    test: impl FnMut(&str) -> Result<(), TestCaseError>,
+) {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse::<u32>().ok())
+        .map_or(cases, |scale| cases.max(scale));
+    let config = Config {
+        cases,
+        failure_persistence: None,
+        max_shrink_iters: 400,
+        ..Config::default()
+    };
+    let test = RefCell::new(test);
+    TestRunner::new(config)
+        .run(&strategy, |body| (test.borrow_mut())(&body))
+        .unwrap();
+}
+
+// ---------------------------------------------------------------------------------------
+// Generators
+
+/// A regex strategy compiled once (a `&str` strategy recompiles on every case, which
+/// dominates the run time of a debug build).
+fn regex(pattern: &str) -> proptest::string::RegexGeneratorStrategy<String> {
+    proptest::string::string_regex(pattern).unwrap()
+}
+
+fn ws() -> impl Strategy<Value = &'static str> {
+    prop_oneof![8 => Just(""), 1 => Just(" "), 1 => Just("\n  "), 1 => Just("\t"), 1 => Just("\r\n")]
+}
+
+/// How a character is written in a JSON string literal.
+#[derive(Clone, Copy, Debug)]
+enum Escape {
+    Raw,
+    Short,
+    Lower,
+    Upper,
+}
+
+#[derive(Clone, Debug)]
+enum Piece {
+    Char(char, Escape),
+    /// An unpaired surrogate, only expressible as a `\u` escape.
+    Lone(u16),
+}
+
+const SPECIAL_CHARACTERS: [char; 22] = [
+    '"',
+    '\\',
+    '/',
+    '\u{8}',
+    '\t',
+    '\n',
+    '\u{c}',
+    '\r',
+    '\0',
+    '\u{1f}',
+    '\u{7f}',
+    'é',
+    '中',
+    '\u{2028}',
+    '\u{2029}',
+    '\u{feff}',
+    '\u{ffff}',
+    '\u{ff61}',
+    '\u{e000}',
+    '😀',
+    '\u{10ffff}',
+    '?',
+];
+
+/// A piece of string drawn from one random word: mostly letters, often a character that
+/// needs care (quotes, controls, line separators, astral, BOM…), sometimes any scalar value
+/// or a lone surrogate; written raw or escaped in every way JSON allows. (Built from plain
+/// integers because composed strategies are slow to sample in a debug build.)
+fn piece(r: u32) -> Piece {
+    if r % 16 == 15 {
+        return Piece::Lone(0xD800 + (r >> 4) as u16 % 0x800);
+    }
+    let c = match (r >> 4) % 7 {
+        0..=3 => char::from(b'a' + ((r >> 8) % 26) as u8),
+        4 | 5 => SPECIAL_CHARACTERS[(r >> 8) as usize % SPECIAL_CHARACTERS.len()],
+        _ => char::from_u32((r >> 8) % 0x11_0000).unwrap_or('x'),
+    };
+    let escape = match r >> 28 {
+        0..=9 => Escape::Raw,
+        10 | 11 => Escape::Short,
+        12 | 13 => Escape::Lower,
+        _ => Escape::Upper,
+    };
+    Piece::Char(c, escape)
+}
+
+fn pieces(max: usize) -> impl Strategy<Value = Vec<Piece>> {
+    proptest::collection::vec(any::<u32>(), 0..max)
+        .prop_map(|words| words.into_iter().map(piece).collect())
+}
+
+fn plain(text: &str) -> Vec<Piece> {
+    text.chars().map(|c| Piece::Char(c, Escape::Raw)).collect()
+}
+
+/// The JSON literal, quotes included.
+fn literal(pieces: &[Piece]) -> String {
+    let mut out = String::from("\"");
+    let unicode = |out: &mut String, c: char, upper: bool| {
+        for unit in c.encode_utf16(&mut [0; 2]) {
+            out.push_str(&if upper {
+                format!("\\u{unit:04X}")
+            } else {
+                format!("\\u{unit:04x}")
+            });
+        }
+    };
+    for piece in pieces {
+        match *piece {
+            Piece::Lone(unit) => out.push_str(&format!("\\u{unit:04X}")),
+            Piece::Char(c, escape) => {
+                let short = match c {
+                    '"' => Some("\\\""),
+                    '\\' => Some("\\\\"),
+                    '/' => Some("\\/"),
+                    '\u{8}' => Some("\\b"),
+                    '\u{c}' => Some("\\f"),
+                    '\n' => Some("\\n"),
+                    '\r' => Some("\\r"),
+                    '\t' => Some("\\t"),
+                    _ => None,
+                };
+                let must_escape = c == '"' || c == '\\' || c < ' ';
+                match (escape, short) {
+                    (Escape::Raw, _) if !must_escape => out.push(c),
+                    (Escape::Raw | Escape::Short, Some(short)) => out.push_str(short),
+                    (Escape::Upper, _) => unicode(&mut out, c, true),
+                    _ => unicode(&mut out, c, false),
+                }
+            }
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The Java string a literal decodes to, as UTF-16 units: what makes two keys equal.
+fn units(pieces: &[Piece]) -> Vec<u16> {
+    let mut units = Vec::new();
+    for piece in pieces {
+        match *piece {
+            Piece::Lone(unit) => units.push(unit),
+            Piece::Char(c, _) => units.extend(c.encode_utf16(&mut [0; 2]).iter()),
+        }
+    }
+    units
+}
+
+/// Concatenations of `n` "Aa"/"BB" pieces: all 2^n share one `String.hashCode`.
+fn colliding_words(n: usize) -> Vec<String> {
+    (0..1u32 << n)
+        .map(|bits| {
+            (0..n)
+                .map(|i| if bits >> i & 1 == 1 { "Aa" } else { "BB" })
+                .collect()
+        })
+        .collect()
+}
+
+fn key() -> impl Strategy<Value = Vec<Piece>> {
     prop_oneof![
-        3 => "[a-zA-Z_]{1,12}",
-        2 => proptest::collection::vec(prop_oneof![Just("Aa"), Just("BB")], 1..5).prop_map(|parts| parts.concat()),
-        1 => "\\PC{1,6}",
-        1 => Just("subscriptionId".to_string()),
-        1 => Just("payload".to_string()),
-        1 => Just("event".to_string()),
+        3 => regex("[a-zA-Z_]{0,10}").prop_map(|k| plain(&k)),
+        3 => (1usize..=6, any::<u32>()).prop_map(|(n, pick)| {
+            let words = colliding_words(n);
+            plain(&words[pick as usize % words.len()])
+        }),
+        1 => select(vec!["subscriptionId", "event", "payload", "imei"]).prop_map(plain),
+        2 => pieces(6),
     ]
 }
 
-/// A JSON string literal (with its quotes), using raw characters and every escape form.
-fn string_literal() -> impl Strategy<Value = String> {
-    let piece = prop_oneof![
-        4 => "[ -!#-\\[\\]-~]{0,8}".prop_map(|s| s.to_string()),
-        2 => "[^\"\\\\\\p{Cc}]{1,3}",
-        1 => prop_oneof![Just("\\\""), Just("\\\\"), Just("\\/"), Just("\\b"), Just("\\f"), Just("\\n"), Just("\\r"), Just("\\t")].prop_map(str::to_string),
-        1 => (0u32..0x20).prop_map(|c| format!("\\u{c:04x}")),
-        1 => prop_oneof![Just("\\u00e9"), Just("\\u2028"), Just("\\uD83D\\uDE00"), Just("\\u007F"), Just("\\u00FF")].prop_map(str::to_string),
-    ];
-    proptest::collection::vec(piece, 0..5).prop_map(|pieces| format!("\"{}\"", pieces.concat()))
+/// Exactly halfway between two doubles: an odd 54-bit integer times 2^exponent, written in
+/// full. Both parsers must round it to even.
+fn halfway() -> impl Strategy<Value = String> {
+    ((1u128 << 53)..(1u128 << 54), -31i32..=70, any::<bool>()).prop_map(|(m, exponent, above)| {
+        let m = m | 1;
+        let mut text = if exponent >= 0 {
+            format!("{}.0", m << exponent)
+        } else {
+            let k = exponent.unsigned_abs() as usize;
+            let digits = format!("{:0>width$}", m * 5u128.pow(k as u32), width = k + 1);
+            format!(
+                "{}.{}",
+                &digits[..digits.len() - k],
+                &digits[digits.len() - k..]
+            )
+        };
+        if above {
+            // Just above the midpoint: rounds up instead.
+            text.push_str("000001");
+        }
+        text
+    })
 }
 
-fn number_literal() -> impl Strategy<Value = String> {
+fn double_literal() -> impl Strategy<Value = String> {
     prop_oneof![
-        any::<i64>().prop_map(|n| n.to_string()),
-        "-?[1-9][0-9]{18,40}",
-        Just("-0".to_string()),
-        Just("0".to_string()),
-        // Plain-notation magnitudes with at most 15 significant digits: outside them JDK 17's
-        // Double.toString sometimes prints non-shortest digits (see `java_double`), which
-        // `non_shortest_doubles_are_a_known_jdk17_difference` pins down.
-        (1e-3f64..1e7, 0usize..15, any::<bool>())
-            .prop_map(|(f, p, neg)| format!("{}{f:.p$e}", if neg { "-" } else { "" })),
-        (-1e6f64..1e6, 0usize..4).prop_map(|(f, zeros)| format!("{f:.3}{}", "0".repeat(zeros))),
-        ("-?[1-9]", "[0-9]{0,3}", "[eE]", "[+-]?", 0u32..3)
-            .prop_map(|(a, b, e, s, x)| format!("{a}.{b}0{e}{s}{x}")),
-        Just("1.10".to_string()),
-        Just("1.70E12".to_string()),
-        Just("0.0001".to_string()),
-        Just("100.0".to_string()),
-        Just("-0.0".to_string()),
+        // Any finite double, in Rust's shortest exponent notation ("1.2345e-7").
+        any::<u64>()
+            .prop_map(f64::from_bits)
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(|f| format!("{f:e}")),
+        // 1 to 17 significant digits, the point anywhere, any exponent.
+        (
+            select(vec!["", "-"]),
+            (1u64..100_000_000_000_000_000).prop_map(|n| n.to_string()),
+            1usize..18,
+            -330i32..310,
+            select(vec!["e", "E", "e+", "E-"])
+        )
+            .prop_map(|(sign, digits, point, exponent, e)| {
+                let (int, fraction) = digits.split_at(point.min(digits.len()));
+                let fraction = if fraction.is_empty() {
+                    String::new()
+                } else {
+                    format!(".{fraction}")
+                };
+                let exponent = if e.len() == 2 {
+                    exponent.abs()
+                } else {
+                    exponent
+                };
+                format!("{sign}{int}{fraction}{e}{exponent}")
+            }),
+        // Plain notation, in and around Java's plain range.
+        (-1e8f64..1e8, 0usize..10).prop_map(|(f, places)| format!("{f:.places$}")),
+        (0f64..0.01, 1usize..30).prop_map(|(f, places)| format!("{f:.places$}")),
+        halfway(),
     ]
+}
+
+fn number() -> impl Strategy<Value = String> {
+    prop_oneof![
+        2 => any::<i64>().prop_map(|n| n.to_string()),
+        1 => (select(vec!["", "-"]), 1u8..10, proptest::collection::vec(0u8..10, 18..80)).prop_map(
+            |(sign, first, rest)| {
+                let digits: String = rest.iter().map(|d| char::from(b'0' + d)).collect();
+                format!("{sign}{first}{digits}")
+            }
+        ),
+        1 => select(vec![
+            "0", "-0", "-0.0", "0.0", "0e0", "-0E-0", "1e400", "-1e400", "1e-400", "4.9e-324",
+            "2.2250738585072012e-308", "1.7976931348623157e308", "1.7976931348623159e308",
+            "1.10", "1.70E12", "0.0001", "100.0", "1e7", "9999999.999", "1E-3", "6.0001E20",
+        ]).prop_map(str::to_owned),
+        4 => double_literal(),
+    ]
+}
+
+fn object(members: Vec<(Vec<Piece>, String, &'static str)>) -> String {
+    let mut seen = std::collections::HashSet::new();
+    let members: Vec<String> = members
+        .into_iter()
+        // Repeated keys are refused on purpose; they are tested apart.
+        .filter(|(key, _, _)| seen.insert(units(key)))
+        .map(|(key, value, w)| format!("{w}{}{w}:{w}{value}{w}", literal(&key)))
+        .collect();
+    format!("{{{}}}", members.join(","))
 }
 
 fn value() -> impl Strategy<Value = String> {
     let leaf = prop_oneof![
-        Just("null".to_string()),
-        Just("true".to_string()),
-        Just("false".to_string()),
-        number_literal(),
-        string_literal(),
+        Just("null".to_owned()),
+        Just("true".to_owned()),
+        Just("false".to_owned()),
+        number(),
+        pieces(12).prop_map(|p| literal(&p)),
     ];
-    leaf.prop_recursive(6, 48, 6, |inner| {
+    leaf.prop_recursive(5, 48, 6, |inner| {
         prop_oneof![
-            (proptest::collection::vec((inner.clone(), whitespace()), 0..6)).prop_map(
-                |items| format!(
-                    "[{}]",
-                    items
-                        .into_iter()
-                        .map(|(v, w)| format!("{w}{v}{w}"))
-                        .collect::<Vec<_>>()
-                        .join(",")
-                )
-            ),
-            (proptest::collection::vec((key(), inner, whitespace()), 0..6))
-                .prop_map(|members| object(members)),
+            proptest::collection::vec((ws(), inner.clone(), ws()), 0..6).prop_map(|items| {
+                let items: Vec<String> = items
+                    .into_iter()
+                    .map(|(a, v, b)| format!("{a}{v}{b}"))
+                    .collect();
+                format!("[{}]", items.join(","))
+            }),
+            proptest::collection::vec((key(), inner, ws()), 0..6).prop_map(object),
         ]
     })
 }
 
-/// An object literal; repeated keys are dropped (duplicates are refused on purpose, and
-/// tested apart).
-fn object(members: Vec<(String, String, String)>) -> String {
-    let mut seen = std::collections::HashSet::new();
-    let body: Vec<String> = members
-        .into_iter()
-        .filter(|(k, _, _)| seen.insert(k.clone()))
-        .map(|(k, v, w)| format!("{w}{}{w}:{w}{v}{w}", serde_json::to_string(&k).unwrap()))
-        .collect();
-    format!("{{{}}}", body.join(","))
-}
-
 fn body() -> impl Strategy<Value = String> {
     (
-        proptest::collection::vec((key(), value(), whitespace()), 0..70),
-        whitespace(),
+        proptest::collection::vec((key(), value(), ws()), 0..50),
+        ws(),
+        prop_oneof![9 => Just(""), 1 => Just("\u{feff}")],
     )
-        .prop_map(|(members, w)| format!("{w}{}{w}", object(members)))
+        .prop_map(|(members, w, bom)| format!("{bom}{w}{}{w}", object(members)))
+}
+
+/// `String.hashCode` spread as in `HashMap.hash` (test-side, to build colliding key sets).
+fn java_hash(key: &str) -> u32 {
+    let h = key
+        .encode_utf16()
+        .fold(0u32, |h, u| h.wrapping_mul(31).wrapping_add(u32::from(u)));
+    h ^ (h >> 16)
+}
+
+/// 20 000 short keys grouped by the low 8 bits of their hash.
+fn keys_by_bucket() -> &'static Vec<Vec<String>> {
+    static POOL: OnceLock<Vec<Vec<String>>> = OnceLock::new();
+    POOL.get_or_init(|| {
+        let mut buckets = vec![Vec::new(); 256];
+        for i in 0..20_000u32 {
+            let key = format!("{}{i}", ["k", "id", "x_", "Q"][i as usize % 4]);
+            buckets[(java_hash(&key) & 0xFF) as usize].push(key);
+        }
+        buckets
+    })
+}
+
+/// Top-level key sets that exercise HashMap: thresholds, full and partial collisions.
+fn top_level_keys() -> impl Strategy<Value = Vec<String>> {
+    let counts = select(vec![1usize, 12, 13, 24, 25, 48, 49, 96, 97, 192, 193, 400]);
+    prop_oneof![
+        // Fully colliding words, a shuffled subset (up to 64: tree bins).
+        (1usize..=6)
+            .prop_flat_map(|n| Just(colliding_words(n)).prop_shuffle())
+            .prop_flat_map(|words| {
+                let len = words.len();
+                (Just(words), 1..=len)
+            })
+            .prop_map(|(words, take)| words[..take].to_vec()),
+        // Plain keys across the resize thresholds.
+        counts
+            .prop_flat_map(|n| proptest::collection::hash_set(regex("[a-z]{3,8}"), n))
+            .prop_map(|keys| keys.into_iter().collect::<Vec<_>>())
+            .prop_shuffle(),
+        // Keys sharing the low 8 hash bits (one bin until 512 buckets), mixed with others.
+        (0usize..256, 5usize..60, 0usize..150, any::<u64>())
+            .prop_map(|(bucket, same, others, seed)| {
+                let pool = keys_by_bucket();
+                let mut keys: Vec<String> = pool[bucket].iter().take(same).cloned().collect();
+                let mut n = seed;
+                for _ in 0..others {
+                    n = n
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    let bin = &pool[(n >> 33) as usize % 256];
+                    keys.push(bin[(n >> 20) as usize % bin.len()].clone());
+                }
+                keys.sort();
+                keys.dedup();
+                keys
+            })
+            .prop_shuffle(),
+        // Colliding words mixed into enough plain keys to reach 64+ buckets.
+        (
+            5usize..=6,
+            proptest::collection::hash_set(regex("[a-z]{1,6}"), 40..120)
+        )
+            .prop_map(|(n, plain)| {
+                let mut keys = colliding_words(n);
+                keys.extend(plain);
+                keys
+            })
+            .prop_shuffle(),
+    ]
+}
+
+// ---------------------------------------------------------------------------------------
+// Tests
+
+#[test]
+fn generated_bodies_match_jackson() {
+    let mut oracle = Oracle::start();
+    run(500, body(), |body| {
+        same_as_jackson(&mut oracle, body.as_bytes())
+    });
 }
 
 #[test]
-fn canonical_form_matches_jackson_byte_for_byte() {
+fn top_level_order_matches_java_hash_map() {
     let mut oracle = Oracle::start();
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(1000);
-    let mut runner = TestRunner::new(Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
+    let bodies = (top_level_keys(), ws()).prop_map(|(keys, w)| {
+        let members: Vec<String> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| format!("{w}\"{k}\"{w}:{i}"))
+            .collect();
+        format!("{{{}}}", members.join(","))
     });
-    let oracle = std::cell::RefCell::new(&mut oracle);
-    runner
-        .run(&body(), |body| {
-            let ours = canonicalize(body.as_bytes());
-            let theirs = oracle.borrow_mut().canonical(body.as_bytes());
-            match (&ours, &theirs) {
-                (Ok(a), Some(b)) => prop_assert_eq!(
-                    String::from_utf8_lossy(a),
-                    String::from_utf8_lossy(b),
-                    "body {}",
-                    body
-                ),
-                (Err(CanonicalError::TreeBin), Some(_)) | (Err(_), None) => {}
-                _ => prop_assert!(false, "body {body}: ours {ours:?}, Jackson {theirs:?}"),
+    run(400, bodies, |body| {
+        same_as_jackson(&mut oracle, body.as_bytes())
+    });
+}
+
+#[test]
+fn doubles_print_as_jdk17_double_to_string() {
+    let mut oracle = Oracle::start();
+    let bodies = proptest::collection::vec(double_literal(), 1..120)
+        .prop_map(|numbers| format!("{{\"n\":[{}]}}", numbers.join(",")));
+    run(300, bodies, |body| {
+        same_as_jackson(&mut oracle, body.as_bytes())
+    });
+}
+
+/// Broken variants of valid bodies: whatever Jackson refuses must be refused; whatever it
+/// accepts must match, unless it is one of the deliberate refusals.
+#[test]
+fn mutated_bodies_are_refused_when_jackson_refuses_them() {
+    let mut oracle = Oracle::start();
+    let mutations = (
+        body(),
+        any::<prop::sample::Index>(),
+        0usize..4,
+        select(b"{}[]\":,0-.e\\ a".to_vec()),
+    );
+    let cases = mutations.prop_map(|(body, at, how, byte)| {
+        let mut bytes = body.into_bytes();
+        let at = at.index(bytes.len() + 1);
+        match how {
+            0 if at < bytes.len() => {
+                bytes.remove(at);
             }
-            Ok(())
-        })
-        .unwrap();
+            1 => bytes.insert(at, byte),
+            2 => bytes.truncate(at),
+            _ => bytes.insert(at.min(bytes.len()), b','),
+        }
+        // Mutations are byte-level; keep the case only if it is still UTF-8 (others are
+        // refused by the UTF-8 check alone).
+        String::from_utf8(bytes).unwrap_or_default()
+    });
+    let mut accepted = 0;
+    run(400, cases, |body| {
+        let ours = canonicalize(body.as_bytes());
+        let theirs = oracle.canonical(body.as_bytes());
+        match (&ours, &theirs) {
+            (Ok(a), Ok(b)) if a == b => accepted += 1,
+            (Err(_), Err(_)) => {}
+            (
+                Err(
+                    CanonicalError::DuplicateKey { .. }
+                    | CanonicalError::TrailingContent { .. }
+                    | CanonicalError::NotAnObject { .. },
+                ),
+                Ok(_),
+            ) => {}
+            _ => {
+                return Err(TestCaseError::fail(format!(
+                    "body:    {}\nours:    {:?}\nJackson: {:?}",
+                    shown(body.as_bytes()),
+                    ours.map(|c| shown(&c)),
+                    theirs.map(|c| shown(&c))
+                )))
+            }
+        }
+        Ok(())
+    });
+    assert!(
+        accepted > 0,
+        "no mutated body was valid: the generator is broken"
+    );
 }
 
 #[test]
 fn hand_picked_bodies_match_jackson() {
     let mut oracle = Oracle::start();
-    let many: String = (0..100)
-        .map(|i| format!("\"k{i}\":{i}"))
-        .collect::<Vec<_>>()
-        .join(",");
-    let colliding: Vec<String> = (0..8)
-        .map(|i| {
-            (0..3)
-                .map(|bit| if i >> bit & 1 == 1 { "Aa" } else { "BB" })
-                .collect::<String>()
-        })
-        .collect();
-    let colliding = colliding
-        .iter()
-        .map(|k| format!("\"{k}\":1"))
-        .collect::<Vec<_>>()
-        .join(",");
-    let bodies = [
-        r#"{"subscriptionId":"123456789123","event":"KAI_BATTERY_STATUS","payload":{"imei":"123456789","batteryLevel":85,"updatedTime":1.70E12,"ratio":1.10,"note":"a/b\u001f"}}"#.to_string(),
-        format!("{{{many}}}"),
-        format!("{{{colliding}}}"),
-        "{\"a\":[1e400,-1e400,1e-400,4.9e-324,2.2250738585072014E-308,1.7976931348623157e308,0.30000000000000004]}".to_string(),
-        "{\"s\":\"\\ud800 lone \\udc00 low \\ud83d\\ude00 pair\"}".to_string(),
-        "{\"\u{7f}\":\"\u{2028}\u{2029}\u{feff}\"}".to_string(),
-        format!("{{\"deep\":{}1{}}}", "[".repeat(200), "]".repeat(200)),
+    let many: Vec<String> = (0..300).map(|i| format!("\"k{i}\":{i}")).collect();
+    let bodies: Vec<Vec<u8>> = vec![
+        br#"{"subscriptionId":"123456789123","event":"KAI_BATTERY_STATUS","payload":{"imei":"123456789","batteryLevel":85,"updatedTime":1.70E12,"ratio":1.10,"note":"a/b\u001f"}}"#.to_vec(),
+        b"\n{\n  \"event\" : \"KG_DEVICE_LOCKED\",\n  \"subscriptionId\" : \"sub-1\",\n  \"payload\" : { \"imei\" : \"356938035643809\", \"ratio\" : 1.10 }\n}\n".to_vec(),
+        b"\xEF\xBB\xBF{\"a\":1}".to_vec(),
+        b"{}".to_vec(),
+        b" { } ".to_vec(),
+        br#"{"":""}"#.to_vec(),
+        format!("{{{}}}", many.join(",")).into_bytes(),
+        br#"{"a":-0,"b":-0.0,"c":-0e5,"d":0e0,"e":1e6,"f":1E+2}"#.to_vec(),
+        br#"{"a":1e400,"b":-1e400,"c":1e-400,"d":1e99999999999999999999,"e":1e-99999999999999999999}"#.to_vec(),
+        br#"{"a":[4.9e-324,2.4703282292062327e-324,2.4703282292062328e-324,1.7976931348623157e308,1.7976931348623158e308]}"#.to_vec(),
+        br#"{"a":9007199254740993.0,"b":9007199254740993e0,"c":2.2250738585072012e-308,"d":12345678901234567890123}"#.to_vec(),
+        br#"{"a":[6.0001E20,2e23,1e23,8.41E21,1e21,1e22,12345678.9,99999999.0,9.999999e-4]}"#.to_vec(),
+        br#"{"a":"\ud800x\udc00\ud83d\ude00","b":"\ud83d\ud83d\ude00","c":"\ude00\ud83d"}"#.to_vec(),
+        br#"{"\ud800":1,"?":2,"\ud83d\ude00":3}"#.to_vec(),
+        br#"{"x":{"\ud800":1,"?":2}}"#.to_vec(),
+        br#"{"\u0000":"\u001f\u007f","a":"\u00e9\/\b\f\n\r\t\"\\"}"#.to_vec(),
+        "{\"\u{7f}\":\"\u{2028}\u{2029}\u{feff}\u{ffff}😀\u{10ffff}\"}".as_bytes().to_vec(),
+        br#"{"a":[1,2,[3,[4,{"b":[]}]]],"b":true,"c":false,"d":null}"#.to_vec(),
+        // Nesting, number length and string length right at Jackson's limits, and past them.
+        format!("{{\"a\":{}{}}}", "[".repeat(MAX_DEPTH - 1), "]".repeat(MAX_DEPTH - 1)).into_bytes(),
+        format!("{{\"a\":{}1{}}}", "{\"a\":".repeat(MAX_DEPTH - 1), "}".repeat(MAX_DEPTH - 1)).into_bytes(),
+        format!("{{\"a\":-{}}}", "7".repeat(MAX_NUMBER_DIGITS)).into_bytes(),
+        format!("{{\"a\":-{}.{}E-{}}}", "1".repeat(500), "2".repeat(497), "300").into_bytes(),
+        format!("{{\"a\":0.{}1}}", "0".repeat(MAX_NUMBER_DIGITS - 2)).into_bytes(),
+        format!("{{\"a\":1e{}1}}", "0".repeat(MAX_NUMBER_DIGITS - 2)).into_bytes(),
     ];
-    for body in bodies {
-        let ours = canonicalize(body.as_bytes()).map(|b| String::from_utf8(b).unwrap());
-        let theirs = oracle
-            .canonical(body.as_bytes())
-            .map(|b| String::from_utf8(b).unwrap());
-        assert_eq!(ours.ok(), theirs, "{body}");
-    }
-    // Jackson accepts these; hookwarden refuses them on purpose (see the module docs).
-    for body in ["{\"a\":1,\"a\":2}", "{\"a\":1} trailing"] {
-        assert!(oracle.canonical(body.as_bytes()).is_some(), "{body}");
-        assert!(canonicalize(body.as_bytes()).is_err(), "{body}");
+    for body in &bodies {
+        same_as_jackson(&mut oracle, body).unwrap();
     }
 }
 
-/// Where JDK 17 (the oracle) and JDK 19+ differ, hookwarden prints the JDK 19+ (shortest)
-/// form. If Samsung's signer runs JDK 17, such a body fails the canonical candidates and
-/// only the raw-body candidates remain. This test pins the difference so a change in either
-/// side is noticed.
 #[test]
-fn non_shortest_doubles_are_a_known_jdk17_difference() {
+fn what_jackson_refuses_is_refused() {
     let mut oracle = Oracle::start();
-    let body = br#"{"a":6.0001E20}"#;
-    assert_eq!(canonicalize(body).unwrap(), br#"{"a":6.0001E20}"#);
-    assert_eq!(
-        oracle.canonical(body).unwrap(),
-        br#"{"a":6.000099999999999E20}"#
-    );
+    let bodies: Vec<Vec<u8>> = vec![
+        b"".to_vec(),
+        b"[]".to_vec(),
+        b"\"x\"".to_vec(),
+        b"1".to_vec(),
+        b"{".to_vec(),
+        br#"{"a":}"#.to_vec(),
+        br#"{"a":1,}"#.to_vec(),
+        br#"{"a":[1,]}"#.to_vec(),
+        b"{'a':1}".to_vec(),
+        b"{a:1}".to_vec(),
+        br#"{"a":01}"#.to_vec(),
+        br#"{"a":-01}"#.to_vec(),
+        br#"{"a":-}"#.to_vec(),
+        br#"{"a":1.}"#.to_vec(),
+        br#"{"a":.5}"#.to_vec(),
+        br#"{"a":+1}"#.to_vec(),
+        br#"{"a":1.5e}"#.to_vec(),
+        br#"{"a":1e+}"#.to_vec(),
+        br#"{"a":NaN}"#.to_vec(),
+        br#"{"a":Infinity}"#.to_vec(),
+        br#"{"a":-Infinity}"#.to_vec(),
+        br#"{"a":tru}"#.to_vec(),
+        br#"{"a":true"#.to_vec(),
+        br#"{"a":"x}"#.to_vec(),
+        b"{\"a\":\"\t\"}".to_vec(),
+        b"{\"a\":\"\x01\"}".to_vec(),
+        br#"{"a":"\x"}"#.to_vec(),
+        br#"{"a":"\'"}"#.to_vec(),
+        br#"{"a":"\u12G4"}"#.to_vec(),
+        br#"{"a":"\u12"}"#.to_vec(),
+        br#"{"a":"\U0041"}"#.to_vec(),
+        br#"{"a" : 1 /* c */}"#.to_vec(),
+        b"{\"a\":1 # c\n}".to_vec(),
+        b"\x0c{\"a\":1}".to_vec(),
+        b"\xC2\xA0{\"a\":1}".to_vec(),
+        br#"{"a":[1 2]}"#.to_vec(),
+        br#"{"a"  1}"#.to_vec(),
+        br#"{"a":1 "b":2}"#.to_vec(),
+        br#"{,"a":1}"#.to_vec(),
+        br#"{"a":0x10}"#.to_vec(),
+        br#"{"a":1.5.5}"#.to_vec(),
+        br#"{"a":[}"#.to_vec(),
+        br#"{"a":{]}"#.to_vec(),
+        format!(
+            "{{\"a\":{}{}}}",
+            "[".repeat(MAX_DEPTH),
+            "]".repeat(MAX_DEPTH)
+        )
+        .into_bytes(),
+        format!("{{\"a\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000)).into_bytes(),
+        format!("{{\"a\":-{}}}", "7".repeat(MAX_NUMBER_DIGITS + 1)).into_bytes(),
+        format!(
+            "{{\"a\":{}.{}E-{}}}",
+            "1".repeat(500),
+            "2".repeat(498),
+            "300"
+        )
+        .into_bytes(),
+        format!("{{\"a\":1e{}1}}", "0".repeat(MAX_NUMBER_DIGITS - 1)).into_bytes(),
+    ];
+    for body in &bodies {
+        let theirs = oracle.canonical(body);
+        assert!(theirs.is_err(), "Jackson accepts {}", shown(body));
+        let ours = canonicalize(body);
+        assert!(
+            ours.is_err(),
+            "we accept {}: {:?}",
+            shown(body),
+            ours.map(|c| shown(&c))
+        );
+    }
+}
+
+/// Jackson accepts these; hookwarden refuses them on purpose (module docs of `jackson`).
+#[test]
+fn deliberate_refusals_are_bodies_jackson_accepts() {
+    use CanonicalError::*;
+    let mut oracle = Oracle::start();
+    let cases: Vec<(&[u8], CanonicalError)> = vec![
+        (br#"{"a":1,"a":2}"#, DuplicateKey { offset: 7 }),
+        (br#"{"o":{"b":1,"b":2}}"#, DuplicateKey { offset: 12 }),
+        (br#"{"\u0061":1,"a":2}"#, DuplicateKey { offset: 12 }),
+        (
+            "{\"\\ud83d\\ude00\":1,\"😀\":2}".as_bytes(),
+            DuplicateKey { offset: 18 },
+        ),
+        (br#"{"a":1} x"#, TrailingContent { offset: 8 }),
+        (br#"{"a":1}{"b":2}"#, TrailingContent { offset: 7 }),
+        (br#"{"a":1}}"#, TrailingContent { offset: 7 }),
+        (b"{\"a\":1}\x00", TrailingContent { offset: 7 }),
+        (b"null", NotAnObject { offset: 0 }),
+        (b" null ", NotAnObject { offset: 1 }),
+        // CESU-8 surrogate and overlong NUL: Jackson decodes them, UTF-8 does not allow them.
+        (b"{\"a\":\"\xED\xA0\x80\"}", InvalidUtf8 { offset: 6 }),
+        (b"{\"a\":\"\xC0\x80\"}", InvalidUtf8 { offset: 6 }),
+    ];
+    for (body, refusal) in cases {
+        assert!(
+            oracle.canonical(body).is_ok(),
+            "Jackson refuses {}",
+            shown(body)
+        );
+        assert_eq!(canonicalize(body), Err(refusal), "{}", shown(body));
+    }
+}
+
+/// Jackson's 20 000 000-unit limit on string values, counted in UTF-16 units.
+#[test]
+fn string_length_limit_matches_jackson() {
+    let mut oracle = Oracle::start();
+    let astral = "😀".repeat(MAX_STRING_UNITS / 2);
+    for (body, accepted) in [
+        (format!("{{\"a\":\"{astral}\"}}"), true),
+        (format!("{{\"a\":[\"{astral}\\n\"]}}"), false),
+    ] {
+        let ours = canonicalize(body.as_bytes());
+        let theirs = oracle.canonical(body.as_bytes());
+        assert_eq!(
+            theirs.is_ok(),
+            accepted,
+            "Jackson on a {}-byte body",
+            body.len()
+        );
+        assert_eq!(ours.ok(), theirs.ok(), "on a {}-byte body", body.len());
+    }
+}
+
+/// Samsung's whole verifier (split, Jackson, padded base64url, SHA256withRSA) against
+/// `knox::verify`, on headers made by `knox::sign` and tampered variants of them.
+#[test]
+fn signatures_agree_with_samsungs_verifier() {
+    let oracle = RefCell::new(Oracle::start());
+    let anchor = knox_fixture::shared_anchor();
+    let anchors = std::slice::from_ref(&anchor.certificate);
+    let cert = anchor.certificate_der.as_slice();
+    let check = |body: &[u8],
+                 header: &str,
+                 java: &str,
+                 ours: Result<SignedForm, fn(&KnoxError) -> bool>| {
+        let theirs = oracle.borrow_mut().verify(body, header, cert);
+        prop_assert!(
+            theirs.starts_with(java),
+            "Java said {theirs} for {}",
+            shown(body)
+        );
+        let verdict = knox::verify(body, header, anchors, knox_fixture::NOW);
+        match (ours, &verdict) {
+            (Ok(form), Ok(verified)) => prop_assert_eq!(verified.form, form),
+            (Err(expected), Err(err)) if expected(err) => {}
+            _ => prop_assert!(false, "ours: {:?} for {}", verdict, shown(body)),
+        }
+        Ok(())
+    };
+    let cases = (body(), any::<prop::sample::Index>(), any::<u8>());
+    let config = Config {
+        cases: 60,
+        failure_persistence: None,
+        ..Config::default()
+    };
+    TestRunner::new(config)
+        .run(&cases, |(body, at, flip)| {
+            let body = body.as_bytes();
+            let header = knox::sign(body, &anchor.signing_key).unwrap();
+            check(body, &header, "VALID", Ok(SignedForm::CanonicalPadded))?;
+
+            // Trailing whitespace leaves the canonical form alone.
+            let spaced = [body, b"\n \t"].concat();
+            check(&spaced, &header, "VALID", Ok(SignedForm::CanonicalPadded))?;
+
+            // One more top-level member (no generated key is that long).
+            let open = body.iter().position(|&b| b == b'{').unwrap();
+            let empty = canonicalize(body).unwrap() == b"{}";
+            let member: &[u8] = if empty {
+                br#""hookwarden-tampered":1"#
+            } else {
+                br#""hookwarden-tampered":1,"#
+            };
+            let changed = [&body[..=open], member, &body[open + 1..]].concat();
+            check(
+                &changed,
+                &header,
+                "INVALID",
+                Err(|e| matches!(e, KnoxError::BadSignature)),
+            )?;
+
+            // One signature byte flipped; then one byte short.
+            let (signed, signature) = header.rsplit_once('.').unwrap();
+            let mut signature = JAVA_URL_DECODER.decode(signature).unwrap();
+            let i = at.index(signature.len());
+            signature[i] ^= flip | 1;
+            let flipped = format!("{signed}.{}", URL_UNPADDED.encode(&signature));
+            check(
+                body,
+                &flipped,
+                "INVALID",
+                Err(|e| matches!(e, KnoxError::BadSignature)),
+            )?;
+            let short = format!("{signed}.{}", URL_UNPADDED.encode(&signature[1..]));
+            check(
+                body,
+                &short,
+                "ERR java.security.SignatureException",
+                Err(|e| matches!(e, KnoxError::SignatureLength { .. })),
+            )?;
+            Ok(())
+        })
+        .unwrap();
 }

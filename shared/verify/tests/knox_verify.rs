@@ -452,19 +452,32 @@ fn bodies_samsung_cannot_have_signed_are_malformed() {
 }
 
 #[test]
-fn oversized_header_is_malformed_before_any_work() {
+fn large_bodies_verify_but_oversized_jose_parts_do_not() {
     let anchor = shared_anchor();
-    let header = knox::sign(VECTOR_BODY.as_bytes(), &anchor.signing_key).unwrap();
+    let anchors = std::slice::from_ref(&anchor.certificate);
+    // Samsung's payload part is the whole body, base64url: a 300 KB callback needs a 400 KB
+    // header, and that is fine because the payload part is never decoded.
+    let items: Vec<String> = (0..10_000)
+        .map(|i| format!(r#"{{"app":"com.example.app{i}","anr":{i}}}"#))
+        .collect();
+    let body = format!(
+        r#"{{"subscriptionId":"s","event":"KAI_APP_ANR_FC","payload":{{"apps":[{}]}}}}"#,
+        items.join(",")
+    );
+    assert!(body.len() > 300_000);
+    let header = knox::sign(body.as_bytes(), &anchor.signing_key).unwrap();
+    assert!(header.len() > 400_000);
+    assert!(knox::verify(body.as_bytes(), &header, anchors, NOW).is_ok());
+
+    // The JOSE header, which is decoded and parsed as JSON, is capped.
     let (protected_part, rest) = header.split_once('.').unwrap();
-    let padding = "A".repeat(knox::MAX_SIGNATURE_HEADER_LEN);
-    let long = format!("{protected_part}.{padding}{rest}");
-    let err = knox::verify(
-        VECTOR_BODY.as_bytes(),
-        &long,
-        std::slice::from_ref(&anchor.certificate),
-        NOW,
-    )
-    .unwrap_err();
+    let bloated = URL_UNPADDED.encode(format!(
+        r#"{{"alg":"RS256","x":"{}"}}"#,
+        "y".repeat(knox::MAX_SIGNATURE_HEADER_LEN)
+    ));
+    let err =
+        knox::verify(body.as_bytes(), &format!("{bloated}.{rest}"), anchors, NOW).unwrap_err();
     assert!(matches!(err, KnoxError::HeaderTooLong { .. }), "{err}");
     assert_eq!(err.kind(), RejectKind::Malformed);
+    assert!(protected_part.len() < 100);
 }
