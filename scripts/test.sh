@@ -18,5 +18,5 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 2
 fi
 
-cargo test --workspace --locked
+cargo test --workspace --locked --no-fail-fast
 bash scripts/check-template.sh

@@ -93,8 +93,9 @@ mod tests {
         assert!(x != 1);
         let cpu = cpu_time(pid, ticks_per_second()).unwrap();
         assert!(cpu >= Duration::from_millis(20), "{cpu:?}");
-        let hwm = status_bytes(pid, "VmHWM").unwrap();
+        // RSS first: the high-water mark read after it can only be as large or larger.
         let rss = status_bytes(pid, "VmRSS").unwrap();
+        let hwm = status_bytes(pid, "VmHWM").unwrap();
         assert!(hwm >= rss && rss > 1024 * 1024, "{hwm} {rss}");
     }
 }

@@ -737,6 +737,31 @@ fn what_jackson_refuses_is_refused() {
     }
 }
 
+/// Java's HashMap order depends on the insertion order inside a tree bin, so feeding the
+/// canonical form back in can reorder it. Samsung's form is not a fixed point, and neither
+/// is ours: whoever stores the canonical form must not expect re-canonicalizing it to give
+/// the signed bytes back.
+#[test]
+fn canonical_form_is_not_always_a_fixed_point() {
+    let mut oracle = Oracle::start();
+    let mut words = colliding_words(4);
+    words.rotate_left(5);
+    let members: Vec<String> = words
+        .iter()
+        .enumerate()
+        .map(|(i, w)| format!("\"{w}\":{i}"))
+        .collect();
+    let body = format!("{{{}}}", members.join(","));
+    let once = canonicalize(body.as_bytes()).unwrap();
+    let twice = canonicalize(&once).unwrap();
+    assert_eq!(Ok(once.clone()), oracle.canonical(body.as_bytes()));
+    assert_eq!(Ok(twice.clone()), oracle.canonical(&once));
+    assert_ne!(
+        once, twice,
+        "16 colliding keys make a tree bin whose order depends on arrival"
+    );
+}
+
 /// Jackson accepts these; hookwarden refuses them on purpose (module docs of `jackson`).
 #[test]
 fn deliberate_refusals_are_bodies_jackson_accepts() {
