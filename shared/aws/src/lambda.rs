@@ -39,7 +39,9 @@ pub async fn respond(handler: Arc<dyn Handler>, event_json: &str, max_body: usiz
         Err(err) => {
             // The position only: serde's message can quote header values.
             tracing::warn!(
+                provider = handler.provider(),
                 outcome = "malformed",
+                status = 400,
                 line = err.line(),
                 column = err.column(),
                 "the invocation is not a function URL event"
@@ -50,7 +52,17 @@ pub async fn respond(handler: Arc<dyn Handler>, event_json: &str, max_body: usiz
     let request = match to_inbound(event, max_body) {
         Ok(request) => request,
         Err(reply) => {
-            tracing::info!(status = reply.status, reply = %reply.body, "rejected before verification");
+            let outcome = if reply.status == 413 {
+                "too_large"
+            } else {
+                "malformed"
+            };
+            tracing::warn!(
+                provider = handler.provider(),
+                outcome,
+                status = reply.status,
+                "request rejected before verification"
+            );
             return reply;
         }
     };

@@ -14,6 +14,9 @@ const INIT_ERROR_TIMEOUT: Duration = Duration::from_secs(1);
 /// on every line. Does nothing if a subscriber is already installed.
 pub fn init_json_logs() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // lambda_runtime logs whole events (signature headers, bodies, bearer tokens) at TRACE:
+    // never let RUST_LOG raise it past info.
+    let filter = filter.add_directive("lambda_runtime=info".parse().expect("a valid directive"));
     let _already_installed = tracing_subscriber::fmt()
         .json()
         .flatten_event(true)
