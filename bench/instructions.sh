@@ -6,6 +6,10 @@
 # usage: bench/instructions.sh RECEIVER FUNCTIONS_DIR [EVENTS]
 #   RECEIVER: knox, scalefusion, oneaccess or python-knox; FUNCTIONS_DIR holds the binaries.
 # Prints one line: RECEIVER cold_instructions per_event_instructions
+# With INSTRUCTIONS_TOP=N, also prints (to stderr) the N functions with the most inclusive
+# instructions in the warm process (INSTRUCTIONS_PROFILE=cold: in a cold start) — where the
+# time goes. Symbols need a build with them:
+# `cargo build --profile profiling` and FUNCTIONS_DIR=target/profiling.
 #
 # valgrind lacks SHA-NI, so SHA-256 runs its portable code under callgrind: hashing weighs
 # more here than on the real CPU (for both receivers).
@@ -48,3 +52,10 @@ fi
 cold=${totals[1]}
 warm=${totals[2]}
 echo "$receiver $cold $(( (warm - cold) / events ))"
+if [ -n "${INSTRUCTIONS_TOP:-}" ]; then
+    which=3
+    [ "${INSTRUCTIONS_PROFILE:-warm}" = cold ] && which=2
+    profile=$(ls -tr "$dir"/cg.* | sed -n "${which}p")
+    callgrind_annotate --inclusive=yes --threshold=100 "$profile" 2>/dev/null |
+        grep -v '^-' | sed -n "1,$((INSTRUCTIONS_TOP + 20))p" >&2
+fi

@@ -11,6 +11,8 @@ missing=()
 python3 -c 'import moto.server' 2>/dev/null || missing+=("python: pip install 'moto[server]>=5.2.1'")
 command -v javac >/dev/null || missing+=("a JDK: apt-get install default-jdk-headless")
 [ -f /usr/share/java/jackson-databind.jar ] || missing+=("Jackson: apt-get install libjackson2-databind-java")
+dpkg --compare-versions "$(dpkg-query -W -f='${Version}' libjackson2-core-java 2>/dev/null || echo 0)" ge 2.14.1-2~deb12u1 ||
+    missing+=("jackson-core with StreamReadConstraints: apt-get update && apt-get install libjackson2-core-java")
 command -v cfn-lint >/dev/null || missing+=("cfn-lint: pip install cfn-lint")
 if [ ${#missing[@]} -gt 0 ]; then
     printf 'scripts/test.sh: missing prerequisites (bash .ci/run installs them):\n' >&2

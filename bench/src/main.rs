@@ -25,6 +25,7 @@ use events::{EventMaker, Provider};
 use report::{Figures, RsaFigures};
 
 const BUCKET: &str = "hookwarden-bench";
+const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 const KNOX_CERT_KEY: &str = "certs/knox-test-cert.pem";
 const SCALEFUSION_SECRET_ID: &str = "bench/scalefusion";
 const ONEACCESS_SECRET_ID: &str = "bench/oneaccess";
@@ -193,12 +194,20 @@ fn tempfile_dir() -> Result<tempfile::TempDir, BenchError> {
 
 fn receivers(args: &Args, endpoint: &str, scratch: &Path) -> Result<Vec<Receiver>, BenchError> {
     let common = |prefix: &str| {
-        vec![
+        let mut env = vec![
             ("AWS_ENDPOINT_URL".to_string(), endpoint.to_string()),
             ("HOOKWARDEN_SINK".to_string(), "s3".to_string()),
             ("HOOKWARDEN_BUCKET".to_string(), BUCKET.to_string()),
             ("HOOKWARDEN_PREFIX".to_string(), prefix.to_string()),
-        ]
+        ];
+        // The AWS SDK loads the system's root certificates when its client is built. On
+        // Lambda's provided.al2023 that is one bundle file; Debian also has ~150 single-file
+        // copies in /etc/ssl/certs, which would be read one by one. Point at the bundle, as
+        // on Lambda.
+        if Path::new(SYSTEM_CA_BUNDLE).exists() {
+            env.push(("SSL_CERT_FILE".to_string(), SYSTEM_CA_BUNDLE.to_string()));
+        }
+        env
     };
     let wanted = |name: &str| args.only.is_empty() || args.only.iter().any(|o| o == name);
     let binary = |name: &str| -> Result<(PathBuf, Option<u64>), BenchError> {
@@ -339,7 +348,7 @@ async fn measure(receiver: &Receiver, args: &Args, ticks: u64) -> Result<Figures
         let mut process = api.spawn_function(&receiver.program, &env);
         invoke_ok(&api, &process, receiver, &maker, run, 0, timeout).await?;
         let elapsed = started.elapsed();
-        let cpu = procfs::cpu_time(process.id(), ticks)?;
+        let cpu = procfs::live_threads_cpu_time(process.id())?;
         process.kill();
         if attempt > 0 {
             cold_ms.push(elapsed.as_secs_f64() * 1e3);
@@ -376,7 +385,8 @@ async fn measure(receiver: &Receiver, args: &Args, ticks: u64) -> Result<Figures
         receiver.name,
         cold_ms,
         cold_cpu_ms,
-        cpu.as_secs_f64() * 1e6 / args.events as f64,
+        cpu.total().as_secs_f64() * 1e6 / args.events as f64,
+        cpu.system.as_secs_f64() * 1e6 / args.events as f64,
         wall.as_secs_f64() * 1e6 / args.events as f64,
         peak_rss_bytes,
         rss_bytes,

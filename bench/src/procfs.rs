@@ -26,9 +26,31 @@ fn read(pid: u32, file: &'static str) -> Result<String, ProcError> {
     })
 }
 
-/// User plus system CPU time of the whole process (every thread, exited ones included), from
-/// fields 14 and 15 of `/proc/<pid>/stat`, in clock ticks converted with `ticks_per_second`.
-pub fn cpu_time(pid: u32, ticks_per_second: u64) -> Result<Duration, ProcError> {
+/// CPU time of the whole process (every thread, exited ones included) from fields 14 and 15
+/// of `/proc/<pid>/stat`, in clock ticks converted with `ticks_per_second`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CpuTime {
+    pub user: Duration,
+    pub system: Duration,
+}
+
+impl CpuTime {
+    pub fn total(self) -> Duration {
+        self.user + self.system
+    }
+}
+
+impl std::ops::Sub for CpuTime {
+    type Output = CpuTime;
+    fn sub(self, earlier: CpuTime) -> CpuTime {
+        CpuTime {
+            user: self.user.saturating_sub(earlier.user),
+            system: self.system.saturating_sub(earlier.system),
+        }
+    }
+}
+
+pub fn cpu_time(pid: u32, ticks_per_second: u64) -> Result<CpuTime, ProcError> {
     let stat = read(pid, "stat")?;
     let missing = || ProcError::Field {
         pid,
@@ -39,14 +61,46 @@ pub fn cpu_time(pid: u32, ticks_per_second: u64) -> Result<Duration, ProcError> 
     let after_name = stat.rsplit_once(')').ok_or_else(missing)?.1;
     let fields: Vec<&str> = after_name.split_whitespace().collect();
     // `after_name` starts at field 3 (state), so fields 14 and 15 are at 11 and 12.
-    let ticks = |index: usize| fields.get(index).and_then(|f| f.parse::<u64>().ok());
-    let total = ticks(11)
-        .zip(ticks(12))
-        .map(|(u, s)| u + s)
-        .ok_or_else(missing)?;
-    Ok(Duration::from_nanos(
-        total * 1_000_000_000 / ticks_per_second,
-    ))
+    let ticks = |index: usize| {
+        fields
+            .get(index)
+            .and_then(|f| f.parse::<u64>().ok())
+            .map(|t| Duration::from_nanos(t * 1_000_000_000 / ticks_per_second))
+            .ok_or_else(missing)
+    };
+    Ok(CpuTime {
+        user: ticks(11)?,
+        system: ticks(12)?,
+    })
+}
+
+/// CPU time of the process's live threads, summed from `/proc/<pid>/task/*/schedstat` (the
+/// scheduler's nanosecond runtime). Unlike [`cpu_time`] it resolves a cold start's few
+/// milliseconds, but it misses threads that have already exited.
+pub fn live_threads_cpu_time(pid: u32) -> Result<Duration, ProcError> {
+    let tasks =
+        std::fs::read_dir(format!("/proc/{pid}/task")).map_err(|source| ProcError::Read {
+            pid,
+            file: "task",
+            source,
+        })?;
+    let mut total = 0u64;
+    for task in tasks.flatten() {
+        // A thread that exits between the listing and the read simply adds nothing.
+        let Ok(stat) = std::fs::read_to_string(task.path().join("schedstat")) else {
+            continue;
+        };
+        total += stat
+            .split_whitespace()
+            .next()
+            .and_then(|ns| ns.parse::<u64>().ok())
+            .ok_or(ProcError::Field {
+                pid,
+                file: "task/*/schedstat",
+                field: "the run time in ns",
+            })?;
+    }
+    Ok(Duration::from_nanos(total))
 }
 
 /// A `kB` line of `/proc/<pid>/status` (`VmHWM`, `VmRSS`), in bytes.
@@ -91,8 +145,10 @@ mod tests {
             x = x.wrapping_mul(31).wrapping_add(7);
         }
         assert!(x != 1);
-        let cpu = cpu_time(pid, ticks_per_second()).unwrap();
+        let cpu = cpu_time(pid, ticks_per_second()).unwrap().total();
         assert!(cpu >= Duration::from_millis(20), "{cpu:?}");
+        let precise = live_threads_cpu_time(pid).unwrap();
+        assert!(precise >= Duration::from_millis(20), "{precise:?}");
         // RSS first: the high-water mark read after it can only be as large or larger.
         let rss = status_bytes(pid, "VmRSS").unwrap();
         let hwm = status_bytes(pid, "VmHWM").unwrap();

@@ -294,8 +294,8 @@ async fn function_url_rows() {
             &body,
             false,
         ),
-        400,
-        "malformed",
+        401,
+        "signature_rejected",
     ));
     // A function URL joins a repeated header with commas.
     let joined = format!("{signature},{signature}");
@@ -686,7 +686,7 @@ impl FaultProxy {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let faults: Arc<Mutex<HashMap<Target, Fault>>> = Arc::default();
-        let client = reqwest::Client::builder()
+        let client = hookwarden_aws::tls::http_client_builder()
             .no_proxy()
             .timeout(Duration::from_secs(30))
             .build()

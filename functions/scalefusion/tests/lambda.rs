@@ -75,6 +75,20 @@ async fn samples_rotation_and_forgeries() {
         .into();
     assert_eq!(deployment.invoke(changed).await.0, 406);
     assert_eq!(deployment.events("scalefusion").await.len(), before);
+
+    // Every outcome line names the invocation it belongs to, so CloudWatch can join it with
+    // the platform's REPORT line.
+    let outcomes: Vec<serde_json::Value> = deployment
+        .logs()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|line| line.get("outcome").is_some())
+        .collect();
+    assert_eq!(outcomes.len(), all.len() + 3, "{}", deployment.logs());
+    for line in &outcomes {
+        let id = line["span"]["requestId"].as_str().unwrap_or_default();
+        assert!(id.starts_with("00000000-0000-4000-8000-"), "{line}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -86,7 +86,7 @@ impl KnoxApi {
         if let Some(client) = self.http.get() {
             return Ok(client);
         }
-        let client = reqwest::Client::builder()
+        let client = crate::tls::http_client_builder()
             .connect_timeout(self.timeout)
             .timeout(self.timeout)
             .redirect(reqwest::redirect::Policy::limited(3))

@@ -15,6 +15,7 @@ use hookwarden_pipeline::request::{Handler, Inbound, Reply};
 use hookwarden_verify::encoding;
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::value::RawValue;
+use tracing::Instrument as _;
 
 /// Polls the Lambda Runtime API and answers each function URL event through `handler`.
 /// Returns only when the Runtime API fails.
@@ -116,7 +117,9 @@ pub fn to_response(reply: Reply) -> ApiGatewayV2httpResponse {
 /// 500 and this process goes on serving.
 async fn call_handler(handler: Arc<dyn Handler>, request: Inbound) -> Reply {
     let provider = handler.provider();
-    match tokio::spawn(async move { handler.handle(request).await }).await {
+    // The task carries the invocation's span (request id) so its log lines stay attributed.
+    let task = async move { handler.handle(request).await }.instrument(tracing::Span::current());
+    match tokio::spawn(task).await {
         Ok(reply) => reply,
         Err(err) => {
             let panic = match err.try_into_panic() {

@@ -10,6 +10,7 @@ pub mod logging;
 pub mod s3;
 pub mod secrets_manager;
 pub mod settings;
+pub mod tls;
 pub mod wire;
 
 pub use clients::Clients;

@@ -28,7 +28,7 @@ async fn current_and_previous_follow_rotation() {
         ("first-secret", first.as_str())
     );
     // Never rotated: there is no AWSPREVIOUS.
-    assert_eq!(source.fetch(SecretStage::Previous).await.unwrap(), None);
+    assert!(source.fetch(SecretStage::Previous).await.unwrap().is_none());
 
     let second = moto
         .put_secret_value("hookwarden/scalefusion", "second-secret")

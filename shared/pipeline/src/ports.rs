@@ -88,7 +88,8 @@ impl SecretStage {
 }
 
 /// A secret's text and the version id that identifies it in envelopes.
-#[derive(Clone, PartialEq, Eq)]
+/// No `PartialEq`: comparing secret text must go through a constant-time MAC check, never `==`.
+#[derive(Clone)]
 pub struct SecretValue {
     pub text: zeroize::Zeroizing<String>,
     pub version_id: String,

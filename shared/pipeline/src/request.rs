@@ -17,9 +17,10 @@ pub struct Inbound {
 }
 
 impl Inbound {
-    /// The value of header `name` when it is present once and is visible ASCII.
+    /// The value of header `name` when it is present once, is visible ASCII and is not blank.
     /// Duplicated headers are ambiguous (which one did the provider sign?), so they count as
-    /// malformed rather than picking one.
+    /// malformed rather than picking one. A blank value carries no more than an absent header
+    /// (nothing signed, no token), so it is answered the same way: `None`.
     pub fn single_header(&self, name: &str) -> Result<Option<&str>, HeaderProblem> {
         let mut values = self.headers.get_all(name).iter();
         let Some(first) = values.next() else {
@@ -28,10 +29,10 @@ impl Inbound {
         if values.next().is_some() {
             return Err(HeaderProblem::Duplicated(name.to_string()));
         }
-        first
+        let text = first
             .to_str()
-            .map(Some)
-            .map_err(|_| HeaderProblem::NotText(name.to_string()))
+            .map_err(|_| HeaderProblem::NotText(name.to_string()))?;
+        Ok(Some(text).filter(|text| !text.trim_ascii().is_empty()))
     }
 }
 

@@ -63,13 +63,18 @@ impl SecretCache {
             return Ok(None);
         }
         state.last_forced = Some(Instant::now());
-        let before = state.candidate_list();
+        // Version ids name values in Secrets Manager, so comparing them tells whether anything
+        // changed without comparing secret text.
+        let versions = |list: &[SecretValue]| -> Vec<String> {
+            list.iter().map(|value| value.version_id.clone()).collect()
+        };
+        let before = versions(&state.candidate_list());
         let current = self.fetch_current().await?;
         let previous = self.source.fetch(SecretStage::Previous).await?;
         state.current = Some((current, Instant::now()));
         state.previous = Some(previous);
         let after = state.candidate_list();
-        Ok((after != before).then_some(after))
+        Ok((versions(&after) != before).then_some(after))
     }
 
     async fn fetch_current(&self) -> Result<SecretValue, DependencyError> {

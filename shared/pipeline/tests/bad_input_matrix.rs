@@ -345,11 +345,11 @@ async fn knox_rows() {
         "empty X-WSM-SIGNATURE",
         &handler,
         post(
-            &[("x-wsm-signature", ""), ("x-wsm-traceid", "trace-2")],
+            &[("x-wsm-signature", " "), ("x-wsm-traceid", "trace-2")],
             &body,
         ),
-        400,
-        "malformed",
+        401,
+        "signature_rejected",
         Nothing,
     )
     .await;
@@ -614,8 +614,8 @@ async fn scalefusion_rows() {
         "empty X-SF-Signature",
         &handler,
         post(&[("x-sf-signature", "")], &second),
-        400,
-        "malformed",
+        406,
+        "signature_rejected",
         Nothing,
     )
     .await;
@@ -785,6 +785,15 @@ async fn oneaccess_rows() {
         "no Authorization",
         &handler,
         post(&[], &second),
+        401,
+        "signature_rejected",
+        Nothing,
+    )
+    .await;
+    rig.row(
+        "empty Authorization",
+        &handler,
+        post(&[("authorization", "")], &second),
         401,
         "signature_rejected",
         Nothing,

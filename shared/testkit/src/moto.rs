@@ -1,5 +1,8 @@
-//! moto's server (`python3 -m moto.server`) on 127.0.0.1: real AWS wire protocols for S3,
+//! moto's server (`moto.server.main`) on 127.0.0.1: real AWS wire protocols for S3,
 //! Secrets Manager, EventBridge and SQS, state in memory, one process per [`MotoServer`].
+//! It answers in HTTP/1.1 with keep-alive, as AWS endpoints do: by default werkzeug speaks
+//! HTTP/1.0 and closes every connection, which would test (and bill, in the benchmark) a
+//! new TCP connection per request that no Lambda function makes against real AWS.
 //!
 //! Needs moto 5.2.1 or later (`pip install 'moto[server]>=5.2.1'`): older versions answer a
 //! conditional PutObject on an existing key with 500 instead of 412.
@@ -13,6 +16,12 @@ use std::time::{Duration, Instant};
 use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
 use aws_sdk_s3::config::{Credentials, Region};
 
+/// `python3 -m moto.server` with werkzeug's request handler switched to HTTP/1.1.
+const KEEP_ALIVE_MOTO: &str = "import sys\n\
+from werkzeug.serving import WSGIRequestHandler\n\
+WSGIRequestHandler.protocol_version = 'HTTP/1.1'\n\
+from moto.server import main\n\
+main(sys.argv[1:])\n";
 const INSTALL_HINT: &str = "install moto[server]>=5.2.1 (pip install 'moto[server]>=5.2.1')";
 const MIN_VERSION: (u32, u32, u32) = (5, 2, 1);
 /// moto imports every service it emulates before it listens: about 2 s here.
@@ -279,8 +288,8 @@ impl MotoServer {
         let log = self.log.reopen().expect("reopening moto's log file");
         let child = Command::new("python3")
             .args([
-                "-m",
-                "moto.server",
+                "-c",
+                KEEP_ALIVE_MOTO,
                 "-H",
                 "127.0.0.1",
                 "-p",

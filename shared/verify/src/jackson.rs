@@ -26,7 +26,9 @@
 //! go unauthenticated or be ambiguous: bytes after the top-level object (Jackson stops
 //! reading there), duplicate keys in any object (Jackson keeps the last value), a
 //! top-level value other than an object (`null` included), and anything but UTF-8 (Jackson
-//! also sniffs UTF-16/32 and decodes some invalid UTF-8 such as overlong forms).
+//! also sniffs UTF-16/32 and decodes some invalid UTF-8 such as overlong forms). Also
+//! refused, to bound memory before authentication: more than [`MAX_TOP_LEVEL_KEYS`]
+//! top-level keys.
 //!
 //! One pass over the input with an explicit stack: hostile nesting cannot overflow the call
 //! stack, and time and memory stay linear in the body (plus `n log n` for the top-level
@@ -48,6 +50,12 @@ pub const MAX_NUMBER_DIGITS: usize = 1000;
 /// Longest string value accepted, in UTF-16 code units: Jackson's
 /// `StreamReadConstraints.DEFAULT_MAX_STRING_LEN` (keys are not limited).
 pub const MAX_STRING_UNITS: usize = 20_000_000;
+/// Most top-level keys accepted. Not a Jackson limit: a Knox callback has a handful (`event`,
+/// `subscriptionId`, `payload`…), while replaying Java's `HashMap` costs some 240 bytes of heap
+/// and a tree-bin walk per key before the signature can be checked, so a flood of short keys
+/// would turn a 6 MB body into hundreds of MB. Nested objects are not limited: they keep
+/// arrival order and cost a few bytes per key.
+pub const MAX_TOP_LEVEL_KEYS: usize = 10_000;
 
 const BYTE_ORDER_MARK: &[u8] = b"\xEF\xBB\xBF";
 
@@ -70,6 +78,8 @@ pub enum CanonicalError {
     NumberTooLong { offset: usize },
     #[error("the string at byte offset {offset} is longer than {MAX_STRING_UNITS} UTF-16 code units, which Jackson refuses")]
     StringTooLong { offset: usize },
+    #[error("the key at byte offset {offset} is top-level key number {}, more than a Knox callback ever has; such a body is refused to bound the work done before its signature is checked", MAX_TOP_LEVEL_KEYS + 1)]
+    TooManyKeys { offset: usize },
     #[error("there is content after the JSON object, at byte offset {offset}; Samsung's verifier would ignore it, so it could not be authenticated")]
     TrailingContent { offset: usize },
 }
@@ -149,6 +159,9 @@ impl Canonicalizer<'_> {
         } else {
             loop {
                 self.skip_whitespace();
+                if self.members.len() == MAX_TOP_LEVEL_KEYS {
+                    return Err(CanonicalError::TooManyKeys { offset: self.pos });
+                }
                 self.key()?;
                 let start = self.out.len();
                 self.value()?;
@@ -735,6 +748,28 @@ mod tests {
             Err(TrailingContent { offset: 7 })
         );
         assert_eq!(canonicalize(b"null"), Err(NotAnObject { offset: 0 }));
+
+        let members = |n: usize| -> String {
+            let keys: Vec<String> = (0..n).map(|i| format!("\"k{i}\":1")).collect();
+            format!("{{{}}}", keys.join(","))
+        };
+        let most = members(MAX_TOP_LEVEL_KEYS);
+        assert_eq!(
+            canonicalize(most.as_bytes()).map(|c| c.len()),
+            Ok(most.len())
+        );
+        let over = members(MAX_TOP_LEVEL_KEYS + 1);
+        let last_key = over.rfind(",\"").unwrap() + 1;
+        assert_eq!(
+            canonicalize(over.as_bytes()),
+            Err(TooManyKeys { offset: last_key })
+        );
+        // Nested objects are not limited.
+        let nested = format!("{{\"payload\":{over}}}");
+        assert_eq!(
+            canonicalize(nested.as_bytes()).map(|c| c.len()),
+            Ok(nested.len())
+        );
         assert_eq!(
             canonicalize(b"{\"a\":\"\xed\xa0\x80\"}"),
             Err(InvalidUtf8 { offset: 6 })

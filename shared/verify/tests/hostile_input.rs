@@ -170,6 +170,17 @@ fn colliding_keys(n: usize) -> Vec<String> {
         .collect()
 }
 
+/// `n` distinct keys of three letters: the shortest members, so the most per byte.
+fn three_letter_keys(n: usize) -> impl Iterator<Item = String> {
+    const LETTERS: &[u8; 64] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_";
+    (0..n).map(|i| {
+        [i % 64, i / 64 % 64, i / 4096 % 64]
+            .map(|l| char::from(LETTERS[l]))
+            .iter()
+            .collect()
+    })
+}
+
 fn object_of(keys: impl IntoIterator<Item = String>) -> Vec<u8> {
     let members: Vec<String> = keys.into_iter().map(|k| format!("\"{k}\":1")).collect();
     format!("{{{}}}", members.join(",")).into_bytes()
@@ -276,16 +287,11 @@ fn hostile_bodies(big: usize) -> Vec<(String, Vec<u8>)> {
         ),
         (
             "100k three-letter keys",
-            object_of((0..100_000).map(|i| {
-                let letter = |n: usize| {
-                    char::from(
-                        b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"[n % 64],
-                    )
-                };
-                [letter(i), letter(i / 64), letter(i / 4096)]
-                    .iter()
-                    .collect()
-            })),
+            object_of(three_letter_keys(100_000)),
+        ),
+        (
+            "100k three-letter nested keys",
+            wrap(&object_of(three_letter_keys(100_000))),
         ),
         (
             "10k distinct keys",
@@ -299,6 +305,8 @@ fn hostile_bodies(big: usize) -> Vec<(String, Vec<u8>)> {
             "10k duplicate keys",
             object_of((0..10_000).map(|_| "same".to_string())),
         ),
+        // As many top-level keys as the canonicalizer accepts, all in one Java tree bin.
+        ("10k colliding keys", object_of(colliding_keys(10_000))),
         ("50k colliding keys", object_of(colliding_keys(50_000))),
         (
             "50k colliding nested keys",

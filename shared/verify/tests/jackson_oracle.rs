@@ -35,8 +35,9 @@ const JARS: [&str; 3] = [
     "/usr/share/java/jackson-core.jar",
     "/usr/share/java/jackson-annotations.jar",
 ];
-const INSTALL: &str = "install a JDK 17 and Debian's Jackson: \
-    apt-get install -y openjdk-17-jdk-headless libjackson2-databind-java (bash .ci/run does)";
+const INSTALL: &str = "install a JDK 17 and Debian's Jackson with its security updates: \
+    apt-get update && apt-get install -y openjdk-17-jdk-headless libjackson2-databind-java \
+    libjackson2-core-java (2.14.1-2~deb12u1 or later; bash .ci/run does)";
 
 /// Samsung's verifier in a JVM, fed one command per line (see KnoxOracle.java).
 struct Oracle {
@@ -85,8 +86,9 @@ impl Oracle {
         // Double.toString changed in JDK 19; Samsung's verifier was measured on 17.
         let info = oracle.ask("I");
         assert!(
-            info.starts_with("17 2.14."),
-            "the oracle must run JDK 17 with Jackson 2.14 (got `{info}`): {INSTALL}"
+            info.starts_with("17 2.14.") && info.ends_with(" constraints"),
+            "the oracle must run JDK 17 with Jackson 2.14 and its StreamReadConstraints \
+             (got `{info}`): {INSTALL}"
         );
         oracle
     }

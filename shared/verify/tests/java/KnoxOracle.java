@@ -43,6 +43,16 @@ public class KnoxOracle {
         return verifier.verify(Base64.getUrlDecoder().decode(parts[2])) ? "VALID" : "INVALID";
     }
 
+    /** Debian's jackson-core 2.14.1-2~deb12u1 backports these limits; 2.14.1-1 lacks them. */
+    static String hasStreamReadConstraints() {
+        try {
+            Class.forName("com.fasterxml.jackson.core.StreamReadConstraints");
+            return "constraints";
+        } catch (ClassNotFoundException e) {
+            return "no-constraints";
+        }
+    }
+
     public static void main(String[] args) throws Exception {
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.US_ASCII));
         PrintStream out = new PrintStream(System.out, false, StandardCharsets.US_ASCII);
@@ -63,7 +73,8 @@ public class KnoxOracle {
                         break;
                     case "I":
                         answer = System.getProperty("java.specification.version") + " "
-                            + com.fasterxml.jackson.databind.cfg.PackageVersion.VERSION;
+                            + com.fasterxml.jackson.databind.cfg.PackageVersion.VERSION + " "
+                            + hasStreamReadConstraints();
                         break;
                     default:
                         answer = "BAD-COMMAND";
