@@ -2,7 +2,7 @@
 # Runs hookwarden's two load tests and prints their numbers:
 # - 10,000 signed deliveries (20 % duplicates, 5 % forgeries, 32 in flight) through
 #   `hookwarden serve` (cli/tests/load.rs);
-# - 2,000 Knox deliveries through 32 `knox-webhook` processes under one Lambda Runtime API
+# - 10,000 Knox deliveries through 32 `knox-webhook` processes under one Lambda Runtime API
 #   against moto (functions/knox/tests/faults.rs, load_through_the_runtime_api).
 # Both also run in the normal test suite; this shows their output. `--release` measures
 # optimized builds (the suite runs debug builds, whose numbers are several times lower).

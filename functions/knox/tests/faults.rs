@@ -18,15 +18,15 @@
 //! signatures, bodies and secrets it handled.
 
 use std::collections::{BTreeSet, HashMap};
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+use hookwarden_testkit::log_audit::assert_no_needles;
 use hookwarden_testkit::moto::MotoServer;
 use hookwarden_testkit::runtime_api::{FunctionProcess, RuntimeApi};
-use hookwarden_testkit::samples::{repo_root, samples, test_key, with_request};
+use hookwarden_testkit::samples::{samples, test_key, with_request};
 use hookwarden_verify::encoding::{STANDARD, URL_PADDED, URL_UNPADDED};
 use hookwarden_verify::knox;
 use hookwarden_verify::rsa::RsaSigningKey;
@@ -1090,12 +1090,9 @@ async fn secrets_manager_down_then_back_in_the_same_process() {
         .await
         .is_some());
 
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("in-process.log");
-    std::fs::write(&log, logs.all()).unwrap();
-    run_audit(
-        dir.path(),
-        &[log],
+    let text = String::from_utf8(logs.all()).expect("log lines are UTF-8");
+    assert_no_needles(
+        &[("in-process", &text)],
         &[secret, signature, "BODY-MARKER".into()],
     );
 }
@@ -1152,7 +1149,9 @@ impl Logs {
 const PROCESSES: usize = 32;
 /// Invocations in flight on the Runtime API: one per process.
 const IN_FLIGHT: usize = 32;
-const LAMBDA_DELIVERIES: usize = 2_000;
+const LAMBDA_DELIVERIES: usize = 10_000;
+/// The whole load, on a busy two-core machine in a debug build; about a minute here.
+const LOAD_TIME_LIMIT: Duration = Duration::from_secs(600);
 
 /// What a delivery is, and what it must produce.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -1256,34 +1255,40 @@ async fn load_through_the_runtime_api() {
         signing.elapsed()
     );
 
-    let permits = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
-    let mut tasks = tokio::task::JoinSet::new();
     let started = Instant::now();
-    for (kind, trace, event) in deliveries {
-        let permit = permits.clone().acquire_owned().await.unwrap();
-        let api = api.clone();
-        tasks.spawn(async move {
-            let sent = Instant::now();
-            let response = api.invoke(event, INVOKE_TIMEOUT).await;
-            drop(permit);
-            (kind, trace, response, sent.elapsed())
-        });
-    }
-    let mut latencies = Vec::with_capacity(LAMBDA_DELIVERIES);
-    let mut valid_traces = BTreeSet::new();
-    while let Some(joined) = tasks.join_next().await {
-        let (kind, trace, response, latency) = joined.unwrap();
-        let response = response.unwrap_or_else(|err| panic!("{trace}: {err}"));
-        let status = response["statusCode"].as_u64().unwrap();
-        match kind {
-            Kind::First | Kind::Duplicate => {
-                assert_eq!(status, 200, "{trace}: {response}");
-                valid_traces.insert(trace);
-            }
-            Kind::Forged => assert_eq!(status, 401, "{trace}: {response}"),
+    let run = async {
+        let permits = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
+        let mut tasks = tokio::task::JoinSet::new();
+        for (kind, trace, event) in deliveries {
+            let permit = permits.clone().acquire_owned().await.unwrap();
+            let api = api.clone();
+            tasks.spawn(async move {
+                let sent = Instant::now();
+                let response = api.invoke(event, INVOKE_TIMEOUT).await;
+                drop(permit);
+                (kind, trace, response, sent.elapsed())
+            });
         }
-        latencies.push(latency);
-    }
+        let mut latencies = Vec::with_capacity(LAMBDA_DELIVERIES);
+        let mut valid_traces = BTreeSet::new();
+        while let Some(joined) = tasks.join_next().await {
+            let (kind, trace, response, latency) = joined.unwrap();
+            let response = response.unwrap_or_else(|err| panic!("{trace}: {err}"));
+            let status = response["statusCode"].as_u64().unwrap();
+            match kind {
+                Kind::First | Kind::Duplicate => {
+                    assert_eq!(status, 200, "{trace}: {response}");
+                    valid_traces.insert(trace);
+                }
+                Kind::Forged => assert_eq!(status, 401, "{trace}: {response}"),
+            }
+            latencies.push(latency);
+        }
+        (latencies, valid_traces)
+    };
+    let (mut latencies, valid_traces) = tokio::time::timeout(LOAD_TIME_LIMIT, run)
+        .await
+        .unwrap_or_else(|_| panic!("{LAMBDA_DELIVERIES} deliveries took over {LOAD_TIME_LIMIT:?}"));
     let wall = started.elapsed();
 
     // Exactly the unique valid events are stored: none lost, none forged, none twice.
@@ -1347,15 +1352,22 @@ async fn load_through_the_runtime_api() {
         latencies.last().unwrap(),
     );
 
-    let dir = tempfile::tempdir().unwrap();
-    let mut logs = Vec::new();
-    for (n, process) in processes.iter().enumerate() {
-        let path = dir.path().join(format!("function-{n}.log"));
-        std::fs::write(&path, format!("{}{}", process.stdout(), process.stderr())).unwrap();
-        logs.push(path);
-    }
+    let texts: Vec<(String, String)> = processes
+        .iter()
+        .enumerate()
+        .map(|(n, p)| {
+            (
+                format!("function-{n}"),
+                format!("{}{}", p.stdout(), p.stderr()),
+            )
+        })
+        .collect();
+    let logs: Vec<(&str, &str)> = texts
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.as_str()))
+        .collect();
     signatures.push("BODY-MARKER".into());
-    run_audit(dir.path(), &logs, &signatures);
+    assert_no_needles(&logs, &signatures);
 }
 
 /// What an operator sees with `RUST_LOG=debug` (the level one sets to troubleshoot) while the
@@ -1415,42 +1427,28 @@ async fn debug_logs_hold_no_secret_token_signature_or_body() {
 // ---------------------------------------------------------------------------------------------
 // The log audit.
 
-/// Writes each function's stdout and stderr and the needles into a directory and runs
-/// `scripts/log-audit.sh` on them: no log may hold a signature, a body marker or a secret.
+/// Runs `scripts/log-audit.sh` on each function's stdout and stderr: no log may hold a
+/// signature, a body marker or a secret.
 fn audit(name: &str, functions: &[&Function], needles: &[String]) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut logs: Vec<PathBuf> = Vec::new();
-    for (n, function) in functions.iter().enumerate() {
-        for (stream, text) in [
-            ("stdout", function.process.stdout()),
-            ("stderr", function.process.stderr()),
-        ] {
-            let path = dir.path().join(format!("{name}-function-{n}.{stream}.log"));
-            std::fs::write(&path, text).unwrap();
-            logs.push(path);
-        }
-    }
-    run_audit(dir.path(), &logs, needles);
-}
-
-/// Runs the audit script; panics with its report when a needle is found.
-fn run_audit(dir: &Path, logs: &[PathBuf], needles: &[String]) {
-    let needles_file = dir.join("needles.txt");
-    let mut file = std::fs::File::create(&needles_file).unwrap();
-    for needle in needles {
-        writeln!(file, "{needle}").unwrap();
-    }
-    drop(file);
-    let output = std::process::Command::new("bash")
-        .arg(repo_root().join("scripts/log-audit.sh"))
-        .arg(&needles_file)
-        .args(logs)
-        .output()
-        .expect("running scripts/log-audit.sh");
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(output.status.success(), "log audit failed:\n{report}");
+    let texts: Vec<(String, String)> = functions
+        .iter()
+        .enumerate()
+        .flat_map(|(n, function)| {
+            [
+                (
+                    format!("{name}-function-{n}.stdout"),
+                    function.process.stdout(),
+                ),
+                (
+                    format!("{name}-function-{n}.stderr"),
+                    function.process.stderr(),
+                ),
+            ]
+        })
+        .collect();
+    let logs: Vec<(&str, &str)> = texts
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.as_str()))
+        .collect();
+    assert_no_needles(&logs, needles);
 }

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use hookwarden_testkit::deployment::{Deployment, BUCKET, BUS, INVOKE_TIMEOUT};
+use hookwarden_testkit::log_audit::sample_needles;
 use hookwarden_testkit::samples::{body_of, samples, test_key, with_request};
 use hookwarden_verify::knox;
 use hookwarden_verify::rsa::RsaSigningKey;
@@ -86,6 +87,7 @@ async fn every_sample_is_stored_once_and_published() {
         capture.receive(1, Duration::from_secs(2)).await.is_empty(),
         "no second publish"
     );
+    deployment.assert_logs_clean(&sample_needles("knox"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -115,6 +117,7 @@ async fn forged_and_tampered_requests_store_nothing() {
         200
     );
     assert_eq!(deployment.events("knox").await.len(), 1);
+    deployment.assert_logs_clean(&sample_needles("knox"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

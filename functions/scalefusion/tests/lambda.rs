@@ -3,6 +3,7 @@
 //! EventBridge published as a pointer to S3.
 
 use hookwarden_testkit::deployment::{Deployment, BUS, INVOKE_TIMEOUT};
+use hookwarden_testkit::log_audit::sample_needles;
 use hookwarden_testkit::samples::{body_of, samples, test_key, with_request};
 use hookwarden_verify::scalefusion;
 
@@ -89,6 +90,7 @@ async fn samples_rotation_and_forgeries() {
         let id = line["span"]["requestId"].as_str().unwrap_or_default();
         assert!(id.starts_with("00000000-0000-4000-8000-"), "{line}");
     }
+    deployment.assert_logs_clean(&sample_needles("scalefusion"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

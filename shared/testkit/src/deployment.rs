@@ -89,6 +89,11 @@ impl Deployment {
         serde_json::from_slice(&bytes).expect("an envelope is JSON")
     }
 
+    /// Fails the test if the function's logs hold any of `needles` ([`crate::log_audit`]).
+    pub fn assert_logs_clean(&self, needles: &[String]) {
+        crate::log_audit::assert_no_needles(&[("function", &self.logs())], needles);
+    }
+
     /// Everything the function wrote to stdout and stderr so far.
     pub fn logs(&self) -> String {
         self.function

@@ -5,9 +5,11 @@
 //! - [`deployment`]: a built function under the Runtime API against moto.
 //! - [`samples`]: the committed sample events and test keys.
 //! - [`http_stub`]: an HTTP server answering from a closure and recording what it received.
+//! - [`log_audit`]: `scripts/log-audit.sh` on the logs a test collected.
 
 pub mod deployment;
 pub mod http_stub;
+pub mod log_audit;
 pub mod moto;
 pub mod runtime_api;
 pub mod samples;
