@@ -82,7 +82,7 @@ async fn check_url_is_answered_without_a_sink_and_events_need_one() {
         status >= 500,
         "no sink: nothing can be stored, so no 2xx ({status} {reply})"
     );
-    deployment.assert_logs_clean(&sample_needles("oneaccess"));
+    deployment.assert_logs_clean(&sample_needles("oneaccess/encrypted"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -135,5 +135,5 @@ async fn user_events_are_stored_redacted_and_replays_refused() {
     );
     assert_eq!(deployment.invoke(stale).await.0, 401);
     assert_eq!(deployment.events("oneaccess").await.len(), 1);
-    deployment.assert_logs_clean(&sample_needles("oneaccess"));
+    deployment.assert_logs_clean(&sample_needles("oneaccess/encrypted"));
 }

@@ -34,10 +34,10 @@ pub fn assert_no_needles(logs: &[(&str, &str)], needles: &[String]) {
     );
 }
 
-/// What must never be logged when `events/<provider>/` samples are sent: the secrets of
+/// What must never be logged when the samples of `events/<dir>/` are sent: the secrets of
 /// `events/test-keys/` (every string value of 8 characters or more), each sample's signature
 /// and authorization header, and the signed parts of OneAccess bodies.
-pub fn sample_needles(provider: &str) -> Vec<String> {
+pub fn sample_needles(dir: &str) -> Vec<String> {
     let mut needles = Vec::new();
     for file in [
         "scalefusion-secret.json",
@@ -49,7 +49,7 @@ pub fn sample_needles(provider: &str) -> Vec<String> {
         let values = secret.as_object().into_iter().flat_map(|o| o.values());
         needles.extend(values.filter_map(|v| v.as_str()).map(str::to_string));
     }
-    for (_, event) in samples(provider) {
+    for (_, event) in samples(dir) {
         for header in ["x-wsm-signature", "x-sf-signature", "authorization"] {
             if let Some(value) = event["headers"][header].as_str() {
                 needles.push(value.to_string());

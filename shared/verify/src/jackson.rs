@@ -54,7 +54,7 @@ pub const MAX_STRING_UNITS: usize = 20_000_000;
 /// `subscriptionId`, `payload`…), while replaying Java's `HashMap` costs some 240 bytes of heap
 /// and a tree-bin walk per key before the signature can be checked, so a flood of short keys
 /// would turn a 6 MB body into hundreds of MB. Nested objects are not limited: they keep
-/// arrival order and cost a few bytes per key.
+/// arrival order and cost some 40 bytes per key while their object is open.
 pub const MAX_TOP_LEVEL_KEYS: usize = 10_000;
 
 const BYTE_ORDER_MARK: &[u8] = b"\xEF\xBB\xBF";

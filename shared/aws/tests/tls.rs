@@ -1,0 +1,96 @@
+//! `hookwarden_aws::tls` against a real TLS server on 127.0.0.1 (Python's `ssl` module with a
+//! certificate made here): the client trusts what the system's roots say and nothing else.
+//! The roots come from `SSL_CERT_FILE`, which rustls-native-certs reads on each call, as
+//! the SDK does on Lambda from Amazon Linux's bundle.
+//!
+//! One test in this file: it sets `SSL_CERT_FILE` for the whole process.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, Stdio};
+
+/// An HTTPS server answering `GET /` with `ok`, until dropped.
+struct PythonTlsServer {
+    child: Child,
+    port: u16,
+}
+
+impl PythonTlsServer {
+    fn start(cert: &std::path::Path, key: &std::path::Path) -> Self {
+        let script = "import http.server, ssl, sys\n\
+            class H(http.server.BaseHTTPRequestHandler):\n\
+            \x20   def do_GET(self):\n\
+            \x20       self.send_response(200); self.send_header('Content-Length', '2'); self.end_headers(); self.wfile.write(b'ok')\n\
+            \x20   def log_message(self, *a): pass\n\
+            server = http.server.HTTPServer(('127.0.0.1', 0), H)\n\
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n\
+            context.load_cert_chain(sys.argv[1], sys.argv[2])\n\
+            server.socket = context.wrap_socket(server.socket, server_side=True)\n\
+            print(server.server_address[1], flush=True)\n\
+            server.serve_forever()\n";
+        let mut child = Command::new("python3")
+            .args(["-c", script])
+            .arg(cert)
+            .arg(key)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 runs the TLS server");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("piped stdout"))
+            .read_line(&mut line)
+            .expect("the server prints its port");
+        let port = line.trim().parse().expect("a port number");
+        Self { child, port }
+    }
+}
+
+impl Drop for PythonTlsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A self-signed certificate for 127.0.0.1, as PEM files in `dir`: (certificate, key).
+fn self_signed(dir: &std::path::Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, format!("hookwarden test {name}"));
+    let cert = params.self_signed(&key).unwrap();
+    let cert_path = dir.join(format!("{name}.pem"));
+    let key_path = dir.join(format!("{name}-key.pem"));
+    std::fs::write(&cert_path, cert.pem()).unwrap();
+    std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    (cert_path, key_path)
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn trusts_the_system_roots_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed(dir.path(), "server");
+    let (stranger, _) = self_signed(dir.path(), "stranger");
+    let server = PythonTlsServer::start(&cert, &key);
+    let url = format!("https://127.0.0.1:{}/", server.port);
+    let get = |roots: &std::path::Path| {
+        std::env::set_var("SSL_CERT_FILE", roots);
+        let client = hookwarden_aws::tls::http_client_builder().build().unwrap();
+        let url = url.clone();
+        async move { client.get(url).send().await }
+    };
+
+    let response = get(&cert)
+        .await
+        .expect("the server's certificate is a trusted root");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), "ok");
+
+    let refused = get(&stranger)
+        .await
+        .expect_err("an unknown issuer is refused");
+    let chain = std::iter::successors(Some(&refused as &dyn std::error::Error), |e| e.source())
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ");
+    assert!(chain.contains("UnknownIssuer"), "{chain}");
+}
