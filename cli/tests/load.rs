@@ -8,13 +8,13 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead as _, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::Child;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{test_keys_dir, BIN};
+use common::{files_under, start_serve, test_keys_dir};
+use hookwarden_testkit::load::{percentile, shuffle};
 use hookwarden_testkit::log_audit::assert_no_needles;
 use hookwarden_verify::oneaccess::{self, Config};
 use hookwarden_verify::rsa::RsaSigningKey;
@@ -24,7 +24,6 @@ const DELIVERIES: usize = 10_000;
 const IN_FLIGHT: usize = 32;
 /// Every request must be answered well inside this.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
-const START_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// `hookwarden serve --port 0` on a fresh data directory; its log (stderr) goes to a file.
 struct Server {
@@ -40,29 +39,8 @@ impl Server {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         let log = dir.path().join("serve.log");
-        let mut child = Command::new(BIN)
-            .args(["serve", "--port", "0", "--data", data.to_str().unwrap()])
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("hookwarden serve starts");
-        let stdout = child.stdout.take().unwrap();
-        let (sender, first_line) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            let mut line = String::new();
-            let _ = reader.read_line(&mut line);
-            let _ = sender.send(line);
-            let _ = std::io::copy(&mut reader, &mut std::io::sink());
-        });
-        let line = first_line
-            .recv_timeout(START_TIMEOUT)
-            .expect("hookwarden serve printed its start line");
-        let port = line
-            .strip_prefix("hookwarden serve: listening on http://127.0.0.1:")
-            .and_then(|rest| rest.split(' ').next())
-            .and_then(|port| port.parse().ok())
-            .unwrap_or_else(|| panic!("start line: {line:?}"));
+        let stderr = std::fs::File::create(&log).unwrap();
+        let (child, port, _) = start_serve(&data, &[], stderr.into());
         Server {
             child,
             port,
@@ -87,22 +65,6 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                found.push(path);
-            }
-        }
-    }
-    found
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -262,20 +224,6 @@ fn forged(original: &Delivery, n: usize) -> Delivery {
         }
     }
     forged
-}
-
-/// A deterministic shuffle (xorshift), so a failure replays the same order.
-fn shuffle<T>(items: &mut [T], mut seed: u64) {
-    for i in (1..items.len()).rev() {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        items.swap(i, (seed % (i as u64 + 1)) as usize);
-    }
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
 /// Signs every Knox delivery, spread over the machine's cores.

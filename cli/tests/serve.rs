@@ -3,15 +3,11 @@
 
 mod common;
 
-use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use common::{assert_exit, events_dir, hookwarden, stdout, BIN};
-
-const START_TIMEOUT: Duration = Duration::from_secs(60);
+use common::{assert_exit, events_dir, files_under, hookwarden, start_serve, stdout};
 
 /// A running `hookwarden serve`, killed on drop.
 struct Server {
@@ -24,38 +20,7 @@ impl Server {
     /// Starts `hookwarden serve --port 0 --data DATA EXTRA…` and reads the port from its
     /// start line.
     fn start(data: &Path, extra: &[&str]) -> Self {
-        let mut child = Command::new(BIN)
-            .args(["serve", "--port", "0", "--data", data.to_str().unwrap()])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("hookwarden serve starts");
-        let stdout = child.stdout.take().unwrap();
-        let (lines, first) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            let mut line = String::new();
-            let _ = reader.read_line(&mut line);
-            let _ = lines.send(line);
-            // Keep draining so the server never blocks on a full pipe.
-            let _ = std::io::copy(&mut reader, &mut std::io::sink());
-        });
-        let line = match first.recv_timeout(START_TIMEOUT) {
-            Ok(line) => line,
-            Err(_) => {
-                let _ = child.kill();
-                panic!("hookwarden serve printed no start line within {START_TIMEOUT:?}");
-            }
-        };
-        let expected_prefix = "hookwarden serve: listening on http://127.0.0.1:";
-        assert!(line.starts_with(expected_prefix), "start line: {line:?}");
-        let port: u16 = line[expected_prefix.len()..]
-            .split(' ')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
+        let (child, port, line) = start_serve(data, extra, Stdio::null());
         assert_ne!(port, 0);
         let data = std::path::absolute(data).unwrap();
         assert!(
@@ -100,25 +65,6 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                found.push(path);
-            }
-        }
-    }
-    found
 }
 
 /// The HTTP status lines `send` printed.

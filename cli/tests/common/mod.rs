@@ -52,3 +52,60 @@ pub fn assert_exit(output: &Output, code: i32) {
         assert!(stderr.starts_with("hookwarden: "), "{stderr}");
     }
 }
+
+/// How long `hookwarden serve` may take to print its start line.
+const SERVE_START_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Starts `hookwarden serve --port 0 --data DATA EXTRA…` with its stderr sent to `stderr`,
+/// and returns the child, the port read from its start line, and that line. Its stdout
+/// keeps being drained so the server never blocks on a full pipe.
+pub fn start_serve(
+    data: &Path,
+    extra: &[&str],
+    stderr: std::process::Stdio,
+) -> (std::process::Child, u16, String) {
+    use std::io::BufRead as _;
+    let mut child = Command::new(BIN)
+        .args(["serve", "--port", "0", "--data", data.to_str().unwrap()])
+        .args(extra)
+        .stdout(std::process::Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .expect("hookwarden serve starts");
+    let stdout = child.stdout.take().unwrap();
+    let (lines, first) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut reader = std::io::BufReader::new(stdout);
+        let mut line = String::new();
+        let _ = reader.read_line(&mut line);
+        let _ = lines.send(line);
+        let _ = std::io::copy(&mut reader, &mut std::io::sink());
+    });
+    let Ok(line) = first.recv_timeout(SERVE_START_TIMEOUT) else {
+        let _ = child.kill();
+        panic!("hookwarden serve printed no start line within {SERVE_START_TIMEOUT:?}");
+    };
+    let port = line
+        .strip_prefix("hookwarden serve: listening on http://127.0.0.1:")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|port| port.parse().ok())
+        .unwrap_or_else(|| panic!("start line: {line:?}"));
+    (child, port, line)
+}
+
+/// Every file below `dir` (none if it does not exist).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found
+}

@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+use hookwarden_testkit::load::{percentile, shuffle};
 use hookwarden_testkit::log_audit::assert_no_needles;
 use hookwarden_testkit::moto::MotoServer;
 use hookwarden_testkit::runtime_api::{FunctionProcess, RuntimeApi};
@@ -1161,22 +1162,6 @@ enum Kind {
     Forged,
 }
 
-/// A deterministic shuffle (xorshift), so a failure replays the same order.
-fn shuffle<T>(items: &mut [T], mut seed: u64) {
-    for i in (1..items.len()).rev() {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        items.swap(i, (seed % (i as u64 + 1)) as usize);
-    }
-}
-
-/// p-th percentile of sorted durations.
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index]
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn load_through_the_runtime_api() {
     let _machine = MACHINE.write().await;
@@ -1352,7 +1337,7 @@ async fn load_through_the_runtime_api() {
         latencies.last().unwrap(),
     );
 
-    let texts: Vec<(String, String)> = processes
+    let logs: Vec<(String, String)> = processes
         .iter()
         .enumerate()
         .map(|(n, p)| {
@@ -1361,10 +1346,6 @@ async fn load_through_the_runtime_api() {
                 format!("{}{}", p.stdout(), p.stderr()),
             )
         })
-        .collect();
-    let logs: Vec<(&str, &str)> = texts
-        .iter()
-        .map(|(n, t)| (n.as_str(), t.as_str()))
         .collect();
     signatures.push("BODY-MARKER".into());
     assert_no_needles(&logs, &signatures);
@@ -1430,7 +1411,7 @@ async fn debug_logs_hold_no_secret_token_signature_or_body() {
 /// Runs `scripts/log-audit.sh` on each function's stdout and stderr: no log may hold a
 /// signature, a body marker or a secret.
 fn audit(name: &str, functions: &[&Function], needles: &[String]) {
-    let texts: Vec<(String, String)> = functions
+    let logs: Vec<(String, String)> = functions
         .iter()
         .enumerate()
         .flat_map(|(n, function)| {
@@ -1445,10 +1426,6 @@ fn audit(name: &str, functions: &[&Function], needles: &[String]) {
                 ),
             ]
         })
-        .collect();
-    let logs: Vec<(&str, &str)> = texts
-        .iter()
-        .map(|(n, t)| (n.as_str(), t.as_str()))
         .collect();
     assert_no_needles(&logs, needles);
 }

@@ -5,10 +5,12 @@
 //! - [`deployment`]: a built function under the Runtime API against moto.
 //! - [`samples`]: the committed sample events and test keys.
 //! - [`http_stub`]: an HTTP server answering from a closure and recording what it received.
+//! - [`load`]: the load tests' delivery order and percentiles.
 //! - [`log_audit`]: `scripts/log-audit.sh` on the logs a test collected.
 
 pub mod deployment;
 pub mod http_stub;
+pub mod load;
 pub mod log_audit;
 pub mod moto;
 pub mod runtime_api;

@@ -6,7 +6,7 @@ use crate::samples::{body_of, repo_root, samples, test_key};
 
 /// Writes each `(name, text)` log and the needles to a scratch directory and runs the audit
 /// script on them; panics with its report (needle numbers, never needles) on a match.
-pub fn assert_no_needles(logs: &[(&str, &str)], needles: &[String]) {
+pub fn assert_no_needles(logs: &[(impl AsRef<str>, impl AsRef<str>)], needles: &[String]) {
     let dir = tempfile::tempdir().expect("a scratch directory");
     let needles_file = dir.path().join("needles.txt");
     let mut file = std::fs::File::create(&needles_file).expect("writing needles.txt");
@@ -16,8 +16,8 @@ pub fn assert_no_needles(logs: &[(&str, &str)], needles: &[String]) {
     drop(file);
     let mut paths = Vec::new();
     for (name, text) in logs {
-        let path = dir.path().join(format!("{name}.log"));
-        std::fs::write(&path, text).expect("writing a log file");
+        let path = dir.path().join(format!("{}.log", name.as_ref()));
+        std::fs::write(&path, text.as_ref()).expect("writing a log file");
         paths.push(path);
     }
     let output = std::process::Command::new("bash")

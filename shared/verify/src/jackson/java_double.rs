@@ -234,79 +234,61 @@ fn dtoa(bin_exp: i32, fract_bits: u64, significant_bits: i32) -> Decimal {
     let force_two_digits = |dec_exp: i32| !(-3..8).contains(&dec_exp);
 
     let mut decimal = Decimal::new();
+    // The int and the long path are one digit loop at two widths, each wrapping as Java's
+    // arithmetic does; the macro keeps it written once.
+    macro_rules! fixed_width_digits {
+        ($b:expr, $s:expr, $m:expr) => {{
+            let (mut b, s, mut m) = ($b, $s, $m);
+            let tens = s.wrapping_mul(10);
+            let mut q = b.wrapping_div(s);
+            b = b.wrapping_rem(s).wrapping_mul(10);
+            m = m.wrapping_mul(10);
+            let mut low = b < m;
+            let mut high = b.wrapping_add(m) > tens;
+            if q == 0 && !high {
+                dec_exp -= 1;
+            } else {
+                decimal.push(i64::from(q));
+            }
+            if force_two_digits(dec_exp) {
+                low = false;
+                high = false;
+            }
+            while !low && !high && decimal.len < MAX_DIGITS {
+                q = b.wrapping_div(s);
+                b = b.wrapping_rem(s).wrapping_mul(10);
+                m = m.wrapping_mul(10);
+                if m > 0 {
+                    low = b < m;
+                    high = b.wrapping_add(m) > tens;
+                } else {
+                    // Java: "m might overflow", then it is surely past both bounds.
+                    low = true;
+                    high = true;
+                }
+                decimal.push(i64::from(q));
+            }
+            (low, high, i64::from(b.wrapping_shl(1).wrapping_sub(tens)))
+        }};
+    }
     let (low, high, low_digit_difference) = if b_bits < 32 && ten_s_bits < 32 {
         // Everything fits an int, with Java's 32-bit wrap-around.
-        let mut b = (fract as i32)
-            .wrapping_mul(SMALL_5_POW[b5 as usize])
-            .wrapping_shl(b2 as u32);
-        let s = SMALL_5_POW[s5 as usize].wrapping_shl(s2 as u32);
-        let mut m = SMALL_5_POW[m5 as usize].wrapping_shl(m2 as u32);
-        let tens = s.wrapping_mul(10);
-        let mut q = b.wrapping_div(s);
-        b = b.wrapping_rem(s).wrapping_mul(10);
-        m = m.wrapping_mul(10);
-        let mut low = b < m;
-        let mut high = b.wrapping_add(m) > tens;
-        if q == 0 && !high {
-            dec_exp -= 1;
-        } else {
-            decimal.push(i64::from(q));
-        }
-        if force_two_digits(dec_exp) {
-            low = false;
-            high = false;
-        }
-        while !low && !high && decimal.len < MAX_DIGITS {
-            q = b.wrapping_div(s);
-            b = b.wrapping_rem(s).wrapping_mul(10);
-            m = m.wrapping_mul(10);
-            if m > 0 {
-                low = b < m;
-                high = b.wrapping_add(m) > tens;
-            } else {
-                // Java: "m might overflow", then it is surely past both bounds.
-                low = true;
-                high = true;
-            }
-            decimal.push(i64::from(q));
-        }
-        (low, high, i64::from(b.wrapping_shl(1).wrapping_sub(tens)))
+        fixed_width_digits!(
+            (fract as i32)
+                .wrapping_mul(SMALL_5_POW[b5 as usize])
+                .wrapping_shl(b2 as u32),
+            SMALL_5_POW[s5 as usize].wrapping_shl(s2 as u32),
+            SMALL_5_POW[m5 as usize].wrapping_shl(m2 as u32)
+        )
     } else if b_bits < 64 && ten_s_bits < 64 {
         // Everything fits a long, with Java's 64-bit wrap-around.
-        let mut b = (fract as i64)
-            .wrapping_mul(LONG_5_POW[b5 as usize])
-            .wrapping_shl(b2 as u32);
-        let s = LONG_5_POW[s5 as usize].wrapping_shl(s2 as u32);
-        let mut m = LONG_5_POW[m5 as usize].wrapping_shl(m2 as u32);
-        let tens = s.wrapping_mul(10);
-        let mut q = b.wrapping_div(s);
-        b = b.wrapping_rem(s).wrapping_mul(10);
-        m = m.wrapping_mul(10);
-        let mut low = b < m;
-        let mut high = b.wrapping_add(m) > tens;
-        if q == 0 && !high {
-            dec_exp -= 1;
-        } else {
-            decimal.push(q);
-        }
-        if force_two_digits(dec_exp) {
-            low = false;
-            high = false;
-        }
-        while !low && !high && decimal.len < MAX_DIGITS {
-            q = b.wrapping_div(s);
-            b = b.wrapping_rem(s).wrapping_mul(10);
-            m = m.wrapping_mul(10);
-            if m > 0 {
-                low = b < m;
-                high = b.wrapping_add(m) > tens;
-            } else {
-                low = true;
-                high = true;
-            }
-            decimal.push(q);
-        }
-        (low, high, b.wrapping_shl(1).wrapping_sub(tens))
+        fixed_width_digits!(
+            (fract as i64)
+                .wrapping_mul(LONG_5_POW[b5 as usize])
+                .wrapping_shl(b2 as u32),
+            LONG_5_POW[s5 as usize].wrapping_shl(s2 as u32),
+            LONG_5_POW[m5 as usize].wrapping_shl(m2 as u32)
+        )
     } else {
         // FDBigInteger arithmetic. Java normalizes all four values by a common power of two
         // to speed up its quotient estimate; that scaling changes no quotient or comparison,
