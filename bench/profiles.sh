@@ -9,15 +9,19 @@
 #   release  the profile as committed          thin   lto = "thin"
 #   nolto    lto = false, codegen-units = 16   abort  panic = "abort"
 #   opts     opt-level = "s"                   optz   opt-level = "z"
+#   cold3    the size-optimized cold crates ([profile.release.package]) at opt-level 3
 # PROFILES_TARGET (default target/profile-variants) holds the builds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=${PROFILES_TARGET:-target/profile-variants}
 variants=("$@")
-[ ${#variants[@]} -eq 0 ] && variants=(release thin nolto abort opts optz)
+[ ${#variants[@]} -eq 0 ] && variants=(release thin nolto abort opts optz cold3)
+# The crates [profile.release.package] sets to opt-level "s".
+cold_crates=$(awk '/^\[profile.release.package\]/ {on=1; next} /^\[/ {on=0} on && /opt-level/ {split($1, a, "."); print a[1]}' Cargo.toml)
 
 for v in "${variants[@]}"; do
     settings=()
+    config=()
     case $v in
         release) ;;
         thin) settings+=(CARGO_PROFILE_RELEASE_LTO=thin) ;;
@@ -25,11 +29,12 @@ for v in "${variants[@]}"; do
         abort) settings+=(CARGO_PROFILE_RELEASE_PANIC=abort) ;;
         opts) settings+=(CARGO_PROFILE_RELEASE_OPT_LEVEL=s) ;;
         optz) settings+=(CARGO_PROFILE_RELEASE_OPT_LEVEL=z) ;;
+        cold3) for c in $cold_crates; do config+=(--config "profile.release.package.$c.opt-level=3"); done ;;
         *) echo "bench/profiles.sh: unknown variant $v" >&2; exit 2 ;;
     esac
     dir=$root/$v
     started=$(date +%s)
-    env "${settings[@]}" CARGO_TARGET_DIR="$dir" cargo build --release --locked -q -p knox-webhook
+    env "${settings[@]}" CARGO_TARGET_DIR="$dir" cargo build --release --locked -q -p knox-webhook "${config[@]}"
     built=$(( $(date +%s) - started ))
     size=$(stat -c %s "$dir/release/knox-webhook")
     read -r _ cold per_event < <(bash bench/instructions.sh knox "$dir/release" 200)

@@ -7,7 +7,8 @@
 //! - CPU per warm event: the process's utime+stime (`/proc/<pid>/stat`) over N events / N;
 //! - peak RSS (`VmHWM`) after all events; binary size.
 //!
-//! moto runs in its own process: its CPU is in no figure, its latency is in the wall times.
+//! moto runs in its own process, behind a keep-alive proxy in this one: their CPU is in no
+//! figure, their latency is in the wall times.
 //! Use `bench/run.sh`, which builds everything first.
 
 mod events;
@@ -18,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
+use hookwarden_testkit::keep_alive_proxy::KeepAliveProxy;
 use hookwarden_testkit::moto::MotoServer;
 use hookwarden_testkit::runtime_api::{FunctionProcess, RuntimeApi};
 
@@ -25,7 +27,6 @@ use events::{EventMaker, Provider};
 use report::{Figures, RsaFigures};
 
 const BUCKET: &str = "hookwarden-bench";
-const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 const KNOX_CERT_KEY: &str = "certs/knox-test-cert.pem";
 const SCALEFUSION_SECRET_ID: &str = "bench/scalefusion";
 const ONEACCESS_SECRET_ID: &str = "bench/oneaccess";
@@ -130,7 +131,9 @@ async fn run(args: Args) -> Result<(), BenchError> {
     moto.create_secret(ONEACCESS_SECRET_ID, events::ONEACCESS_SECRET)
         .await;
     let scratch = tempfile_dir()?;
-    let mut receivers = receivers(&args, &moto.endpoint(), scratch.path())?;
+    // Keep-alive as AWS endpoints do; moto alone closes every connection.
+    let proxy = KeepAliveProxy::start(&moto.endpoint()).await;
+    let mut receivers = receivers(&args, &proxy.url(), scratch.path())?;
     for pair in &args.extra_env {
         let (name, value) = pair
             .split_once('=')
@@ -194,20 +197,12 @@ fn tempfile_dir() -> Result<tempfile::TempDir, BenchError> {
 
 fn receivers(args: &Args, endpoint: &str, scratch: &Path) -> Result<Vec<Receiver>, BenchError> {
     let common = |prefix: &str| {
-        let mut env = vec![
+        vec![
             ("AWS_ENDPOINT_URL".to_string(), endpoint.to_string()),
             ("HOOKWARDEN_SINK".to_string(), "s3".to_string()),
             ("HOOKWARDEN_BUCKET".to_string(), BUCKET.to_string()),
             ("HOOKWARDEN_PREFIX".to_string(), prefix.to_string()),
-        ];
-        // The AWS SDK loads the system's root certificates when its client is built. On
-        // Lambda's provided.al2023 that is one bundle file; Debian also has ~150 single-file
-        // copies in /etc/ssl/certs, which would be read one by one. Point at the bundle, as
-        // on Lambda.
-        if Path::new(SYSTEM_CA_BUNDLE).exists() {
-            env.push(("SSL_CERT_FILE".to_string(), SYSTEM_CA_BUNDLE.to_string()));
-        }
-        env
+        ]
     };
     let wanted = |name: &str| args.only.is_empty() || args.only.iter().any(|o| o == name);
     let binary = |name: &str| -> Result<(PathBuf, Option<u64>), BenchError> {

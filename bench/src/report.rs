@@ -139,8 +139,8 @@ pub fn markdown(
     out.push_str(&format!(
         "\n## hookwarden benchmark\n\nMachine: {} ({} cores), Linux {}. Bodies: {} B. Cold start: median of {} fresh processes \
          (one unmeasured run first). CPU per event: utime+stime over {} warm events after {} warm-up events. \
-         Peak RSS: VmHWM after {} events. moto (S3, Secrets Manager) is a separate process: its CPU is in no figure, \
-         its latency is in the wall times.\n\n",
+         Peak RSS: VmHWM after {} events. moto (S3, Secrets Manager) is a separate process behind a keep-alive proxy \
+         (connections kept as AWS endpoints keep them): their CPU is in no figure, their latency is in the wall times.\n\n",
         machine["cpu"].as_str().unwrap_or("?"),
         machine["cores"],
         machine["kernel"].as_str().unwrap_or("?"),

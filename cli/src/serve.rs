@@ -397,12 +397,21 @@ pub async fn run(args: Args) -> Result<(), Failure> {
     }
 }
 
-/// Request log lines on stderr (`RUST_LOG` filters; default info); stdout keeps the start line.
+/// Request log lines on stderr (`RUST_LOG`: a level and/or `target=level` pairs; default
+/// info); stdout keeps the start line.
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+
+    let filter: Targets = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_max_level(LevelFilter::TRACE)
         .with_writer(std::io::stderr)
+        .finish()
+        .with(filter)
         .try_init();
 }

@@ -1038,14 +1038,15 @@ async fn secrets_manager_down_then_back_in_the_same_process() {
         env.get(name).map(|v| v.to_string())
     })
     .unwrap();
-    let config = moto
-        .configure(hookwarden_aws::clients::loader(settings.dependency_timeout))
-        .endpoint_url(&proxy.url)
-        .load()
-        .await;
-    let clients = hookwarden_aws::Clients::new(config);
+    let client = hookwarden_aws::AwsClient::for_endpoint(
+        &proxy.url,
+        hookwarden_testkit::moto::REGION,
+        hookwarden_aws::sigv4::Credentials::new("testing", "testing", None),
+        settings.dependency_timeout,
+    )
+    .unwrap();
     let handler: Arc<dyn hookwarden_pipeline::Handler> =
-        Arc::new(hookwarden_aws::wire::scalefusion(&settings, &clients));
+        Arc::new(hookwarden_aws::wire::scalefusion(&settings, &client));
 
     let secret: Value = serde_json::from_str(&secret_json).unwrap();
     let secret = secret["secret_key"].as_str().unwrap().to_string();

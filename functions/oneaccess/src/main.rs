@@ -4,8 +4,8 @@
 use hookwarden_aws::{lambda, wire};
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    let (settings, clients) = wire::cold_start("oneaccess").await;
-    let handler = wire::oneaccess(&settings, &clients);
+async fn main() -> Result<(), hookwarden_aws::runtime_api::RuntimeApiError> {
+    let (settings, client) = wire::cold_start("oneaccess");
+    let handler = wire::oneaccess(&settings, &client);
     lambda::run(std::sync::Arc::new(handler), settings.max_body_bytes).await
 }

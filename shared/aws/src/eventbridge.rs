@@ -1,23 +1,21 @@
 //! EventBridge as the [`EventBus`]: one PutEvents entry per verified event.
 
 use async_trait::async_trait;
-use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use hookwarden_pipeline::ports::{BusEntry, DependencyError, EventBus};
+use serde::{Deserialize, Serialize};
 
-use crate::dependency_error;
+use crate::client::{AwsClient, Call, Service};
 
 const DEPENDENCY: &str = "eventbridge";
-/// Set by the Lambda runtime for each invocation when X-Ray tracing is on.
-const TRACE_ENV: &str = "_X_AMZN_TRACE_ID";
 
 pub struct EventBridgeBus {
-    client: aws_sdk_eventbridge::Client,
+    client: AwsClient,
     bus_name: String,
 }
 
 impl EventBridgeBus {
     /// `bus_name` is a bus name or ARN.
-    pub fn new(client: aws_sdk_eventbridge::Client, bus_name: impl Into<String>) -> Self {
+    pub fn new(client: AwsClient, bus_name: impl Into<String>) -> Self {
         Self {
             client,
             bus_name: bus_name.into(),
@@ -25,29 +23,81 @@ impl EventBridgeBus {
     }
 }
 
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Request<'a> {
+    entries: [Entry<'a>; 1],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Entry<'a> {
+    event_bus_name: &'a str,
+    source: &'a str,
+    detail_type: &'a str,
+    detail: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trace_header: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Answer {
+    #[serde(default)]
+    failed_entry_count: u64,
+    #[serde(default)]
+    entries: Vec<AnswerEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AnswerEntry {
+    error_code: Option<String>,
+}
+
 #[async_trait]
 impl EventBus for EventBridgeBus {
     async fn publish(&self, entry: &BusEntry) -> Result<(), DependencyError> {
-        let request_entry = PutEventsRequestEntry::builder()
-            .event_bus_name(&self.bus_name)
-            .source(&entry.source)
-            .detail_type(&entry.detail_type)
-            .detail(&entry.detail)
-            .set_trace_header(std::env::var(TRACE_ENV).ok().filter(|t| !t.is_empty()))
-            .build();
-        let output = self
+        let request = Request {
+            entries: [Entry {
+                event_bus_name: &self.bus_name,
+                source: &entry.source,
+                detail_type: &entry.detail_type,
+                detail: &entry.detail,
+                trace_header: crate::lambda::trace_header(),
+            }],
+        };
+        let body = serde_json::to_vec(&request).expect("the PutEvents request serializes");
+        let answer = self
             .client
-            .put_events()
-            .entries(request_entry)
-            .send()
+            .call(Call {
+                service: Service::EventBridge,
+                method: reqwest::Method::POST,
+                object: None,
+                headers: &[
+                    ("content-type", "application/x-amz-json-1.1"),
+                    ("x-amz-target", "AWSEvents.PutEvents"),
+                ],
+                body: body.into(),
+            })
             .await
-            .map_err(|err| dependency_error(DEPENDENCY, "PutEvents", err))?;
-        if output.failed_entry_count() > 0 {
+            .map_err(|err| DependencyError::new(DEPENDENCY, format_args!("PutEvents: {err}")))?;
+        let answer: Answer = serde_json::from_slice(&answer).map_err(|err| {
+            DependencyError::new(
+                DEPENDENCY,
+                format_args!(
+                    "PutEvents: the answer is not PutEvents' JSON (line {} column {})",
+                    err.line(),
+                    err.column()
+                ),
+            )
+        })?;
+        if answer.failed_entry_count > 0 {
             // The error code only: the message can quote the entry, and the entry is the event.
-            let code = output
-                .entries()
+            let code = answer
+                .entries
                 .first()
-                .and_then(|e| e.error_code())
+                .and_then(|e| e.error_code.as_deref())
                 .unwrap_or("no error code given");
             return Err(DependencyError::new(
                 DEPENDENCY,

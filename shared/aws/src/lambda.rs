@@ -1,11 +1,10 @@
 //! The Lambda entrypoint for function URL invocations (payload format 2.0).
 //!
-//! Built on `lambda_runtime` with the raw API Gateway v2 event rather than `lambda_http`,
-//! because `lambda_http` panics on a body marked base64 that is not valid base64; here that
-//! request gets a 400. Every event gets an explicit reply: a malformed event is a 400, a
-//! panicking handler a 500, and the process keeps serving either way.
+//! The raw API Gateway v2 event is read here rather than through `lambda_http`, because
+//! `lambda_http` panics on a body marked base64 that is not valid base64; here that request
+//! gets a 400. Every event gets an explicit reply: a malformed event is a 400, a panicking
+//! handler a 500, and the process keeps serving either way.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
@@ -13,24 +12,62 @@ use aws_lambda_events::encodings::Body;
 use base64::Engine as _;
 use hookwarden_pipeline::request::{Handler, Inbound, Reply};
 use hookwarden_verify::encoding;
-use lambda_runtime::{service_fn, LambdaEvent};
-use serde_json::value::RawValue;
 use tracing::Instrument as _;
 
+use crate::runtime_api::{RuntimeApiClient, RuntimeApiError};
+
+tokio::task_local! {
+    /// The invocation's X-Ray trace header, for the EventBridge entries it publishes.
+    static TRACE_HEADER: Option<String>;
+}
+
+/// The X-Ray trace header of the invocation being handled, if tracing is on.
+pub(crate) fn trace_header() -> Option<String> {
+    TRACE_HEADER.try_with(Clone::clone).ok().flatten()
+}
+
 /// Polls the Lambda Runtime API and answers each function URL event through `handler`.
-/// Returns only when the Runtime API fails.
-pub async fn run(handler: Arc<dyn Handler>, max_body: usize) -> Result<(), lambda_runtime::Error> {
-    // The event arrives raw so that an event we cannot read is answered (400) instead of
-    // failing the invocation (which a function URL turns into an opaque 502).
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
-        let handler = handler.clone();
-        async move {
-            Ok::<_, Infallible>(to_response(
-                respond(handler, event.payload.get(), max_body).await,
-            ))
+/// Returns only when the Runtime API cannot be reached.
+pub async fn run(handler: Arc<dyn Handler>, max_body: usize) -> Result<(), RuntimeApiError> {
+    let mut api = RuntimeApiClient::from_env()?;
+    loop {
+        let invocation = api.next().await?;
+        // The name and field lambda_runtime gave it: every log line of the invocation carries
+        // the request id, which CloudWatch joins with the platform's REPORT line.
+        let span = tracing::info_span!(
+            "Lambda runtime invoke",
+            requestId = %invocation.request_id,
+        );
+        let reply = TRACE_HEADER
+            .scope(
+                invocation.trace_id.clone(),
+                respond_bytes(handler.clone(), &invocation.event, max_body),
+            )
+            .instrument(span.clone())
+            .await;
+        let body = serde_json::to_vec(&to_response(reply)).expect("a response serializes");
+        if let Err(err) = api.respond(&invocation.request_id, body).await {
+            // The invoker gets Lambda's own error for this one; the next may go through.
+            span.in_scope(|| tracing::error!(error = %err, "the response was not accepted"));
         }
-    }))
-    .await
+    }
+}
+
+/// The reply to one event as the Runtime API delivers it (bytes that should be JSON).
+async fn respond_bytes(handler: Arc<dyn Handler>, event: &[u8], max_body: usize) -> Reply {
+    match std::str::from_utf8(event) {
+        Ok(text) => respond(handler, text, max_body).await,
+        Err(err) => {
+            tracing::warn!(
+                provider = handler.provider(),
+                outcome = "malformed",
+                status = 400,
+                byte = err.valid_up_to(),
+                "the invocation is not UTF-8"
+            );
+            Reply::bad_request("the request could not be read")
+        }
+    }
 }
 
 /// The reply to one function URL event, given as JSON text.
@@ -117,9 +154,10 @@ pub fn to_response(reply: Reply) -> ApiGatewayV2httpResponse {
 /// 500 and this process goes on serving.
 async fn call_handler(handler: Arc<dyn Handler>, request: Inbound) -> Reply {
     let provider = handler.provider();
-    // The task carries the invocation's span (request id) so its log lines stay attributed.
+    // The task carries the invocation's span (request id), so its log lines stay attributed,
+    // and its trace header.
     let task = async move { handler.handle(request).await }.instrument(tracing::Span::current());
-    match tokio::spawn(task).await {
+    match tokio::spawn(TRACE_HEADER.scope(trace_header(), task)).await {
         Ok(reply) => reply,
         Err(err) => {
             let panic = match err.try_into_panic() {
@@ -162,10 +200,11 @@ mod tests {
             "test"
         }
         async fn handle(&self, request: Inbound) -> Reply {
-            if request.body.as_ref() == b"panic" {
-                panic!("asked to panic");
+            match request.body.as_ref() {
+                b"panic" => panic!("asked to panic"),
+                b"trace" => Reply::json(200, format!("{:?}", trace_header())),
+                body => Reply::json(200, format!("{{\"len\":{}}}", body.len())),
             }
-            Reply::json(200, format!("{{\"len\":{}}}", request.body.len()))
         }
     }
 
@@ -188,6 +227,32 @@ mod tests {
         assert_eq!(reply, Reply::error(500, "internal error"));
         let reply = respond(handler, &event("fine", false), 100).await;
         assert_eq!(reply, Reply::json(200, r#"{"len":4}"#));
+    }
+
+    /// The handler runs in a task of its own; the invocation's trace header goes with it.
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_handler_task_sees_the_invocations_trace_header() {
+        let handler: Arc<dyn Handler> = Arc::new(Panics);
+        let trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+        let reply = TRACE_HEADER
+            .scope(
+                Some(trace.to_string()),
+                respond(handler.clone(), &event("trace", false), 100),
+            )
+            .await;
+        assert_eq!(reply.body, format!("{:?}", Some(trace)));
+        let reply = respond(handler, &event("trace", false), 100).await;
+        assert_eq!(reply.body, "None");
+    }
+
+    #[test]
+    fn an_event_that_is_not_utf8_gets_400() {
+        let handler: Arc<dyn Handler> = Arc::new(Panics);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let reply = runtime.block_on(respond_bytes(handler, b"{\"body\": \"\xff\"}", 100));
+        assert_eq!(reply.status, 400);
     }
 
     #[tokio::test(flavor = "current_thread")]

@@ -4,19 +4,18 @@ use std::io::{Read as _, Write as _};
 use std::net::{TcpStream, ToSocketAddrs as _};
 use std::time::Duration;
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+
+use tracing_subscriber::filter::{LevelFilter, Targets};
 
 /// How long a failing cold start waits for the Runtime API before exiting anyway.
 const INIT_ERROR_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// Installs the JSON log subscriber: level from `RUST_LOG` (default `info`; an unreadable
-/// value also falls back to `info`), no colours, the invocation span's fields (request id)
-/// on every line. Does nothing if a subscriber is already installed.
+/// Installs the JSON log subscriber: no colours, the invocation span's fields (request id)
+/// on every line, levels from [`log_filter`]. Does nothing if a subscriber is already
+/// installed.
 pub fn init_json_logs() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    // lambda_runtime logs whole events (signature headers, bodies, bearer tokens) at TRACE:
-    // never let RUST_LOG raise it past info.
-    let filter = filter.add_directive("lambda_runtime=info".parse().expect("a valid directive"));
     let _already_installed = tracing_subscriber::fmt()
         .json()
         .flatten_event(true)
@@ -24,9 +23,21 @@ pub fn init_json_logs() {
         .with_span_list(false)
         .with_target(false)
         .with_ansi(false)
-        .with_env_filter(filter)
+        .with_max_level(LevelFilter::TRACE)
         .with_writer(std::io::stdout)
+        .finish()
+        .with(log_filter(std::env::var("RUST_LOG").ok().as_deref()))
         .try_init();
+}
+
+/// The levels `RUST_LOG` asks for: a level (`debug`) and/or `target=level` pairs
+/// (`info,hookwarden_pipeline=debug`); unset or unreadable means `info`. `tracing`'s target
+/// list rather than `EnvFilter`, whose span and field filters need a regex engine (a quarter
+/// MiB of binary) that nobody filtering a webhook receiver's logs uses.
+pub fn log_filter(rust_log: Option<&str>) -> Targets {
+    rust_log
+        .and_then(|text| text.parse().ok())
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO))
 }
 
 /// Ends a cold start that cannot succeed (bad configuration): one JSON line on stdout
@@ -67,4 +78,29 @@ fn post_init_error(api: &str, message: &str) -> std::io::Result<()> {
     let mut answer = [0u8; 256];
     let _ = stream.read(&mut answer)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing::Level;
+
+    use super::*;
+
+    #[test]
+    fn rust_log_sets_levels_and_falls_back_to_info() {
+        let default = log_filter(None);
+        assert!(default.would_enable("hookwarden_pipeline", &Level::INFO));
+        assert!(!default.would_enable("hookwarden_pipeline", &Level::DEBUG));
+
+        let debug = log_filter(Some("debug"));
+        assert!(debug.would_enable("hookwarden_aws", &Level::DEBUG));
+
+        let per_target = log_filter(Some("warn,hookwarden_pipeline=debug"));
+        assert!(per_target.would_enable("hookwarden_pipeline::delivery", &Level::DEBUG));
+        assert!(!per_target.would_enable("hookwarden_aws", &Level::INFO));
+
+        let unreadable = log_filter(Some("[span{field=1}]=debug"));
+        assert!(unreadable.would_enable("hookwarden_pipeline", &Level::INFO));
+        assert!(!unreadable.would_enable("hookwarden_pipeline", &Level::DEBUG));
+    }
 }

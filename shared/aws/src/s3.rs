@@ -4,11 +4,11 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_s3::error::{ProvideErrorMetadata as _, SdkError};
-use aws_sdk_s3::primitives::ByteStream;
+use bytes::Bytes;
 use hookwarden_pipeline::ports::{DependencyError, ObjectStore, PutOutcome};
+use reqwest::Method;
 
-use crate::{causes, dependency_error};
+use crate::client::{AwsClient, Call, CallError, Service};
 
 const DEPENDENCY: &str = "s3";
 /// S3 answers 409 ConditionalRequestConflict when another conditional write to the same key
@@ -17,35 +17,39 @@ const CONFLICT_ATTEMPTS: u32 = 3;
 const CONFLICT_BACKOFF: Duration = Duration::from_millis(50);
 
 pub struct S3Store {
-    client: aws_sdk_s3::Client,
+    client: AwsClient,
     bucket: String,
 }
 
 impl S3Store {
-    pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
+    pub fn new(client: AwsClient, bucket: impl Into<String>) -> Self {
         Self {
             client,
             bucket: bucket.into(),
         }
     }
-}
 
-/// What a failed conditional put means.
-enum PutFailure {
-    Exists,
-    Conflict,
-    Other,
-}
-
-fn classify<E: aws_sdk_s3::error::ProvideErrorMetadata>(
-    err: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
-) -> PutFailure {
-    let status = err.raw_response().map(|raw| raw.status().as_u16());
-    match (status, err.code()) {
-        (Some(412), _) | (_, Some("PreconditionFailed")) => PutFailure::Exists,
-        (Some(409), _) | (_, Some("ConditionalRequestConflict")) => PutFailure::Conflict,
-        _ => PutFailure::Other,
+    async fn call(
+        &self,
+        method: Method,
+        key: &str,
+        headers: &[(&'static str, &str)],
+        body: Bytes,
+    ) -> Result<Bytes, CallError> {
+        self.client
+            .call(Call {
+                service: Service::S3,
+                method,
+                object: Some((&self.bucket, key)),
+                headers,
+                body,
+            })
+            .await
     }
+}
+
+fn failed(operation: &str, key: &str, err: CallError) -> DependencyError {
+    DependencyError::new(DEPENDENCY, format_args!("{operation} {key}: {err}"))
 }
 
 #[async_trait]
@@ -56,38 +60,29 @@ impl ObjectStore for S3Store {
         body: Vec<u8>,
         content_type: &str,
     ) -> Result<PutOutcome, DependencyError> {
-        let body = bytes::Bytes::from(body);
+        let body = Bytes::from(body);
+        let headers = [("content-type", content_type), ("if-none-match", "*")];
         for attempt in 1..=CONFLICT_ATTEMPTS {
-            let result = self
-                .client
-                .put_object()
-                .bucket(&self.bucket)
-                .key(key)
-                .if_none_match("*")
-                .content_type(content_type)
-                .body(ByteStream::from(body.clone()))
-                .send()
-                .await;
-            let err = match result {
+            let err = match self.call(Method::PUT, key, &headers, body.clone()).await {
                 Ok(_) => return Ok(PutOutcome::Created),
                 Err(err) => err,
             };
-            match classify(&err) {
-                PutFailure::Exists => return Ok(PutOutcome::AlreadyExists),
-                PutFailure::Conflict if attempt < CONFLICT_ATTEMPTS => {
+            match (err.status(), err.code()) {
+                (Some(412), _) | (_, Some("PreconditionFailed")) => {
+                    return Ok(PutOutcome::AlreadyExists)
+                }
+                (Some(409), _) | (_, Some("ConditionalRequestConflict")) => {
+                    if attempt == CONFLICT_ATTEMPTS {
+                        return Err(DependencyError::new(
+                            DEPENDENCY,
+                            format_args!(
+                                "PutObject {key}: still 409 ConditionalRequestConflict after {CONFLICT_ATTEMPTS} attempts"
+                            ),
+                        ));
+                    }
                     tokio::time::sleep(CONFLICT_BACKOFF * attempt).await;
                 }
-                PutFailure::Conflict => {
-                    return Err(DependencyError::new(
-                        DEPENDENCY,
-                        format_args!(
-                            "PutObject {key}: still 409 ConditionalRequestConflict after {CONFLICT_ATTEMPTS} attempts"
-                        ),
-                    ))
-                }
-                PutFailure::Other => {
-                    return Err(dependency_error(DEPENDENCY, &format!("PutObject {key}"), err))
-                }
+                _ => return Err(failed("PutObject", key, err)),
             }
         }
         unreachable!("the last attempt returns")
@@ -99,68 +94,34 @@ impl ObjectStore for S3Store {
         body: Vec<u8>,
         content_type: &str,
     ) -> Result<(), DependencyError> {
-        self.client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type(content_type)
-            .body(ByteStream::from(body))
-            .send()
-            .await
-            .map_err(|err| dependency_error(DEPENDENCY, &format!("PutObject {key}"), err))?;
+        self.call(
+            Method::PUT,
+            key,
+            &[("content-type", content_type)],
+            Bytes::from(body),
+        )
+        .await
+        .map_err(|err| failed("PutObject", key, err))?;
         Ok(())
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, DependencyError> {
-        let output = match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
-            Ok(output) => output,
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
-                return Ok(None)
-            }
-            Err(err) => {
-                return Err(dependency_error(
-                    DEPENDENCY,
-                    &format!("GetObject {key}"),
-                    err,
-                ))
-            }
-        };
-        let body = output.body.collect().await.map_err(|err| {
-            let detail = causes(&err);
-            DependencyError::new(
-                DEPENDENCY,
-                format_args!("GetObject {key}: reading the body: {detail}"),
-            )
-        })?;
-        Ok(Some(body.to_vec()))
+        match self.call(Method::GET, key, &[], Bytes::new()).await {
+            Ok(body) => Ok(Some(body.to_vec())),
+            // NoSuchBucket is a 404 too, and an error.
+            Err(err) if err.code() == Some("NoSuchKey") => Ok(None),
+            Err(err) => Err(failed("GetObject", key, err)),
+        }
     }
 
     /// HeadObject answers without a body, so a missing bucket looks like a missing key here
     /// (`Ok(false)`); the conditional put that follows reports it. Without `s3:ListBucket`
     /// S3 answers 403 for a missing key, which is an error, not `false`.
     async fn exists(&self, key: &str) -> Result<bool, DependencyError> {
-        match self
-            .client
-            .head_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
+        match self.call(Method::HEAD, key, &[], Bytes::new()).await {
             Ok(_) => Ok(true),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(false),
-            Err(err) => Err(dependency_error(
-                DEPENDENCY,
-                &format!("HeadObject {key}"),
-                err,
-            )),
+            Err(err) if err.status() == Some(404) => Ok(false),
+            Err(err) => Err(failed("HeadObject", key, err)),
         }
     }
 

@@ -3,19 +3,20 @@
 
 use async_trait::async_trait;
 use hookwarden_pipeline::ports::{DependencyError, SecretSource, SecretStage, SecretValue};
+use serde::Deserialize;
 use zeroize::Zeroizing;
 
-use crate::dependency_error;
+use crate::client::{AwsClient, Call, Service};
 
 const DEPENDENCY: &str = "secrets-manager";
 
 pub struct SecretsManagerSource {
-    client: aws_sdk_secretsmanager::Client,
+    client: AwsClient,
     secret_id: String,
 }
 
 impl SecretsManagerSource {
-    pub fn new(client: aws_sdk_secretsmanager::Client, secret_id: impl Into<String>) -> Self {
+    pub fn new(client: AwsClient, secret_id: impl Into<String>) -> Self {
         Self {
             client,
             secret_id: secret_id.into(),
@@ -23,32 +24,64 @@ impl SecretsManagerSource {
     }
 }
 
+/// The part of GetSecretValue's answer hookwarden reads.
+#[derive(Deserialize)]
+struct Answer {
+    #[serde(rename = "SecretString")]
+    secret_string: Option<Zeroizing<String>>,
+    #[serde(rename = "VersionId")]
+    version_id: Option<String>,
+}
+
 #[async_trait]
 impl SecretSource for SecretsManagerSource {
     async fn fetch(&self, stage: SecretStage) -> Result<Option<SecretValue>, DependencyError> {
         let operation = || format!("GetSecretValue {} {}", self.secret_id, stage.label());
+        let request =
+            serde_json::json!({"SecretId": self.secret_id, "VersionStage": stage.label()});
         let result = self
             .client
-            .get_secret_value()
-            .secret_id(&self.secret_id)
-            .version_stage(stage.label())
-            .send()
+            .call(Call {
+                service: Service::SecretsManager,
+                method: reqwest::Method::POST,
+                object: None,
+                headers: &[
+                    ("content-type", "application/x-amz-json-1.1"),
+                    ("x-amz-target", "secretsmanager.GetSecretValue"),
+                ],
+                body: request.to_string().into(),
+            })
             .await;
-        let mut output = match result {
-            Ok(output) => output,
+        let body = match result {
+            Ok(body) => body,
             // A secret that was never rotated has no AWSPREVIOUS version: Secrets Manager
             // answers ResourceNotFoundException for the stage.
             Err(err)
                 if stage == SecretStage::Previous
-                    && err
-                        .as_service_error()
-                        .is_some_and(|e| e.is_resource_not_found_exception()) =>
+                    && err.code() == Some("ResourceNotFoundException") =>
             {
                 return Ok(None)
             }
-            Err(err) => return Err(dependency_error(DEPENDENCY, &operation(), err)),
+            Err(err) => {
+                return Err(DependencyError::new(
+                    DEPENDENCY,
+                    format_args!("{}: {err}", operation()),
+                ))
+            }
         };
-        let Some(text) = output.secret_string.take().map(Zeroizing::new) else {
+        // serde_json's messages can quote the input, and the input is the secret.
+        let answer: Answer = serde_json::from_slice(&body).map_err(|err| {
+            DependencyError::new(
+                DEPENDENCY,
+                format_args!(
+                    "{}: the answer is not GetSecretValue's JSON (line {} column {})",
+                    operation(),
+                    err.line(),
+                    err.column()
+                ),
+            )
+        })?;
+        let Some(text) = answer.secret_string else {
             return Err(DependencyError::new(
                 DEPENDENCY,
                 format_args!(
@@ -57,7 +90,7 @@ impl SecretSource for SecretsManagerSource {
                 ),
             ));
         };
-        let Some(version_id) = output.version_id.take() else {
+        let Some(version_id) = answer.version_id else {
             return Err(DependencyError::new(
                 DEPENDENCY,
                 format_args!("{}: no VersionId", operation()),

@@ -74,7 +74,7 @@ pub struct SettingsError {
 }
 
 impl SettingsError {
-    fn new(variable: &'static str, problem: impl Into<String>) -> Self {
+    pub(crate) fn new(variable: &'static str, problem: impl Into<String>) -> Self {
         Self {
             variable,
             problem: problem.into(),

@@ -11,27 +11,29 @@ use hookwarden_pipeline::secrets::SecretCache;
 use hookwarden_pipeline::{Common, KnoxHandler, OneAccessHandler, ScalefusionHandler};
 
 use crate::{
-    logging, Clients, EventBridgeBus, KnoxApi, ProviderSettings, S3Store, SecretsManagerSource,
+    logging, AwsClient, EventBridgeBus, KnoxApi, ProviderSettings, S3Store, SecretsManagerSource,
     Settings,
 };
 
 /// JSON logs, settings from the environment (a bad one ends the cold start with one log line
-/// naming it), and SDK clients.
-pub async fn cold_start(provider: &'static str) -> (Settings, Clients) {
+/// naming it), and the AWS client.
+pub fn cold_start(provider: &'static str) -> (Settings, AwsClient) {
     logging::init_json_logs();
     hookwarden_pipeline::outcome::enable_metrics();
     let settings =
         Settings::from_env(provider).unwrap_or_else(|err| logging::fail_cold_start(&err));
-    let clients = Clients::load(settings.dependency_timeout).await;
-    (settings, clients)
+    let client = AwsClient::from_env(settings.dependency_timeout)
+        .unwrap_or_else(|err| logging::fail_cold_start(&err));
+    (settings, client)
 }
 
-fn common(settings: &Settings, clients: &Clients) -> Common {
+fn common(settings: &Settings, client: &AwsClient) -> Common {
     let delivery = settings.sink.as_ref().map(|sink| {
-        let store: Arc<dyn ObjectStore> = Arc::new(S3Store::new(clients.s3(), &sink.bucket));
-        let bus = sink.event_bus.as_ref().map(|name| {
-            Arc::new(EventBridgeBus::new(clients.eventbridge(), name)) as Arc<dyn EventBus>
-        });
+        let store: Arc<dyn ObjectStore> = Arc::new(S3Store::new(client.clone(), &sink.bucket));
+        let bus = sink
+            .event_bus
+            .as_ref()
+            .map(|name| Arc::new(EventBridgeBus::new(client.clone(), name)) as Arc<dyn EventBus>);
         Delivery::new(store, sink.store_events, bus, &settings.prefix)
     });
     Common {
@@ -41,8 +43,8 @@ fn common(settings: &Settings, clients: &Clients) -> Common {
     }
 }
 
-fn secret_cache(settings: &Settings, clients: &Clients, secret_id: &str) -> SecretCache {
-    let source = SecretsManagerSource::new(clients.secrets_manager(), secret_id);
+fn secret_cache(settings: &Settings, client: &AwsClient, secret_id: &str) -> SecretCache {
+    let source = SecretsManagerSource::new(client.clone(), secret_id);
     SecretCache::new(Arc::new(source), settings.secret_ttl)
 }
 
@@ -53,7 +55,7 @@ fn wrong_provider(settings: &Settings, wanted: &str) -> ! {
     ))
 }
 
-pub fn knox(settings: &Settings, clients: &Clients) -> KnoxHandler {
+pub fn knox(settings: &Settings, client: &AwsClient) -> KnoxHandler {
     let ProviderSettings::Knox {
         cert_bucket,
         cert_key,
@@ -62,31 +64,31 @@ pub fn knox(settings: &Settings, clients: &Clients) -> KnoxHandler {
     else {
         wrong_provider(settings, "knox")
     };
-    let store = Arc::new(S3Store::new(clients.s3(), cert_bucket));
+    let store = Arc::new(S3Store::new(client.clone(), cert_bucket));
     let fetcher = api_secret_id.as_ref().map(|id| {
-        let credentials = SecretsManagerSource::new(clients.secrets_manager(), id);
+        let credentials = SecretsManagerSource::new(client.clone(), id);
         Arc::new(KnoxApi::new(
             Arc::new(credentials),
             settings.dependency_timeout,
         )) as Arc<dyn CertificateFetcher>
     });
     KnoxHandler::new(
-        common(settings, clients),
+        common(settings, client),
         CertificateCache::new(store, cert_key, fetcher),
     )
 }
 
-pub fn scalefusion(settings: &Settings, clients: &Clients) -> ScalefusionHandler {
+pub fn scalefusion(settings: &Settings, client: &AwsClient) -> ScalefusionHandler {
     let ProviderSettings::Scalefusion { secret_id } = &settings.provider_settings else {
         wrong_provider(settings, "scalefusion")
     };
     ScalefusionHandler::new(
-        common(settings, clients),
-        secret_cache(settings, clients, secret_id),
+        common(settings, client),
+        secret_cache(settings, client, secret_id),
     )
 }
 
-pub fn oneaccess(settings: &Settings, clients: &Clients) -> OneAccessHandler {
+pub fn oneaccess(settings: &Settings, client: &AwsClient) -> OneAccessHandler {
     let ProviderSettings::OneAccess {
         secret_id,
         replay_window,
@@ -95,8 +97,8 @@ pub fn oneaccess(settings: &Settings, clients: &Clients) -> OneAccessHandler {
         wrong_provider(settings, "oneaccess")
     };
     OneAccessHandler::new(
-        common(settings, clients),
-        secret_cache(settings, clients, secret_id),
+        common(settings, client),
+        secret_cache(settings, client, secret_id),
         *replay_window,
     )
 }

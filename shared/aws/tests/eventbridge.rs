@@ -2,16 +2,19 @@
 
 use std::time::Duration;
 
-use hookwarden_aws::{Clients, EventBridgeBus};
+use hookwarden_aws::sigv4::Credentials;
+use hookwarden_aws::{AwsClient, EventBridgeBus};
 use hookwarden_pipeline::ports::{BusEntry, EventBus};
-use hookwarden_testkit::moto::MotoServer;
+use hookwarden_testkit::moto::{MotoServer, REGION};
+
+/// hookwarden's client for `endpoint` (moto, or a stub), as moto's test credentials.
+fn client(endpoint: &str, timeout: Duration) -> AwsClient {
+    let credentials = Credentials::new("testing", "testing", None);
+    AwsClient::for_endpoint(endpoint, REGION, credentials, timeout).unwrap()
+}
 
 async fn bus(moto: &MotoServer, name: &str) -> EventBridgeBus {
-    let config = moto
-        .configure(hookwarden_aws::clients::loader(Duration::from_secs(2)))
-        .load()
-        .await;
-    EventBridgeBus::new(Clients::new(config).eventbridge(), name)
+    EventBridgeBus::new(client(&moto.endpoint(), Duration::from_secs(2)), name)
 }
 
 fn entry(detail: &str) -> BusEntry {

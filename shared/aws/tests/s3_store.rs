@@ -3,19 +3,22 @@
 
 use std::time::{Duration, Instant};
 
-use hookwarden_aws::{Clients, S3Store};
+use hookwarden_aws::sigv4::Credentials;
+use hookwarden_aws::{AwsClient, S3Store};
 use hookwarden_pipeline::ports::{ObjectStore, PutOutcome};
 use hookwarden_testkit::http_stub::{Answer, StubServer};
-use hookwarden_testkit::moto::MotoServer;
+use hookwarden_testkit::moto::{MotoServer, REGION};
 
 const BUCKET: &str = "hookwarden-events";
 
+/// hookwarden's client for `endpoint` (moto, or a stub), as moto's test credentials.
+fn client(endpoint: &str, timeout: Duration) -> AwsClient {
+    let credentials = Credentials::new("testing", "testing", None);
+    AwsClient::for_endpoint(endpoint, REGION, credentials, timeout).unwrap()
+}
+
 async fn store(moto: &MotoServer, timeout: Duration) -> S3Store {
-    let config = moto
-        .configure(hookwarden_aws::clients::loader(timeout))
-        .load()
-        .await;
-    S3Store::new(Clients::new(config).s3(), BUCKET)
+    S3Store::new(client(&moto.endpoint(), timeout), BUCKET)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -158,15 +161,7 @@ fn conflict() -> Answer {
 }
 
 async fn stub_store(stub: &StubServer) -> S3Store {
-    let config = hookwarden_aws::clients::loader(Duration::from_secs(5))
-        .endpoint_url(stub.url())
-        .region(aws_sdk_s3::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            "t", "t", None, None, "test",
-        ))
-        .load()
-        .await;
-    S3Store::new(Clients::new(config).s3(), BUCKET)
+    S3Store::new(client(&stub.url(), Duration::from_secs(5)), BUCKET)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,16 +2,19 @@
 
 use std::time::{Duration, Instant};
 
-use hookwarden_aws::{Clients, SecretsManagerSource};
+use hookwarden_aws::sigv4::Credentials;
+use hookwarden_aws::{AwsClient, SecretsManagerSource};
 use hookwarden_pipeline::ports::{SecretSource, SecretStage};
-use hookwarden_testkit::moto::MotoServer;
+use hookwarden_testkit::moto::{MotoServer, REGION};
+
+/// hookwarden's client for `endpoint` (moto, or a stub), as moto's test credentials.
+fn client(endpoint: &str, timeout: Duration) -> AwsClient {
+    let credentials = Credentials::new("testing", "testing", None);
+    AwsClient::for_endpoint(endpoint, REGION, credentials, timeout).unwrap()
+}
 
 async fn source(moto: &MotoServer, secret_id: &str) -> SecretsManagerSource {
-    let config = moto
-        .configure(hookwarden_aws::clients::loader(Duration::from_secs(2)))
-        .load()
-        .await;
-    SecretsManagerSource::new(Clients::new(config).secrets_manager(), secret_id)
+    SecretsManagerSource::new(client(&moto.endpoint(), Duration::from_secs(2)), secret_id)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,9 +1,10 @@
-//! `hookwarden_aws::tls` against a real TLS server on 127.0.0.1 (Python's `ssl` module with a
-//! certificate made here): the client trusts what the system's roots say and nothing else.
-//! The roots come from `SSL_CERT_FILE`, which rustls-native-certs reads on each call, as
-//! the SDK does on Lambda from Amazon Linux's bundle.
+//! `hookwarden_aws::tls` against real TLS servers on 127.0.0.1 (Python's `ssl` module with
+//! certificates made here): with `SSL_CERT_FILE` set, the CA it names is trusted (a
+//! deployment behind a TLS-inspecting proxy) and nothing else is: an unknown issuer is
+//! refused.
 //!
-//! One test in this file: it sets `SSL_CERT_FILE` for the whole process.
+//! One test in this file: it sets `SSL_CERT_FILE` for the whole process, before the one TLS
+//! configuration is built.
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -66,26 +67,26 @@ fn self_signed(dir: &std::path::Path, name: &str) -> (std::path::PathBuf, std::p
 }
 
 #[tokio::test(flavor = "current_thread")]
-async fn trusts_the_system_roots_and_nothing_else() {
+async fn trusts_ssl_cert_file_and_refuses_an_unknown_issuer() {
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = self_signed(dir.path(), "server");
-    let (stranger, _) = self_signed(dir.path(), "stranger");
-    let server = PythonTlsServer::start(&cert, &key);
-    let url = format!("https://127.0.0.1:{}/", server.port);
-    let get = |roots: &std::path::Path| {
-        std::env::set_var("SSL_CERT_FILE", roots);
-        let client = hookwarden_aws::tls::http_client_builder().build().unwrap();
-        let url = url.clone();
-        async move { client.get(url).send().await }
-    };
+    let (trusted_cert, trusted_key) = self_signed(dir.path(), "trusted");
+    let (stranger_cert, stranger_key) = self_signed(dir.path(), "stranger");
+    let trusted = PythonTlsServer::start(&trusted_cert, &trusted_key);
+    let stranger = PythonTlsServer::start(&stranger_cert, &stranger_key);
+    std::env::set_var("SSL_CERT_FILE", &trusted_cert);
+    let client = hookwarden_aws::tls::http_client_builder().build().unwrap();
 
-    let response = get(&cert)
+    let response = client
+        .get(format!("https://127.0.0.1:{}/", trusted.port))
+        .send()
         .await
-        .expect("the server's certificate is a trusted root");
+        .expect("the server's certificate is in SSL_CERT_FILE");
     assert_eq!(response.status(), 200);
     assert_eq!(response.text().await.unwrap(), "ok");
 
-    let refused = get(&stranger)
+    let refused = client
+        .get(format!("https://127.0.0.1:{}/", stranger.port))
+        .send()
         .await
         .expect_err("an unknown issuer is refused");
     let chain = std::iter::successors(Some(&refused as &dyn std::error::Error), |e| e.source())

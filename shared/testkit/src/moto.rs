@@ -1,8 +1,8 @@
 //! moto's server (`moto.server.main`) on 127.0.0.1: real AWS wire protocols for S3,
 //! Secrets Manager, EventBridge and SQS, state in memory, one process per [`MotoServer`].
-//! It answers in HTTP/1.1 with keep-alive, as AWS endpoints do: by default werkzeug speaks
-//! HTTP/1.0 and closes every connection, which would test (and bill, in the benchmark) a
-//! new TCP connection per request that no Lambda function makes against real AWS.
+//! It answers in HTTP/1.1, but werkzeug 3 closes the connection after every answer
+//! (`Connection: close`); the benchmark puts [`crate::keep_alive_proxy`] in front, so the
+//! functions keep their connections as they do against AWS endpoints.
 //!
 //! Needs moto 5.2.1 or later (`pip install 'moto[server]>=5.2.1'`): older versions answer a
 //! conditional PutObject on an existing key with 500 instead of 412.
