@@ -4,7 +4,9 @@
 //!
 //! - cold start: wall time from spawning the process to the Runtime API receiving its first
 //!   response, S3 writes included (median of fresh processes);
-//! - CPU per warm event: the process's utime+stime (`/proc/<pid>/stat`) over N events / N;
+//! - CPU per warm event: the process's CPU time (`/proc/<pid>/task/*/schedstat`) per event,
+//!   the median of windows taken in turn across the receivers (kernel part from
+//!   `/proc/<pid>/stat`);
 //! - peak RSS (`VmHWM`) after all events; binary size.
 //!
 //! moto runs in its own process, behind a keep-alive proxy in this one: their CPU is in no
@@ -54,6 +56,10 @@ struct Args {
     /// Warm events the CPU per event is measured over.
     #[arg(long, default_value_t = 2000)]
     events: usize,
+    /// Windows those events are split into, taken in turn across the receivers; the CPU per
+    /// event reported is the median window.
+    #[arg(long, default_value_t = 5)]
+    windows: usize,
     /// Events one process has handled (cold one included) when its peak RSS is read.
     #[arg(long, default_value_t = 10_000)]
     rss_events: usize,
@@ -152,14 +158,7 @@ async fn run(args: Args) -> Result<(), BenchError> {
             receiver.program = script;
         }
     }
-    let ticks = procfs::ticks_per_second();
-    let mut figures = Vec::new();
-    for receiver in &receivers {
-        eprintln!("measuring {} ...", receiver.name);
-        let figure = measure(receiver, &args, ticks).await?;
-        eprintln!("  {}", figure.one_line());
-        figures.push(figure);
-    }
+    let figures = measure_all(&receivers, &args, procfs::ticks_per_second()).await?;
     let rsa = RsaFigures {
         openssl_verify_per_s: args.openssl_rsa2048_verify_per_s,
         awslc_verify_us: args.awslc_rsa2048_verify_us,
@@ -185,6 +184,7 @@ fn args_summary(args: &Args) -> report::Settings {
         cold_runs: args.cold_runs,
         warmup: args.warmup,
         events: args.events,
+        windows: args.windows,
         rss_events: args.rss_events,
         body_bytes: events::BODY_BYTES,
     }
@@ -326,66 +326,155 @@ fn env_pairs(receiver: &Receiver) -> Vec<(&str, &str)> {
         .collect()
 }
 
-async fn measure(receiver: &Receiver, args: &Args, ticks: u64) -> Result<Figures, BenchError> {
-    let maker = EventMaker::new(receiver.provider)?;
+/// One cold start of `receiver`: wall time from spawning a fresh process to its first
+/// response, and the CPU the process used meanwhile (ms).
+async fn cold_start(
+    receiver: &Receiver,
+    maker: &EventMaker,
+    run: usize,
+    timeout: Duration,
+) -> Result<(f64, f64), BenchError> {
+    // A fresh Runtime API per process: a killed process's pending long poll must not
+    // swallow the next process's event.
+    let api = RuntimeApi::start().await;
+    let started = Instant::now();
+    let mut process = api.spawn_function(&receiver.program, &env_pairs(receiver));
+    invoke_ok(&api, &process, receiver, maker, run, 0, timeout).await?;
+    let elapsed = started.elapsed();
+    let cpu = procfs::live_threads_cpu_time(process.id())?;
+    process.kill();
+    Ok((elapsed.as_secs_f64() * 1e3, cpu.as_secs_f64() * 1e3))
+}
+
+/// One receiver's warm process and what was measured of it.
+struct Warm<'a> {
+    receiver: &'a Receiver,
+    maker: EventMaker,
+    api: RuntimeApi,
+    process: FunctionProcess,
+    run: usize,
+    n: usize,
+    cpu_us: Vec<f64>,
+    wall_us: Vec<f64>,
+    cold_ms: Vec<f64>,
+    cold_cpu_ms: Vec<f64>,
+}
+
+impl Warm<'_> {
+    async fn events(&mut self, count: usize, timeout: Duration) -> Result<(), BenchError> {
+        for _ in 0..count {
+            let (api, process, maker) = (&self.api, &self.process, &self.maker);
+            invoke_ok(
+                api,
+                process,
+                self.receiver,
+                maker,
+                self.run,
+                self.n,
+                timeout,
+            )
+            .await?;
+            self.n += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Every receiver measured, in turn at each step, so that a change in the machine's speed
+/// during the run (a busy neighbour on a shared host) weighs on every receiver alike: rounds
+/// of one cold start per receiver, then one warm process each, their CPU per event measured
+/// in windows taken in turn (knox, scalefusion, …, knox, …); each figure is the median.
+async fn measure_all(
+    receivers: &[Receiver],
+    args: &Args,
+    ticks: u64,
+) -> Result<Vec<Figures>, BenchError> {
     let timeout = Duration::from_secs(args.timeout_secs);
-    let env = env_pairs(receiver);
-    let mut run = 0;
-    let mut cold_ms = Vec::new();
-    let mut cold_cpu_ms = Vec::new();
+    let makers = receivers
+        .iter()
+        .map(|r| EventMaker::new(r.provider))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut cold = vec![(Vec::new(), Vec::new()); receivers.len()];
     // Run 0 warms the page cache (and Python's bytecode cache) and is not counted.
-    for attempt in 0..=args.cold_runs {
-        run += 1;
-        // A fresh Runtime API per process: a killed process's pending long poll must not
-        // swallow the next process's event.
-        let api = RuntimeApi::start().await;
-        let started = Instant::now();
-        let mut process = api.spawn_function(&receiver.program, &env);
-        invoke_ok(&api, &process, receiver, &maker, run, 0, timeout).await?;
-        let elapsed = started.elapsed();
-        let cpu = procfs::live_threads_cpu_time(process.id())?;
-        process.kill();
-        if attempt > 0 {
-            cold_ms.push(elapsed.as_secs_f64() * 1e3);
-            cold_cpu_ms.push(cpu.as_secs_f64() * 1e3);
+    for run in 0..=args.cold_runs {
+        eprintln!(
+            "cold starts, round {} of {} ...",
+            run + 1,
+            args.cold_runs + 1
+        );
+        for (i, receiver) in receivers.iter().enumerate() {
+            let (wall_ms, cpu_ms) = cold_start(receiver, &makers[i], run + 1, timeout).await?;
+            if run > 0 {
+                cold[i].0.push(wall_ms);
+                cold[i].1.push(cpu_ms);
+            }
         }
     }
-
-    run += 1;
-    let api = RuntimeApi::start().await;
-    let mut process = api.spawn_function(&receiver.program, &env);
-    let pid = process.id();
-    let mut n = 0;
-    let total = args.rss_events.max(1 + args.warmup + args.events);
-    while n < 1 + args.warmup {
-        invoke_ok(&api, &process, receiver, &maker, run, n, timeout).await?;
-        n += 1;
+    let mut warm = Vec::new();
+    for ((receiver, maker), (cold_ms, cold_cpu_ms)) in receivers.iter().zip(makers).zip(cold) {
+        let api = RuntimeApi::start().await;
+        let process = api.spawn_function(&receiver.program, &env_pairs(receiver));
+        let mut one = Warm {
+            receiver,
+            maker,
+            api,
+            process,
+            run: args.cold_runs + 2,
+            n: 0,
+            cpu_us: Vec::new(),
+            wall_us: Vec::new(),
+            cold_ms,
+            cold_cpu_ms,
+        };
+        one.events(1 + args.warmup, timeout).await?;
+        warm.push(one);
     }
-    let cpu_before = procfs::cpu_time(pid, ticks)?;
-    let wall = Instant::now();
-    while n < 1 + args.warmup + args.events {
-        invoke_ok(&api, &process, receiver, &maker, run, n, timeout).await?;
-        n += 1;
+    let per_window = args.events.div_ceil(args.windows).max(1);
+    let mut system_us = vec![0.0; warm.len()];
+    for window in 0..args.windows {
+        eprintln!("CPU window {} of {} ...", window + 1, args.windows);
+        for (i, one) in warm.iter_mut().enumerate() {
+            let pid = one.process.id();
+            let (cpu_before, ticks_before) = (
+                procfs::live_threads_cpu_time(pid)?,
+                procfs::cpu_time(pid, ticks)?,
+            );
+            let started = Instant::now();
+            one.events(per_window, timeout).await?;
+            let wall = started.elapsed();
+            let cpu = procfs::live_threads_cpu_time(pid)? - cpu_before;
+            system_us[i] += (procfs::cpu_time(pid, ticks)? - ticks_before)
+                .system
+                .as_secs_f64()
+                * 1e6;
+            one.cpu_us.push(cpu.as_secs_f64() * 1e6 / per_window as f64);
+            one.wall_us
+                .push(wall.as_secs_f64() * 1e6 / per_window as f64);
+        }
     }
-    let wall = wall.elapsed();
-    let cpu = procfs::cpu_time(pid, ticks)? - cpu_before;
-    while n < total {
-        invoke_ok(&api, &process, receiver, &maker, run, n, timeout).await?;
-        n += 1;
+    let mut figures = Vec::new();
+    for (mut one, system_us) in warm.into_iter().zip(system_us) {
+        let remaining = args.rss_events.saturating_sub(one.n);
+        one.events(remaining, timeout).await?;
+        let pid = one.process.id();
+        let peak_rss_bytes = procfs::status_bytes(pid, "VmHWM")?;
+        let rss_bytes = procfs::status_bytes(pid, "VmRSS")?;
+        one.process.kill();
+        let measured = (per_window * args.windows) as f64;
+        let figure = Figures::new(
+            one.receiver.name,
+            one.cold_ms,
+            one.cold_cpu_ms,
+            report::median_of(one.cpu_us),
+            system_us / measured,
+            report::median_of(one.wall_us),
+            peak_rss_bytes,
+            rss_bytes,
+            one.n,
+            one.receiver.binary_bytes,
+        );
+        eprintln!("  {}", figure.one_line());
+        figures.push(figure);
     }
-    let peak_rss_bytes = procfs::status_bytes(pid, "VmHWM")?;
-    let rss_bytes = procfs::status_bytes(pid, "VmRSS")?;
-    process.kill();
-    Ok(Figures::new(
-        receiver.name,
-        cold_ms,
-        cold_cpu_ms,
-        cpu.total().as_secs_f64() * 1e6 / args.events as f64,
-        cpu.system.as_secs_f64() * 1e6 / args.events as f64,
-        wall.as_secs_f64() * 1e6 / args.events as f64,
-        peak_rss_bytes,
-        rss_bytes,
-        n,
-        receiver.binary_bytes,
-    ))
+    Ok(figures)
 }

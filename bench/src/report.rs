@@ -36,8 +36,15 @@ pub struct Settings {
     pub cold_runs: usize,
     pub warmup: usize,
     pub events: usize,
+    pub windows: usize,
     pub rss_events: usize,
     pub body_bytes: usize,
+}
+
+/// The median of unsorted figures.
+pub fn median_of(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    median(&values)
 }
 
 fn median(sorted: &[f64]) -> f64 {
@@ -138,7 +145,8 @@ pub fn markdown(
     let mut out = String::new();
     out.push_str(&format!(
         "\n## hookwarden benchmark\n\nMachine: {} ({} cores), Linux {}. Bodies: {} B. Cold start: median of {} fresh processes \
-         (one unmeasured run first). CPU per event: utime+stime over {} warm events after {} warm-up events. \
+         (one unmeasured run first). CPU per warm event: CPU time (schedstat) per event, median of {} windows of {} events \
+         taken in turn across the receivers, after {} warm-up events; kernel part from utime/stime over all windows. \
          Peak RSS: VmHWM after {} events. moto (S3, Secrets Manager) is a separate process behind a keep-alive proxy \
          (connections kept as AWS endpoints keep them): their CPU is in no figure, their latency is in the wall times.\n\n",
         machine["cpu"].as_str().unwrap_or("?"),
@@ -146,7 +154,8 @@ pub fn markdown(
         machine["kernel"].as_str().unwrap_or("?"),
         settings.body_bytes,
         settings.cold_runs,
-        settings.events,
+        settings.windows,
+        settings.events.div_ceil(settings.windows.max(1)),
         settings.warmup,
         settings.rss_events,
     ));
@@ -230,6 +239,7 @@ pub fn json(figures: &[Figures], rsa: &RsaFigures, machine: &Value, settings: &S
             "cold_runs": settings.cold_runs,
             "warmup": settings.warmup,
             "events": settings.events,
+            "windows": settings.windows,
             "rss_events": settings.rss_events,
             "body_bytes": settings.body_bytes,
         },

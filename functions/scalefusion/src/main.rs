@@ -4,7 +4,7 @@
 use hookwarden_aws::{lambda, wire};
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), hookwarden_aws::runtime_api::RuntimeApiError> {
+async fn main() -> std::process::ExitCode {
     let (settings, client) = wire::cold_start("scalefusion");
     let handler = wire::scalefusion(&settings, &client);
     lambda::run(std::sync::Arc::new(handler), settings.max_body_bytes).await

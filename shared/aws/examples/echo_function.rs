@@ -44,7 +44,7 @@ impl Handler for Echo {
 }
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), hookwarden_aws::runtime_api::RuntimeApiError> {
+async fn main() -> std::process::ExitCode {
     init_json_logs();
     let settings = Settings::from_env("oneaccess").unwrap_or_else(|err| fail_cold_start(&err));
     hookwarden_aws::lambda::run(Arc::new(Echo), settings.max_body_bytes).await

@@ -111,6 +111,13 @@ impl Endpoint {
         if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
             return Err(invalid("no query, fragment or user name is allowed"));
         }
+        // Every request carries the session token in a header: over plain HTTP it would cross
+        // the network readable.
+        if url.scheme() == "http" && !crate::is_loopback(host) {
+            return Err(invalid(
+                "http:// is accepted for loopback addresses only (moto, a local MinIO); use https://",
+            ));
+        }
         let authority = match url.port() {
             Some(port) => format!("{host}:{port}"),
             None => host.to_string(),
@@ -612,6 +619,10 @@ mod tests {
             "AWS_ENDPOINT_URL_SECRETS_MANAGER",
             "http://localhost:4566/base/",
         ));
+        env.push((
+            "AWS_ENDPOINT_URL_EVENTBRIDGE",
+            "https://events.vpce.example:8443",
+        ));
         let client = client(&env).unwrap();
         assert_eq!(
             address(&client, Service::S3, Some(("my-bucket", "a/b"))),
@@ -623,7 +634,7 @@ mod tests {
         );
         assert_eq!(
             address(&client, Service::EventBridge, None),
-            "http://127.0.0.1:5000/"
+            "https://events.vpce.example:8443/"
         );
     }
 
@@ -643,6 +654,8 @@ mod tests {
             ("AWS_USE_FIPS_ENDPOINT", "true"),
             ("AWS_USE_DUALSTACK_ENDPOINT", "TRUE"),
             ("AWS_ENDPOINT_URL", "ftp://x"),
+            ("AWS_ENDPOINT_URL", "http://10.0.0.5:9000"),
+            ("AWS_ENDPOINT_URL_EVENTBRIDGE", "http://events.internal"),
             ("AWS_ENDPOINT_URL_S3", "not a url"),
             ("AWS_REGION", "EU West"),
         ] {

@@ -223,18 +223,10 @@ impl CertificateFetcher for KnoxApi {
 
 /// Only HTTPS carries the client secret, except to a loopback test server.
 fn check_base_url(base_url: &str) -> Result<(), DependencyError> {
-    let loopback = |host: &str| {
-        host == "localhost"
-            || host
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback())
-    };
     let acceptable =
         reqwest::Url::parse(base_url).is_ok_and(|url| match (url.scheme(), url.host_str()) {
             ("https", Some(_)) => true,
-            ("http", Some(host)) => loopback(host),
+            ("http", Some(host)) => crate::is_loopback(host),
             _ => false,
         });
     if acceptable {

@@ -27,8 +27,22 @@ pub(crate) fn trace_header() -> Option<String> {
 }
 
 /// Polls the Lambda Runtime API and answers each function URL event through `handler`.
-/// Returns only when the Runtime API cannot be reached.
-pub async fn run(handler: Arc<dyn Handler>, max_body: usize) -> Result<(), RuntimeApiError> {
+/// Returns only when the Runtime API cannot be reached, after logging why; Lambda then
+/// starts a new execution environment.
+pub async fn run(handler: Arc<dyn Handler>, max_body: usize) -> std::process::ExitCode {
+    match serve(handler, max_body).await {
+        Ok(never) => match never {},
+        Err(err) => {
+            tracing::error!(error = %err, "the Lambda Runtime API failed; exiting");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(
+    handler: Arc<dyn Handler>,
+    max_body: usize,
+) -> Result<std::convert::Infallible, RuntimeApiError> {
     let mut api = RuntimeApiClient::from_env()?;
     loop {
         let invocation = api.next().await?;

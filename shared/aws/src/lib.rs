@@ -22,6 +22,17 @@ pub use s3::S3Store;
 pub use secrets_manager::SecretsManagerSource;
 pub use settings::{ProviderSettings, Settings, SettingsError, SinkSettings};
 
+/// `localhost` or a loopback address (`127.0.0.1`, `[::1]`): where plain HTTP is allowed,
+/// for local emulators and test servers.
+pub(crate) fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// How many causes of an error are worth printing.
 const MAX_CAUSES: usize = 8;
 
