@@ -9,7 +9,7 @@
 # Settings (environment):
 #   BENCH_QUICK=1          a short run (3 cold starts, 500 events) to check the setup
 #   BENCH_COLD_RUNS=7      measured cold starts per receiver
-#   BENCH_EVENTS=2000      warm events the CPU per event is measured over
+#   BENCH_EVENTS=2000      warm events the CPU per event is measured over (5 windows per receiver, taken in turn)
 #   BENCH_RSS_EVENTS=10000 events handled before peak RSS is read
 #   BENCH_CRITERION=0      skip the criterion benches (RSA figure included)
 #   BENCH_ONLY=knox,python-knox   only these receivers

@@ -140,7 +140,10 @@ mod tests {
         }
         assert!(x != 1);
         let cpu = cpu_time(pid, ticks_per_second()).unwrap();
-        assert!(cpu.user + cpu.system >= Duration::from_millis(20), "{cpu:?}");
+        assert!(
+            cpu.user + cpu.system >= Duration::from_millis(20),
+            "{cpu:?}"
+        );
         let precise = live_threads_cpu_time(pid).unwrap();
         assert!(precise >= Duration::from_millis(20), "{precise:?}");
         // RSS first: the high-water mark read after it can only be as large or larger.

@@ -165,9 +165,9 @@ pub enum CallError {
     Transport(String),
     #[error("the answer is larger than {MAX_ANSWER_BYTES} bytes")]
     TooLarge,
-    /// HTTP clients rewrite `.` and `..` path segments, so such a key would be written
+    /// URL parsers resolve `.` and `..` path segments, so such a key would be written
     /// elsewhere; hookwarden never builds one.
-    #[error("the key {0:?} has an empty, '.' or '..' segment")]
+    #[error("the key {0:?} has a '.' or '..' segment")]
     UnaddressableKey(String),
 }
 
@@ -378,10 +378,7 @@ impl AwsClient {
         match call.object {
             None => path.push('/'),
             Some((bucket, key)) => {
-                if key
-                    .split('/')
-                    .any(|segment| matches!(segment, "" | "." | ".."))
-                {
+                if key.split('/').any(|segment| matches!(segment, "." | "..")) {
                     return Err(CallError::UnaddressableKey(key.to_string()));
                 }
                 if !endpoint.custom && virtual_host_compatible(bucket) {
@@ -670,7 +667,12 @@ mod tests {
     #[test]
     fn keys_with_dot_segments_are_refused() {
         let client = client(&LAMBDA).unwrap();
-        for key in ["a/../b", "./a", "a//b", "a/"] {
+        // Empty segments are kept by URL parsers and are legal S3 keys.
+        assert_eq!(
+            address(&client, Service::S3, Some(("bucket", "certs//knox.pem"))),
+            "https://bucket.s3.eu-west-1.amazonaws.com/certs//knox.pem"
+        );
+        for key in ["a/../b", "./a", "..", "a/."] {
             let call = Call {
                 service: Service::S3,
                 method: reqwest::Method::PUT,

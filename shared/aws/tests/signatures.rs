@@ -176,6 +176,7 @@ async fn object_paths_are_encoded_as_the_aws_sdk_encodes_them() {
         "knox/_state/ids/with space+plus=equals&amp;",
         "oneaccess/ünïcödé/日本/~tilde_(paren)*star'quote!$,;:@",
         "a/%41/b#c?d",
+        "certs//double/slash",
     ];
     let ours = StubServer::start(answer).await;
     let credentials = Credentials::new(ACCESS_KEY, SECRET_KEY, None);
