@@ -593,7 +593,7 @@ proptest::proptest! {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let text = event.to_string();
         let started = Instant::now();
-        let reply = runtime.block_on(hookwarden_aws::lambda::respond(handler, &text, 8192));
+        let reply = runtime.block_on(hookwarden_aws::lambda::respond(handler, text.as_bytes(), 8192));
         proptest::prop_assert!(REFUSALS.contains(&reply.status), "{} {}", reply.status, reply.body);
         proptest::prop_assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
         proptest::prop_assert!(serde_json::from_str::<Value>(&reply.body).is_ok());
@@ -604,7 +604,7 @@ proptest::proptest! {
         let dir = tempfile::tempdir().unwrap();
         let handler = local_knox_handler(dir.path());
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let reply = runtime.block_on(hookwarden_aws::lambda::respond(handler, &text, 8192));
+        let reply = runtime.block_on(hookwarden_aws::lambda::respond(handler, text.as_bytes(), 8192));
         proptest::prop_assert!(REFUSALS.contains(&reply.status), "{}", reply.status);
     }
 
@@ -1059,8 +1059,9 @@ async fn secrets_manager_down_then_back_in_the_same_process() {
         false,
     )
     .to_string();
-    let respond =
-        || hookwarden_aws::lambda::respond(handler.clone(), &event, settings.max_body_bytes);
+    let respond = || {
+        hookwarden_aws::lambda::respond(handler.clone(), event.as_bytes(), settings.max_body_bytes)
+    };
 
     proxy.set(Target::SecretsManager, Fault::Drop);
     let started = Instant::now();

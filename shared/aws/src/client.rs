@@ -15,7 +15,7 @@ use bytes::Bytes;
 use time::format_description::FormatItem;
 use time::macros::format_description;
 
-use crate::settings::SettingsError;
+use crate::settings::{read_var, SettingsError};
 use crate::sigv4::{self, Credentials};
 
 /// Two attempts: one retry absorbs a transient 5xx or throttle, and both fit in the operation
@@ -239,9 +239,9 @@ impl AwsClient {
         lookup: impl Fn(&str) -> Option<String>,
         timeout: Duration,
     ) -> Result<AwsClient, SettingsError> {
-        let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let var = |name: &str| read_var(&lookup, name);
         for variable in ["AWS_USE_FIPS_ENDPOINT", "AWS_USE_DUALSTACK_ENDPOINT"] {
-            if var(variable).is_some_and(|v| v.trim().eq_ignore_ascii_case("true")) {
+            if var(variable).is_some_and(|v| v.eq_ignore_ascii_case("true")) {
                 return Err(SettingsError::new(
                     variable,
                     "is not supported by hookwarden; set AWS_ENDPOINT_URL_S3, \
@@ -259,9 +259,7 @@ impl AwsClient {
                 )
             })?;
         let credentials = match (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
-            (Some(id), Some(secret)) => {
-                Credentials::new(id.trim(), secret.trim(), var("AWS_SESSION_TOKEN"))
-            }
+            (Some(id), Some(secret)) => Credentials::new(id, secret, var("AWS_SESSION_TOKEN")),
             (id, _) => {
                 return Err(SettingsError::new(
                     if id.is_none() {
@@ -278,14 +276,14 @@ impl AwsClient {
         let endpoints = Service::ALL.map(|service| {
             let variable = service.endpoint_variable();
             match (var(variable), &general) {
-                (Some(url), _) => Endpoint::parse(variable, url.trim()),
-                (None, Some(url)) => Endpoint::parse("AWS_ENDPOINT_URL", url.trim()),
-                (None, None) => Ok(Endpoint::regional(service, region.trim())),
+                (Some(url), _) => Endpoint::parse(variable, &url),
+                (None, Some(url)) => Endpoint::parse("AWS_ENDPOINT_URL", url),
+                (None, None) => Ok(Endpoint::regional(service, &region)),
             }
         });
         let [s3, secrets_manager, eventbridge] = endpoints;
         Self::build(
-            region.trim(),
+            &region,
             credentials,
             [s3?, secrets_manager?, eventbridge?],
             timeout,
@@ -441,29 +439,21 @@ impl AwsClient {
         if !call.body.is_empty() || call.method == reqwest::Method::PUT {
             request = request.body(call.body.clone());
         }
-        let mut response = request
-            .send()
-            .await
-            .map_err(|err| CallError::Transport(crate::causes(&err.without_url())))?;
+        let transport =
+            |err: reqwest::Error| CallError::Transport(crate::causes(&err.without_url()));
+        let response = request.send().await.map_err(transport)?;
         let status = response.status();
         let error_type = response
             .headers()
             .get("x-amzn-errortype")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let mut body = bytes::BytesMut::new();
-        while let Some(chunk) = response
-            .chunk()
+        let body = crate::read_limited(response, MAX_ANSWER_BYTES)
             .await
-            .map_err(|err| CallError::Transport(crate::causes(&err.without_url())))?
-        {
-            if body.len() + chunk.len() > MAX_ANSWER_BYTES {
-                return Err(CallError::TooLarge);
-            }
-            body.extend_from_slice(&chunk);
-        }
+            .map_err(transport)?
+            .ok_or(CallError::TooLarge)?;
         if status.is_success() {
-            return Ok(body.freeze());
+            return Ok(Bytes::from(body));
         }
         let (code, message) = match call.service {
             Service::S3 => xml_error(&body),

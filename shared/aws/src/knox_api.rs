@@ -251,22 +251,16 @@ fn request_error(url: &str, err: reqwest::Error) -> DependencyError {
     )
 }
 
-async fn read_body(url: &str, mut response: reqwest::Response) -> Result<Vec<u8>, DependencyError> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
+async fn read_body(url: &str, response: reqwest::Response) -> Result<Vec<u8>, DependencyError> {
+    crate::read_limited(response, MAX_RESPONSE_BYTES)
         .await
         .map_err(|err| request_error(url, err))?
-    {
-        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-            return Err(DependencyError::new(
+        .ok_or_else(|| {
+            DependencyError::new(
                 DEPENDENCY,
                 format_args!("{url} answered more than {MAX_RESPONSE_BYTES} bytes"),
-            ));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
+            )
+        })
 }
 
 /// `: invalid_client` from an OAuth error answer; the code is a fixed token and safe to log,

@@ -55,7 +55,7 @@ async fn serve(
         let reply = TRACE_HEADER
             .scope(
                 invocation.trace_id.clone(),
-                respond_bytes(handler.clone(), &invocation.event, max_body),
+                respond(handler.clone(), &invocation.event, max_body),
             )
             .instrument(span.clone())
             .await;
@@ -67,26 +67,10 @@ async fn serve(
     }
 }
 
-/// The reply to one event as the Runtime API delivers it (bytes that should be JSON).
-async fn respond_bytes(handler: Arc<dyn Handler>, event: &[u8], max_body: usize) -> Reply {
-    match std::str::from_utf8(event) {
-        Ok(text) => respond(handler, text, max_body).await,
-        Err(err) => {
-            tracing::warn!(
-                provider = handler.provider(),
-                outcome = "malformed",
-                status = 400,
-                byte = err.valid_up_to(),
-                "the invocation is not UTF-8"
-            );
-            Reply::bad_request("the request could not be read")
-        }
-    }
-}
-
-/// The reply to one function URL event, given as JSON text.
-pub async fn respond(handler: Arc<dyn Handler>, event_json: &str, max_body: usize) -> Reply {
-    let event: ApiGatewayV2httpRequest = match serde_json::from_str(event_json) {
+/// The reply to one function URL event as the Runtime API delivers it: bytes that should be
+/// JSON (serde_json refuses invalid UTF-8 as it refuses any other malformed event).
+pub async fn respond(handler: Arc<dyn Handler>, event: &[u8], max_body: usize) -> Reply {
+    let event: ApiGatewayV2httpRequest = match serde_json::from_slice(event) {
         Ok(event) => event,
         Err(err) => {
             // The position only: serde's message can quote header values.
@@ -237,9 +221,9 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn a_panicking_handler_gets_500_and_the_next_request_is_served() {
         let handler: Arc<dyn Handler> = Arc::new(Panics);
-        let reply = respond(handler.clone(), &event("panic", false), 100).await;
+        let reply = respond(handler.clone(), event("panic", false).as_bytes(), 100).await;
         assert_eq!(reply, Reply::error(500, "internal error"));
-        let reply = respond(handler, &event("fine", false), 100).await;
+        let reply = respond(handler, event("fine", false).as_bytes(), 100).await;
         assert_eq!(reply, Reply::json(200, r#"{"len":4}"#));
     }
 
@@ -251,11 +235,11 @@ mod tests {
         let reply = TRACE_HEADER
             .scope(
                 Some(trace.to_string()),
-                respond(handler.clone(), &event("trace", false), 100),
+                respond(handler.clone(), event("trace", false).as_bytes(), 100),
             )
             .await;
         assert_eq!(reply.body, format!("{:?}", Some(trace)));
-        let reply = respond(handler, &event("trace", false), 100).await;
+        let reply = respond(handler, event("trace", false).as_bytes(), 100).await;
         assert_eq!(reply.body, "None");
     }
 
@@ -265,7 +249,7 @@ mod tests {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        let reply = runtime.block_on(respond_bytes(handler, b"{\"body\": \"\xff\"}", 100));
+        let reply = runtime.block_on(respond(handler, b"{\"body\": \"\xff\"}", 100));
         assert_eq!(reply.status, 400);
     }
 
@@ -278,7 +262,7 @@ mod tests {
             r#"{"requestContext": {"http": {"method": "POST"}}, "headers": {"x": "\u0001"}}"#,
         ] {
             assert_eq!(
-                respond(handler.clone(), event, 100).await.status,
+                respond(handler.clone(), event.as_bytes(), 100).await.status,
                 400,
                 "{event}"
             );

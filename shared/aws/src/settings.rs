@@ -86,6 +86,13 @@ impl SettingsError {
     }
 }
 
+/// `name`'s value through `lookup`, trimmed; `None` when unset or blank, which count alike.
+pub(crate) fn read_var(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+    lookup(name)
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
 impl Settings {
     /// Reads the settings for `provider` from the process environment.
     pub fn from_env(provider: &'static str) -> Result<Settings, SettingsError> {
@@ -100,11 +107,7 @@ impl Settings {
         provider: &'static str,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Settings, SettingsError> {
-        let var = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
+        let var = |name: &str| read_var(&lookup, name);
         let bucket = var("HOOKWARDEN_BUCKET");
         let sink = match var("HOOKWARDEN_SINK") {
             Some(text) => Some(parse_sink(
