@@ -616,9 +616,9 @@ proptest::proptest! {
         text in proptest::prelude::any::<String>(),
         limit in 1usize..4096,
     ) {
-        use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
+        use hookwarden_aws::function_url::Event;
         let template = &samples("knox")[0].1;
-        let event = |body: Value, base64: bool| -> ApiGatewayV2httpRequest {
+        let event = |body: Value, base64: bool| -> Event {
             let mut event = template.clone();
             event["body"] = body;
             event["isBase64Encoded"] = base64.into();
@@ -687,7 +687,7 @@ impl FaultProxy {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let faults: Arc<Mutex<HashMap<Target, Fault>>> = Arc::default();
-        let client = hookwarden_aws::tls::http_client_builder()
+        let client = reqwest::Client::builder()
             .no_proxy()
             .timeout(Duration::from_secs(30))
             .build()

@@ -15,6 +15,7 @@ use bytes::Bytes;
 use time::format_description::FormatItem;
 use time::macros::format_description;
 
+use crate::https::{self, HttpsClient};
 use crate::settings::{read_var, SettingsError};
 use crate::sigv4::{self, Credentials};
 
@@ -24,8 +25,6 @@ const MAX_ATTEMPTS: u32 = 2;
 const RETRY_BACKOFF: Duration = Duration::from_millis(100);
 /// Connecting to an AWS endpoint takes milliseconds; waiting longer only burns the budget.
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
-/// S3 closes idle connections after about 20 s; a pooled one older than that is not reused.
-const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(15);
 /// Every answer hookwarden reads is small: a certificate, a dedupe record, a secret, a
 /// PutEvents result.
 const MAX_ANSWER_BYTES: usize = 1024 * 1024;
@@ -103,28 +102,26 @@ impl Endpoint {
                 format!("{text:?} is not a usable endpoint URL ({why}); expected e.g. http://127.0.0.1:5000"),
             )
         };
-        let url = reqwest::Url::parse(text).map_err(|err| invalid(&err.to_string()))?;
-        if !matches!(url.scheme(), "http" | "https") {
+        let url = http::Uri::try_from(text).map_err(|err| invalid(&err.to_string()))?;
+        let scheme = url.scheme_str().unwrap_or_default();
+        if !matches!(scheme, "http" | "https") {
             return Err(invalid("the scheme must be http or https"));
         }
-        let host = url.host_str().ok_or_else(|| invalid("no host"))?;
-        if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        let authority = url.authority().ok_or_else(|| invalid("no host"))?;
+        // `Uri` drops a fragment silently: look for it in the text.
+        if authority.as_str().contains('@') || url.query().is_some() || text.contains('#') {
             return Err(invalid("no query, fragment or user name is allowed"));
         }
         // Every request carries the session token in a header: over plain HTTP it would cross
         // the network readable.
-        if url.scheme() == "http" && !crate::is_loopback(host) {
+        if scheme == "http" && !crate::is_loopback(authority.host()) {
             return Err(invalid(
                 "http:// is accepted for loopback addresses only (moto, a local MinIO); use https://",
             ));
         }
-        let authority = match url.port() {
-            Some(port) => format!("{host}:{port}"),
-            None => host.to_string(),
-        };
         Ok(Endpoint {
-            scheme: url.scheme().to_string(),
-            authority,
+            scheme: scheme.to_string(),
+            authority: authority.as_str().to_ascii_lowercase(),
             base_path: url.path().trim_end_matches('/').to_string(),
             custom: true,
         })
@@ -135,7 +132,7 @@ impl Endpoint {
 /// headers to send and sign, and the body.
 pub(crate) struct Call<'a> {
     pub service: Service,
-    pub method: reqwest::Method,
+    pub method: http::Method,
     pub object: Option<(&'a str, &'a str)>,
     pub headers: &'a [(&'static str, &'a str)],
     pub body: Bytes,
@@ -218,7 +215,7 @@ pub struct AwsClient {
 
 #[derive(Debug)]
 struct Inner {
-    http: reqwest::Client,
+    http: HttpsClient,
     region: String,
     credentials: Credentials,
     endpoints: [Endpoint; 3],
@@ -322,17 +319,9 @@ impl AwsClient {
                 format!("{region:?} is not a region name (e.g. eu-west-1)"),
             ));
         }
-        let http = crate::tls::http_client_builder()
-            // An AWS answer is never a redirect to follow: a 301 means the wrong region.
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .connect_timeout(timeout.min(MAX_CONNECT_TIMEOUT))
-            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-            .build()
-            .map_err(|err| SettingsError::new("AWS_ENDPOINT_URL", format!("HTTP client: {err}")))?;
         Ok(AwsClient {
             inner: Arc::new(Inner {
-                http,
+                http: HttpsClient::new(timeout.min(MAX_CONNECT_TIMEOUT)),
                 region: region.to_string(),
                 credentials,
                 endpoints,
@@ -431,26 +420,38 @@ impl AwsClient {
                 payload_sha256,
             },
         );
-        let mut request = inner.http.request(call.method.clone(), &target.url);
+        // An AWS answer is never a redirect to follow (a 301 means the wrong region): any
+        // non-2xx answer is reported with its error code.
+        let mut request = http::Request::builder()
+            .method(call.method.clone())
+            .uri(&target.url);
         for (name, value) in headers {
             request = request.header(name, value);
         }
-        request = request.header(reqwest::header::AUTHORIZATION, authorization);
-        if !call.body.is_empty() || call.method == reqwest::Method::PUT {
-            request = request.body(call.body.clone());
+        if call.method == http::Method::PUT || call.method == http::Method::POST {
+            // hyper sends no length for an empty body, and S3 answers 411 to a PUT without.
+            request = request.header(http::header::CONTENT_LENGTH, call.body.len());
         }
-        let transport =
-            |err: reqwest::Error| CallError::Transport(crate::causes(&err.without_url()));
-        let response = request.send().await.map_err(transport)?;
+        let request = request
+            .header(http::header::AUTHORIZATION, authorization)
+            .body(call.body.clone().into())
+            .map_err(|err| {
+                CallError::Transport(format!("the request could not be built: {err}"))
+            })?;
+        let response = inner
+            .http
+            .send(request)
+            .await
+            .map_err(CallError::Transport)?;
         let status = response.status();
         let error_type = response
             .headers()
             .get("x-amzn-errortype")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let body = crate::read_limited(response, MAX_ANSWER_BYTES)
+        let body = https::read_limited(response, MAX_ANSWER_BYTES)
             .await
-            .map_err(transport)?
+            .map_err(CallError::Transport)?
             .ok_or(CallError::TooLarge)?;
         if status.is_success() {
             return Ok(Bytes::from(body));
@@ -558,7 +559,7 @@ mod tests {
     fn address(client: &AwsClient, service: Service, object: Option<(&str, &str)>) -> String {
         let call = Call {
             service,
-            method: reqwest::Method::GET,
+            method: http::Method::GET,
             object,
             headers: &[],
             body: Bytes::new(),
@@ -665,7 +666,7 @@ mod tests {
         for key in ["a/../b", "./a", "..", "a/."] {
             let call = Call {
                 service: Service::S3,
-                method: reqwest::Method::PUT,
+                method: http::Method::PUT,
                 object: Some(("bucket", key)),
                 headers: &[],
                 body: Bytes::new(),

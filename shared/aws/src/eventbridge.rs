@@ -72,7 +72,7 @@ impl EventBus for EventBridgeBus {
             .client
             .call(Call {
                 service: Service::EventBridge,
-                method: reqwest::Method::POST,
+                method: http::Method::POST,
                 object: None,
                 headers: &[
                     ("content-type", "application/x-amz-json-1.1"),

@@ -26,10 +26,15 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use hookwarden_pipeline::ports::{CertificateFetcher, DependencyError, SecretSource, SecretStage};
 use hookwarden_verify::encoding;
+use http::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
+use http::StatusCode;
 use serde::Deserialize;
 use zeroize::{Zeroize as _, Zeroizing};
+
+use crate::https::{self, HttpsClient};
 
 const DEPENDENCY: &str = "knox-api";
 pub const DEFAULT_BASE_URL: &str = "https://api.samsungknox.com";
@@ -41,13 +46,23 @@ const PEM_END: &str = "-----END CERTIFICATE-----";
 const MAX_RESPONSE_BYTES: usize = 256 * 1024;
 /// A DER certificate starts with a SEQUENCE tag.
 const DER_SEQUENCE: u8 = 0x30;
+/// Redirects followed on the certificate download (a download may be handed to a file host).
+const MAX_REDIRECTS: usize = 3;
 
 pub struct KnoxApi {
     credentials: Arc<dyn SecretSource>,
     timeout: Duration,
     /// Built on first download: the TLS setup is not worth paying at every cold start, and
     /// most cold starts find the certificate in S3.
-    http: OnceLock<reqwest::Client>,
+    http: OnceLock<HttpsClient>,
+}
+
+/// An answer read whole: status, `Content-Type` and `Location`, body.
+struct Answer {
+    status: StatusCode,
+    content_type: Option<String>,
+    location: Option<String>,
+    body: Vec<u8>,
 }
 
 /// The credentials secret. No `Debug`: it holds the client secret.
@@ -82,17 +97,48 @@ impl KnoxApi {
         }
     }
 
-    fn http(&self) -> Result<&reqwest::Client, DependencyError> {
-        if let Some(client) = self.http.get() {
-            return Ok(client);
+    /// Sends `request` to `url` and reads the answer, all within the timeout.
+    async fn exchange(
+        &self,
+        url: &str,
+        request: http::request::Builder,
+        body: Bytes,
+    ) -> Result<Answer, DependencyError> {
+        let request = request.uri(url).body(body.into()).map_err(|err| {
+            DependencyError::new(DEPENDENCY, format_args!("{url} is not a usable URL: {err}"))
+        })?;
+        let http = self.http.get_or_init(|| HttpsClient::new(self.timeout));
+        let exchange = async {
+            let response = http.send(request).await?;
+            let header = |name| {
+                let value = response.headers().get(name)?.to_str().ok()?;
+                Some(value.to_string())
+            };
+            let (status, content_type, location) =
+                (response.status(), header(CONTENT_TYPE), header(LOCATION));
+            let body = https::read_limited(response, MAX_RESPONSE_BYTES).await?;
+            Ok::<_, String>((status, content_type, location, body))
+        };
+        match tokio::time::timeout(self.timeout, exchange).await {
+            Err(_) => Err(DependencyError::new(
+                DEPENDENCY,
+                format_args!("{url} timed out after {:?}", self.timeout),
+            )),
+            Ok(Err(detail)) => Err(DependencyError::new(
+                DEPENDENCY,
+                format_args!("{url} failed: {detail}"),
+            )),
+            Ok(Ok((_, _, _, None))) => Err(DependencyError::new(
+                DEPENDENCY,
+                format_args!("{url} answered more than {MAX_RESPONSE_BYTES} bytes"),
+            )),
+            Ok(Ok((status, content_type, location, Some(body)))) => Ok(Answer {
+                status,
+                content_type,
+                location,
+                body,
+            }),
         }
-        let client = crate::tls::http_client_builder()
-            .connect_timeout(self.timeout)
-            .timeout(self.timeout)
-            .redirect(reqwest::redirect::Policy::limited(3))
-            .build()
-            .map_err(|err| DependencyError::new(DEPENDENCY, format_args!("HTTP client: {err}")))?;
-        Ok(self.http.get_or_init(|| client))
     }
 
     async fn credentials(&self) -> Result<Credentials, DependencyError> {
@@ -128,30 +174,37 @@ impl KnoxApi {
         credentials: &Credentials,
     ) -> Result<Zeroizing<String>, DependencyError> {
         let url = format!("{base_url}{TOKEN_PATH}");
-        let mut form = vec![
-            ("grant_type", "client_credentials"),
-            ("client_id", credentials.client_id.as_str()),
-            ("client_secret", credentials.client_secret.as_str()),
-        ];
-        if let Some(scope) = &credentials.scope {
-            form.push(("scope", scope.as_str()));
-        }
-        let response = self
-            .http()?
-            .post(&url)
-            .form(&form)
-            .send()
-            .await
-            .map_err(|err| request_error(&url, err))?;
-        let status = response.status();
-        let body = read_body(&url, response).await?;
-        if !status.is_success() {
+        let form = {
+            let mut form = form_urlencoded::Serializer::new(String::new());
+            form.append_pair("grant_type", "client_credentials")
+                .append_pair("client_id", &credentials.client_id)
+                .append_pair("client_secret", &credentials.client_secret);
+            if let Some(scope) = &credentials.scope {
+                form.append_pair("scope", scope);
+            }
+            Zeroizing::new(form.finish())
+        };
+        let request = http::Request::post(&url)
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(CONTENT_LENGTH, form.len());
+        // Not followed: a redirect would carry the client secret to wherever it points.
+        let answer = self
+            .exchange(&url, request, Bytes::copy_from_slice(form.as_bytes()))
+            .await?;
+        if !answer.status.is_success() {
+            let moved = match &answer.location {
+                Some(location) if answer.status.is_redirection() => format!(
+                    " (a redirect to {location}, not followed with the client secret: \
+                     set base_url in the Knox API secret to where the API is)"
+                ),
+                _ => oauth_error(&answer.body),
+            };
             return Err(DependencyError::new(
                 DEPENDENCY,
-                format_args!("POST {url} answered {status}{}", oauth_error(&body)),
+                format_args!("POST {url} answered {}{moved}", answer.status),
             ));
         }
-        let body = Zeroizing::new(body);
+        let body = Zeroizing::new(answer.body);
         let token: TokenResponse = serde_json::from_slice(&body).map_err(|_| {
             DependencyError::new(
                 DEPENDENCY,
@@ -177,26 +230,30 @@ impl CertificateFetcher for KnoxApi {
             .certificate_path
             .as_deref()
             .unwrap_or(DEFAULT_CERTIFICATE_PATH);
-        let url = format!("{base_url}/{}", path.trim_start_matches('/'));
-        let response = self
-            .http()?
-            .get(&url)
-            .bearer_auth(token.as_str())
-            .header(
-                reqwest::header::ACCEPT,
+        let mut url = format!("{base_url}/{}", path.trim_start_matches('/'));
+        let api_origin = origin(&url).to_string();
+        let mut redirects = 0;
+        let answer = loop {
+            let mut request = http::Request::get(&url).header(
+                ACCEPT,
                 "application/x-pem-file, application/pkix-cert, application/json;q=0.9, */*;q=0.5",
-            )
-            .send()
-            .await
-            .map_err(|err| request_error(&url, err))?;
-        let status = response.status();
-        let content_type = response
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("none")
-            .to_string();
-        let body = read_body(&url, response).await?;
+            );
+            // The token is for the Knox API only, not for a host a redirect names.
+            if origin(&url) == api_origin {
+                request = request.header(AUTHORIZATION, format!("Bearer {}", token.as_str()));
+            }
+            let answer = self.exchange(&url, request, Bytes::new()).await?;
+            match (&answer.location, answer.status.is_redirection()) {
+                (Some(location), true) if redirects < MAX_REDIRECTS => {
+                    url = redirect_target(&url, location)?;
+                    redirects += 1;
+                }
+                _ => break answer,
+            }
+        };
+        let status = answer.status;
+        let content_type = answer.content_type.as_deref().unwrap_or("none");
+        let body = answer.body;
         if !status.is_success() {
             return Err(DependencyError::new(
                 DEPENDENCY,
@@ -223,13 +280,7 @@ impl CertificateFetcher for KnoxApi {
 
 /// Only HTTPS carries the client secret, except to a loopback test server.
 fn check_base_url(base_url: &str) -> Result<(), DependencyError> {
-    let acceptable =
-        reqwest::Url::parse(base_url).is_ok_and(|url| match (url.scheme(), url.host_str()) {
-            ("https", Some(_)) => true,
-            ("http", Some(host)) => crate::is_loopback(host),
-            _ => false,
-        });
-    if acceptable {
+    if secure(base_url) {
         return Ok(());
     }
     Err(DependencyError::new(
@@ -238,29 +289,44 @@ fn check_base_url(base_url: &str) -> Result<(), DependencyError> {
     ))
 }
 
-fn request_error(url: &str, err: reqwest::Error) -> DependencyError {
-    let what = if err.is_timeout() {
-        "timed out"
-    } else {
-        "failed"
-    };
-    // `without_url`: the URL is printed once, by us.
-    DependencyError::new(
-        DEPENDENCY,
-        format_args!("{url} {what}: {}", err.without_url()),
-    )
+/// An absolute `https://` URL, or `http://` to a loopback host; no user name.
+fn secure(url: &str) -> bool {
+    http::Uri::try_from(url).is_ok_and(|uri| {
+        let Some(authority) = uri.authority().filter(|a| !a.as_str().contains('@')) else {
+            return false;
+        };
+        match uri.scheme_str() {
+            Some("https") => true,
+            Some("http") => crate::is_loopback(authority.host()),
+            _ => false,
+        }
+    })
 }
 
-async fn read_body(url: &str, response: reqwest::Response) -> Result<Vec<u8>, DependencyError> {
-    crate::read_limited(response, MAX_RESPONSE_BYTES)
-        .await
-        .map_err(|err| request_error(url, err))?
-        .ok_or_else(|| {
-            DependencyError::new(
-                DEPENDENCY,
-                format_args!("{url} answered more than {MAX_RESPONSE_BYTES} bytes"),
-            )
-        })
+/// `scheme://authority` of an absolute URL.
+fn origin(url: &str) -> &str {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let end = url[start..].find('/').map_or(url.len(), |i| start + i);
+    &url[..end]
+}
+
+/// Where a redirect from `url` to `location` leads: an absolute URL held to the same rule as
+/// `base_url`, or a path on the same origin.
+fn redirect_target(url: &str, location: &str) -> Result<String, DependencyError> {
+    let target = if location.starts_with('/') && !location.starts_with("//") {
+        format!("{}{location}", origin(url))
+    } else {
+        location.to_string()
+    };
+    if secure(&target) {
+        return Ok(target);
+    }
+    Err(DependencyError::new(
+        DEPENDENCY,
+        format_args!(
+            "{url} redirected to {location:?}, which is not an https:// URL; not followed"
+        ),
+    ))
 }
 
 /// `: invalid_client` from an OAuth error answer; the code is a fixed token and safe to log,
@@ -408,6 +474,29 @@ mod tests {
         );
         assert_eq!(oauth_error(br#"{"error":"has spaces and secrets"}"#), "");
         assert_eq!(oauth_error(b"not json"), "");
+    }
+
+    #[test]
+    fn redirect_targets() {
+        let from = "https://api.samsungknox.com/kwn/v1/downloadCertificate";
+        assert_eq!(origin(from), "https://api.samsungknox.com");
+        assert_eq!(origin("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
+        assert_eq!(
+            redirect_target(from, "/kwn/v2/cert").unwrap(),
+            "https://api.samsungknox.com/kwn/v2/cert"
+        );
+        assert_eq!(
+            redirect_target(from, "https://cdn.example/c.pem").unwrap(),
+            "https://cdn.example/c.pem"
+        );
+        for location in [
+            "//cdn.example/c.pem",
+            "c.pem",
+            "http://cdn.example/c.pem",
+            "ftp://x/c",
+        ] {
+            assert!(redirect_target(from, location).is_err(), "{location}");
+        }
     }
 
     #[test]

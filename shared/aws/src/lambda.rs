@@ -5,15 +5,16 @@
 //! gets a 400. Every event gets an explicit reply: a malformed event is a 400, a panicking
 //! handler a 500, and the process keeps serving either way.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
-use aws_lambda_events::encodings::Body;
 use base64::Engine as _;
+use futures_util::FutureExt as _;
 use hookwarden_pipeline::request::{Handler, Inbound, Reply};
 use hookwarden_verify::encoding;
 use tracing::Instrument as _;
 
+use crate::function_url::{Event, Response};
 use crate::runtime_api::{RuntimeApiClient, RuntimeApiError};
 
 tokio::task_local! {
@@ -59,7 +60,8 @@ async fn serve(
             )
             .instrument(span.clone())
             .await;
-        let body = serde_json::to_vec(&to_response(reply)).expect("a response serializes");
+        let response = Response::json(reply.status, &reply.body);
+        let body = serde_json::to_vec(&response).expect("a response serializes");
         if let Err(err) = api.respond(&invocation.request_id, body).await {
             // The invoker gets Lambda's own error for this one; the next may go through.
             span.in_scope(|| tracing::error!(error = %err, "the response was not accepted"));
@@ -70,7 +72,7 @@ async fn serve(
 /// The reply to one function URL event as the Runtime API delivers it: bytes that should be
 /// JSON (serde_json refuses invalid UTF-8 as it refuses any other malformed event).
 pub async fn respond(handler: Arc<dyn Handler>, event: &[u8], max_body: usize) -> Reply {
-    let event: ApiGatewayV2httpRequest = match serde_json::from_slice(event) {
+    let event: Event = match serde_json::from_slice(event) {
         Ok(event) => event,
         Err(err) => {
             // The position only: serde's message can quote header values.
@@ -109,7 +111,7 @@ pub async fn respond(handler: Arc<dyn Handler>, event: &[u8], max_body: usize) -
 /// `Err` holds the reply for a body that is too large (413) or not valid base64 (400).
 /// Cookies, which function URL events carry apart from the headers, are dropped: no
 /// provider signs them.
-pub fn to_inbound(event: ApiGatewayV2httpRequest, max_body: usize) -> Result<Inbound, Reply> {
+pub fn to_inbound(event: Event, max_body: usize) -> Result<Inbound, Reply> {
     let body = match event.body {
         None => bytes::Bytes::new(),
         Some(text) if event.is_base64_encoded => {
@@ -136,37 +138,22 @@ pub fn to_inbound(event: ApiGatewayV2httpRequest, max_body: usize) -> Result<Inb
     })
 }
 
-/// The function URL response for `reply`: always JSON.
-pub fn to_response(reply: Reply) -> ApiGatewayV2httpResponse {
-    let mut response = ApiGatewayV2httpResponse::default();
-    response.status_code = i64::from(reply.status);
-    response.headers.insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
-    response.body = Some(Body::Text(reply.body));
-    response
-}
-
-/// Runs the handler in its own task so that a panic ends that task only: the caller gets a
-/// 500 and this process goes on serving.
+/// Runs the handler with its panics caught: a panic ends this invocation with a 500 and the
+/// process goes on serving. (Caught in place rather than in a task of its own: spawning cost
+/// a scheduler round and a wake-up syscall per event.)
 async fn call_handler(handler: Arc<dyn Handler>, request: Inbound) -> Reply {
     let provider = handler.provider();
-    // The task carries the invocation's span (request id), so its log lines stay attributed,
-    // and its trace header.
-    let task = async move { handler.handle(request).await }.instrument(tracing::Span::current());
-    match tokio::spawn(TRACE_HEADER.scope(trace_header(), task)).await {
+    match AssertUnwindSafe(handler.handle(request))
+        .catch_unwind()
+        .await
+    {
         Ok(reply) => reply,
-        Err(err) => {
-            let panic = match err.try_into_panic() {
-                Ok(payload) => panic_message(payload.as_ref()),
-                Err(_) => "the handler task was cancelled".to_string(),
-            };
+        Err(payload) => {
             tracing::error!(
                 provider,
                 outcome = "panic",
                 status = 500,
-                panic,
+                panic = panic_message(payload.as_ref()),
                 "the handler panicked"
             );
             Reply::error(500, "internal error")
@@ -227,9 +214,9 @@ mod tests {
         assert_eq!(reply, Reply::json(200, r#"{"len":4}"#));
     }
 
-    /// The handler runs in a task of its own; the invocation's trace header goes with it.
+    /// The handler sees the invocation's trace header, and no other invocation's.
     #[tokio::test(flavor = "current_thread")]
-    async fn the_handler_task_sees_the_invocations_trace_header() {
+    async fn the_handler_sees_the_invocations_trace_header() {
         let handler: Arc<dyn Handler> = Arc::new(Panics);
         let trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
         let reply = TRACE_HEADER
@@ -267,14 +254,5 @@ mod tests {
                 "{event}"
             );
         }
-    }
-
-    #[test]
-    fn responses_are_json() {
-        let response = to_response(Reply::json(201, "{}"));
-        assert_eq!(response.status_code, 201);
-        assert_eq!(response.headers["content-type"], "application/json");
-        assert_eq!(response.body, Some(Body::Text("{}".into())));
-        assert!(!response.is_base64_encoded);
     }
 }

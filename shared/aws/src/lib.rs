@@ -4,6 +4,8 @@
 
 pub mod client;
 pub mod eventbridge;
+pub mod function_url;
+mod https;
 pub mod knox_api;
 pub mod lambda;
 pub mod logging;
@@ -31,22 +33,6 @@ pub(crate) fn is_loopback(host: &str) -> bool {
             .trim_end_matches(']')
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
-}
-
-/// The body of `response`, or `Ok(None)` as soon as it passes `limit` bytes (the rest is not
-/// read): every answer hookwarden reads is small, and a large one is a fault to report.
-pub(crate) async fn read_limited(
-    mut response: reqwest::Response,
-    limit: usize,
-) -> Result<Option<Vec<u8>>, reqwest::Error> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
-        if body.len() + chunk.len() > limit {
-            return Ok(None);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(Some(body))
 }
 
 /// How many causes of an error are worth printing.

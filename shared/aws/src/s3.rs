@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use hookwarden_pipeline::ports::{DependencyError, ObjectStore, PutOutcome};
-use reqwest::Method;
+use http::Method;
 
 use crate::client::{AwsClient, Call, CallError, Service};
 

@@ -43,7 +43,7 @@ impl SecretSource for SecretsManagerSource {
             .client
             .call(Call {
                 service: Service::SecretsManager,
-                method: reqwest::Method::POST,
+                method: http::Method::POST,
                 object: None,
                 headers: &[
                     ("content-type", "application/x-amz-json-1.1"),

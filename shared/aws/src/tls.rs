@@ -10,13 +10,8 @@
 
 use std::sync::{Arc, OnceLock};
 
-/// A `reqwest` client builder on that configuration.
-pub fn http_client_builder() -> reqwest::ClientBuilder {
-    reqwest::Client::builder().use_preconfigured_tls(client_config().as_ref().clone())
-}
-
 /// Built once per process, shared by every client.
-fn client_config() -> &'static Arc<rustls::ClientConfig> {
+pub(crate) fn client_config() -> &'static Arc<rustls::ClientConfig> {
     static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
     CONFIG.get_or_init(|| {
         let chosen = ["SSL_CERT_FILE", "SSL_CERT_DIR"]

@@ -235,3 +235,102 @@ async fn a_hanging_api_times_out() {
     assert!(err.detail.contains("timed out"), "{err}");
     drop(listener);
 }
+
+fn redirect(status: u16, location: &str) -> Answer {
+    let mut answer = Answer::new(status, "text/plain", "moved");
+    answer.headers.push(("location".into(), location.into()));
+    answer
+}
+
+/// A certificate download may be handed on: redirects are followed (a path on the Knox API,
+/// then another host), and the bearer token goes to the Knox API's origin only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirected_download_is_followed_without_the_token_leaving_the_api() {
+    let (pem, _) = openssl_certificate();
+    let file_host = {
+        let pem = pem.clone();
+        StubServer::start(move |_, _| Answer::new(200, "application/x-pem-file", pem.clone())).await
+    };
+    let elsewhere = format!("{}/files/knox.pem", file_host.url());
+    let api_stub = StubServer::start(move |request: &Recorded, _| match request.target.as_str() {
+        "/ams/v1/oauth2/token" => Answer::new(
+            200,
+            "application/json",
+            format!(r#"{{"access_token":"{TOKEN}"}}"#),
+        ),
+        "/kwn/v1/downloadCertificate" => redirect(302, "/kwn/v1/certificates/current"),
+        "/kwn/v1/certificates/current" => redirect(307, &elsewhere),
+        _ => Answer::new(404, "text/plain", "no"),
+    })
+    .await;
+    let api = KnoxApi::new(
+        credentials(&api_stub.url(), serde_json::json!({})),
+        Duration::from_secs(5),
+    );
+    assert_eq!(api.download().await.unwrap(), pem.trim().as_bytes());
+
+    let bearer = format!("Bearer {TOKEN}");
+    let at_api = api_stub.requests();
+    assert_eq!(at_api.len(), 3);
+    for request in &at_api[1..] {
+        assert_eq!(
+            request.header("authorization"),
+            Some(bearer.as_str()),
+            "{}",
+            request.target
+        );
+    }
+    let at_file_host = file_host.requests();
+    assert_eq!(at_file_host.len(), 1);
+    assert_eq!(at_file_host[0].target, "/files/knox.pem");
+    assert_eq!(at_file_host[0].header("authorization"), None);
+}
+
+/// Redirects that would carry a secret somewhere unchecked are not followed, and say so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirects_that_are_not_followed() {
+    let token_moved = StubServer::start(|_, _| redirect(307, "https://oauth.example/token")).await;
+    let to_plain_http = StubServer::start(|request: &Recorded, _| match request.target.as_str() {
+        "/ams/v1/oauth2/token" => Answer::new(
+            200,
+            "application/json",
+            format!(r#"{{"access_token":"{TOKEN}"}}"#),
+        ),
+        _ => redirect(301, "http://files.example/knox.pem"),
+    })
+    .await;
+    let looping = StubServer::start(|request: &Recorded, _| match request.target.as_str() {
+        "/ams/v1/oauth2/token" => Answer::new(
+            200,
+            "application/json",
+            format!(r#"{{"access_token":"{TOKEN}"}}"#),
+        ),
+        _ => redirect(302, "/again"),
+    })
+    .await;
+    let download = |url: String| async move {
+        KnoxApi::new(
+            credentials(&url, serde_json::json!({})),
+            Duration::from_secs(5),
+        )
+        .download()
+        .await
+        .unwrap_err()
+    };
+    let err = download(token_moved.url()).await;
+    assert!(err.detail.contains("answered 307 Temporary Redirect (a redirect to https://oauth.example/token, not followed with the client secret"), "{err}");
+    assert_eq!(token_moved.requests().len(), 1);
+
+    let err = download(to_plain_http.url()).await;
+    assert!(
+        err.detail.contains(
+            r#"redirected to "http://files.example/knox.pem", which is not an https:// URL"#
+        ),
+        "{err}"
+    );
+
+    let err = download(looping.url()).await;
+    assert!(err.detail.contains("/again answered 302 Found"), "{err}");
+    // The token, the download, then three redirects followed.
+    assert_eq!(looping.requests().len(), 5);
+}

@@ -1,5 +1,5 @@
-//! `hookwarden_aws::tls` against real TLS servers on 127.0.0.1 (Python's `ssl` module with
-//! certificates made here): with `SSL_CERT_FILE` set, the CA it names is trusted (a
+//! hookwarden's TLS configuration, through its AWS client, against real TLS servers on
+//! 127.0.0.1 (Python's `ssl` module with certificates made here): with `SSL_CERT_FILE` set, the CA it names is trusted (a
 //! deployment behind a TLS-inspecting proxy) and nothing else is: an unknown issuer is
 //! refused.
 //!
@@ -8,6 +8,11 @@
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use hookwarden_aws::sigv4::Credentials;
+use hookwarden_aws::{AwsClient, S3Store};
+use hookwarden_pipeline::ports::ObjectStore as _;
 
 /// An HTTPS server answering `GET /` with `ok`, until dropped.
 struct PythonTlsServer {
@@ -66,6 +71,19 @@ fn self_signed(dir: &std::path::Path, name: &str) -> (std::path::PathBuf, std::p
     (cert_path, key_path)
 }
 
+/// S3 at `https://127.0.0.1:{port}` through hookwarden's client: the Python server answers
+/// every GET with `ok`, which reads as an object.
+fn s3_at(port: u16) -> S3Store {
+    let client = AwsClient::for_endpoint(
+        &format!("https://127.0.0.1:{port}"),
+        "us-east-1",
+        Credentials::new("AKIDEXAMPLE", "secret", None),
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    S3Store::new(client, "bucket")
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn trusts_ssl_cert_file_and_refuses_an_unknown_issuer() {
     let dir = tempfile::tempdir().unwrap();
@@ -74,24 +92,16 @@ async fn trusts_ssl_cert_file_and_refuses_an_unknown_issuer() {
     let trusted = PythonTlsServer::start(&trusted_cert, &trusted_key);
     let stranger = PythonTlsServer::start(&stranger_cert, &stranger_key);
     std::env::set_var("SSL_CERT_FILE", &trusted_cert);
-    let client = hookwarden_aws::tls::http_client_builder().build().unwrap();
 
-    let response = client
-        .get(format!("https://127.0.0.1:{}/", trusted.port))
-        .send()
+    let object = s3_at(trusted.port)
+        .get("key")
         .await
         .expect("the server's certificate is in SSL_CERT_FILE");
-    assert_eq!(response.status(), 200);
-    assert_eq!(response.text().await.unwrap(), "ok");
+    assert_eq!(object.as_deref(), Some(&b"ok"[..]));
 
-    let refused = client
-        .get(format!("https://127.0.0.1:{}/", stranger.port))
-        .send()
+    let refused = s3_at(stranger.port)
+        .get("key")
         .await
         .expect_err("an unknown issuer is refused");
-    let chain = std::iter::successors(Some(&refused as &dyn std::error::Error), |e| e.source())
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(": ");
-    assert!(chain.contains("UnknownIssuer"), "{chain}");
+    assert!(refused.detail.contains("UnknownIssuer"), "{refused}");
 }
