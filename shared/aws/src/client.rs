@@ -162,6 +162,9 @@ pub enum CallError {
     Transport(String),
     #[error("the answer is larger than {MAX_ANSWER_BYTES} bytes")]
     TooLarge,
+    /// A header value the environment supplied (the session token) is not valid in HTTP.
+    #[error("the request could not be built: {0}")]
+    Unsendable(String),
     /// URL parsers resolve `.` and `..` path segments, so such a key would be written
     /// elsewhere; hookwarden never builds one.
     #[error("the key {0:?} has a '.' or '..' segment")]
@@ -202,7 +205,10 @@ impl CallError {
                             | "SlowDown"
                     )
             }
-            CallError::Timeout(_) | CallError::TooLarge | CallError::UnaddressableKey(_) => false,
+            CallError::Timeout(_)
+            | CallError::TooLarge
+            | CallError::Unsendable(_)
+            | CallError::UnaddressableKey(_) => false,
         }
     }
 }
@@ -435,9 +441,7 @@ impl AwsClient {
         let request = request
             .header(http::header::AUTHORIZATION, authorization)
             .body(call.body.clone().into())
-            .map_err(|err| {
-                CallError::Transport(format!("the request could not be built: {err}"))
-            })?;
+            .map_err(|err| CallError::Unsendable(err.to_string()))?;
         let response = inner
             .http
             .send(request)
@@ -676,6 +680,29 @@ mod tests {
                 Err(CallError::UnaddressableKey(_))
             ));
         }
+    }
+
+    /// A session token HTTP cannot carry fails the call at once: nothing is sent (port 9
+    /// would refuse the connection, a transport error) and nothing is retried.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_token_http_cannot_carry_is_not_sent() {
+        let client = AwsClient::for_endpoint(
+            "http://127.0.0.1:9",
+            "us-east-1",
+            Credentials::new("ASIAEXAMPLE", "secret", Some("token\nX-Injected: 1".into())),
+            Duration::from_secs(2),
+        )
+        .unwrap();
+        let call = Call {
+            service: Service::S3,
+            method: http::Method::GET,
+            object: Some(("bucket", "key")),
+            headers: &[],
+            body: Bytes::new(),
+        };
+        let err = client.call(call).await.unwrap_err();
+        assert!(matches!(err, CallError::Unsendable(_)), "{err}");
+        assert!(!err.is_transient());
     }
 
     #[test]

@@ -104,7 +104,9 @@ impl KnoxApi {
         request: http::request::Builder,
         body: Bytes,
     ) -> Result<Answer, DependencyError> {
-        let request = request.uri(url).body(body.into()).map_err(|err| {
+        let request = request.uri(url).body(body.into());
+        let url = shown(url);
+        let request = request.map_err(|err| {
             DependencyError::new(DEPENDENCY, format_args!("{url} is not a usable URL: {err}"))
         })?;
         let http = self.http.get_or_init(|| HttpsClient::new(self.timeout));
@@ -194,8 +196,9 @@ impl KnoxApi {
         if !answer.status.is_success() {
             let moved = match &answer.location {
                 Some(location) if answer.status.is_redirection() => format!(
-                    " (a redirect to {location}, not followed with the client secret: \
-                     set base_url in the Knox API secret to where the API is)"
+                    " (a redirect to {}, not followed with the client secret: \
+                     set base_url in the Knox API secret to where the API is)",
+                    shown(location)
                 ),
                 _ => oauth_error(&answer.body),
             };
@@ -254,6 +257,7 @@ impl CertificateFetcher for KnoxApi {
         let status = answer.status;
         let content_type = answer.content_type.as_deref().unwrap_or("none");
         let body = answer.body;
+        let url = shown(&url);
         if !status.is_success() {
             return Err(DependencyError::new(
                 DEPENDENCY,
@@ -303,6 +307,12 @@ fn secure(url: &str) -> bool {
     })
 }
 
+/// `url` as logs and errors show it: without its query, which may be a credential (a
+/// redirect to a presigned download URL carries its signature there).
+fn shown(url: &str) -> &str {
+    url.split_once('?').map_or(url, |(before, _)| before)
+}
+
 /// `scheme://authority` of an absolute URL.
 fn origin(url: &str) -> &str {
     let start = url.find("://").map_or(0, |i| i + 3);
@@ -324,7 +334,9 @@ fn redirect_target(url: &str, location: &str) -> Result<String, DependencyError>
     Err(DependencyError::new(
         DEPENDENCY,
         format_args!(
-            "{url} redirected to {location:?}, which is not an https:// URL; not followed"
+            "{} redirected to {:?}, which is not an https:// URL; not followed",
+            shown(url),
+            shown(location)
         ),
     ))
 }

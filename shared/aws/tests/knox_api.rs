@@ -251,7 +251,8 @@ async fn a_redirected_download_is_followed_without_the_token_leaving_the_api() {
         let pem = pem.clone();
         StubServer::start(move |_, _| Answer::new(200, "application/x-pem-file", pem.clone())).await
     };
-    let elsewhere = format!("{}/files/knox.pem", file_host.url());
+    // As a presigned download URL would be: its query is a credential.
+    let elsewhere = format!("{}/files/knox.pem?X-Amz-Signature=abc123", file_host.url());
     let api_stub = StubServer::start(move |request: &Recorded, _| match request.target.as_str() {
         "/ams/v1/oauth2/token" => Answer::new(
             200,
@@ -282,7 +283,10 @@ async fn a_redirected_download_is_followed_without_the_token_leaving_the_api() {
     }
     let at_file_host = file_host.requests();
     assert_eq!(at_file_host.len(), 1);
-    assert_eq!(at_file_host[0].target, "/files/knox.pem");
+    assert_eq!(
+        at_file_host[0].target,
+        "/files/knox.pem?X-Amz-Signature=abc123"
+    );
     assert_eq!(at_file_host[0].header("authorization"), None);
 }
 
@@ -296,7 +300,7 @@ async fn redirects_that_are_not_followed() {
             "application/json",
             format!(r#"{{"access_token":"{TOKEN}"}}"#),
         ),
-        _ => redirect(301, "http://files.example/knox.pem"),
+        _ => redirect(301, "http://files.example/knox.pem?X-Amz-Signature=abc123"),
     })
     .await;
     let looping = StubServer::start(|request: &Recorded, _| match request.target.as_str() {
@@ -327,6 +331,10 @@ async fn redirects_that_are_not_followed() {
             r#"redirected to "http://files.example/knox.pem", which is not an https:// URL"#
         ),
         "{err}"
+    );
+    assert!(
+        !err.detail.contains("abc123"),
+        "a URL's query is not shown: {err}"
     );
 
     let err = download(looping.url()).await;
