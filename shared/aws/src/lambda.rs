@@ -1,8 +1,8 @@
 //! The Lambda entrypoint for function URL invocations (payload format 2.0).
 //!
-//! The raw API Gateway v2 event is read here rather than through `lambda_http`, because
-//! `lambda_http` panics on a body marked base64 that is not valid base64; here that request
-//! gets a 400. Every event gets an explicit reply: a malformed event is a 400, a panicking
+//! The event is read here (as [`crate::function_url::Event`]) rather than through
+//! `lambda_http`, because `lambda_http` panics on a body marked base64 that is not valid
+//! base64; here that request gets a 400. Every event gets an explicit reply: a malformed event is a 400, a panicking
 //! handler a 500, and the process keeps serving either way.
 
 use std::panic::AssertUnwindSafe;
