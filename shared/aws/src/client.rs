@@ -560,15 +560,19 @@ mod tests {
         ("AWS_SESSION_TOKEN", "token"),
     ];
 
-    fn address(client: &AwsClient, service: Service, object: Option<(&str, &str)>) -> String {
-        let call = Call {
+    /// A GET of `object` (or of the service's root) without headers or body.
+    fn bodiless<'a>(service: Service, object: Option<(&'a str, &'a str)>) -> Call<'a> {
+        Call {
             service,
             method: http::Method::GET,
             object,
             headers: &[],
             body: Bytes::new(),
-        };
-        client.target(&call).unwrap().url
+        }
+    }
+
+    fn address(client: &AwsClient, service: Service, object: Option<(&str, &str)>) -> String {
+        client.target(&bodiless(service, object)).unwrap().url
     }
 
     #[test]
@@ -668,15 +672,8 @@ mod tests {
             "https://bucket.s3.eu-west-1.amazonaws.com/certs//knox.pem"
         );
         for key in ["a/../b", "./a", "..", "a/."] {
-            let call = Call {
-                service: Service::S3,
-                method: http::Method::PUT,
-                object: Some(("bucket", key)),
-                headers: &[],
-                body: Bytes::new(),
-            };
             assert!(matches!(
-                client.target(&call),
+                client.target(&bodiless(Service::S3, Some(("bucket", key)))),
                 Err(CallError::UnaddressableKey(_))
             ));
         }
@@ -693,13 +690,7 @@ mod tests {
             Duration::from_secs(2),
         )
         .unwrap();
-        let call = Call {
-            service: Service::S3,
-            method: http::Method::GET,
-            object: Some(("bucket", "key")),
-            headers: &[],
-            body: Bytes::new(),
-        };
+        let call = bodiless(Service::S3, Some(("bucket", "key")));
         let err = client.call(call).await.unwrap_err();
         assert!(matches!(err, CallError::Unsendable(_)), "{err}");
         assert!(!err.is_transient());

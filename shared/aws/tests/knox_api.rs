@@ -70,22 +70,42 @@ fn credentials(base_url: &str, extra: serde_json::Value) -> Arc<StaticSecret> {
     Arc::new(StaticSecret::new(secret.to_string()))
 }
 
+/// The OAuth token endpoint's answer: `TOKEN`.
+fn token_answer() -> Answer {
+    Answer::new(
+        200,
+        "application/json",
+        format!(
+            r#"{{"access_token":"{TOKEN}","scope":"kwn","expires_in":599,"token_type":"Bearer"}}"#
+        ),
+    )
+}
+
+/// Downloads from a Knox API at `url` with default credentials; the download must fail.
+async fn download_error(url: String) -> hookwarden_pipeline::ports::DependencyError {
+    KnoxApi::new(
+        credentials(&url, serde_json::json!({})),
+        Duration::from_secs(5),
+    )
+    .download()
+    .await
+    .unwrap_err()
+}
+
 /// A Knox API that hands out `TOKEN` and answers the certificate path with `certificate`.
 async fn knox(certificate: Answer, certificate_path: &'static str) -> StubServer {
-    StubServer::start(move |request: &Recorded, _| match (request.method.as_str(), request.target.as_str()) {
-        ("POST", "/ams/v1/oauth2/token") => Answer::new(
-            200,
-            "application/json",
-            format!(r#"{{"access_token":"{TOKEN}","scope":"kwn","expires_in":599,"token_type":"Bearer"}}"#),
-        ),
-        ("GET", path) if path == certificate_path => {
-            if request.header("authorization") == Some(&format!("Bearer {TOKEN}")) {
-                certificate.clone()
-            } else {
-                Answer::new(401, "application/json", r#"{"error":"unauthorized"}"#)
+    StubServer::start(move |request: &Recorded, _| {
+        match (request.method.as_str(), request.target.as_str()) {
+            ("POST", "/ams/v1/oauth2/token") => token_answer(),
+            ("GET", path) if path == certificate_path => {
+                if request.header("authorization") == Some(&format!("Bearer {TOKEN}")) {
+                    certificate.clone()
+                } else {
+                    Answer::new(401, "application/json", r#"{"error":"unauthorized"}"#)
+                }
             }
+            _ => Answer::new(404, "text/html", "<html>Not Found</html>"),
         }
-        _ => Answer::new(404, "text/html", "<html>Not Found</html>"),
     })
     .await
 }
@@ -164,15 +184,6 @@ async fn the_secret_overrides_path_and_scope() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_explain_themselves_without_leaking_the_secret() {
-    let download = |url: String| async move {
-        KnoxApi::new(
-            credentials(&url, serde_json::json!({})),
-            Duration::from_secs(5),
-        )
-        .download()
-        .await
-        .unwrap_err()
-    };
     let (pem, _) = openssl_certificate();
     let wrong_path = knox(
         Answer::new(200, "application/x-pem-file", pem),
@@ -200,10 +211,10 @@ async fn failures_explain_themselves_without_leaking_the_secret() {
     );
 
     let errors = [
-        (download(wrong_path.url()).await, "/kwn/v1/downloadCertificate answered 404 Not Found; if the path is wrong, set certificate_path"),
-        (download(refusing.url()).await, "/ams/v1/oauth2/token answered 401 Unauthorized: invalid_client"),
-        (download(html.url()).await, "answered 18 bytes of text/html holding no certificate"),
-        (download("http://api.samsungknox.com".into()).await, "must be an https:// URL"),
+        (download_error(wrong_path.url()).await, "/kwn/v1/downloadCertificate answered 404 Not Found; if the path is wrong, set certificate_path"),
+        (download_error(refusing.url()).await, "/ams/v1/oauth2/token answered 401 Unauthorized: invalid_client"),
+        (download_error(html.url()).await, "answered 18 bytes of text/html holding no certificate"),
+        (download_error("http://api.samsungknox.com".into()).await, "must be an https:// URL"),
         (broken_secret.download().await.unwrap_err(), "not a JSON object with string fields client_id and client_secret"),
     ];
     for (err, expected) in errors {
@@ -254,11 +265,7 @@ async fn a_redirected_download_is_followed_without_the_token_leaving_the_api() {
     // As a presigned download URL would be: its query is a credential.
     let elsewhere = format!("{}/files/knox.pem?X-Amz-Signature=abc123", file_host.url());
     let api_stub = StubServer::start(move |request: &Recorded, _| match request.target.as_str() {
-        "/ams/v1/oauth2/token" => Answer::new(
-            200,
-            "application/json",
-            format!(r#"{{"access_token":"{TOKEN}"}}"#),
-        ),
+        "/ams/v1/oauth2/token" => token_answer(),
         "/kwn/v1/downloadCertificate" => redirect(302, "/kwn/v1/certificates/current"),
         "/kwn/v1/certificates/current" => redirect(307, &elsewhere),
         _ => Answer::new(404, "text/plain", "no"),
@@ -295,37 +302,20 @@ async fn a_redirected_download_is_followed_without_the_token_leaving_the_api() {
 async fn redirects_that_are_not_followed() {
     let token_moved = StubServer::start(|_, _| redirect(307, "https://oauth.example/token")).await;
     let to_plain_http = StubServer::start(|request: &Recorded, _| match request.target.as_str() {
-        "/ams/v1/oauth2/token" => Answer::new(
-            200,
-            "application/json",
-            format!(r#"{{"access_token":"{TOKEN}"}}"#),
-        ),
+        "/ams/v1/oauth2/token" => token_answer(),
         _ => redirect(301, "http://files.example/knox.pem?X-Amz-Signature=abc123"),
     })
     .await;
     let looping = StubServer::start(|request: &Recorded, _| match request.target.as_str() {
-        "/ams/v1/oauth2/token" => Answer::new(
-            200,
-            "application/json",
-            format!(r#"{{"access_token":"{TOKEN}"}}"#),
-        ),
+        "/ams/v1/oauth2/token" => token_answer(),
         _ => redirect(302, "/again"),
     })
     .await;
-    let download = |url: String| async move {
-        KnoxApi::new(
-            credentials(&url, serde_json::json!({})),
-            Duration::from_secs(5),
-        )
-        .download()
-        .await
-        .unwrap_err()
-    };
-    let err = download(token_moved.url()).await;
+    let err = download_error(token_moved.url()).await;
     assert!(err.detail.contains("answered 307 Temporary Redirect (a redirect to https://oauth.example/token, not followed with the client secret"), "{err}");
     assert_eq!(token_moved.requests().len(), 1);
 
-    let err = download(to_plain_http.url()).await;
+    let err = download_error(to_plain_http.url()).await;
     assert!(
         err.detail.contains(
             r#"redirected to "http://files.example/knox.pem", which is not an https:// URL"#
@@ -337,7 +327,7 @@ async fn redirects_that_are_not_followed() {
         "a URL's query is not shown: {err}"
     );
 
-    let err = download(looping.url()).await;
+    let err = download_error(looping.url()).await;
     assert!(err.detail.contains("/again answered 302 Found"), "{err}");
     // The token, the download, then three redirects followed.
     assert_eq!(looping.requests().len(), 5);
