@@ -13,7 +13,8 @@ use std::process::Child;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{files_under, start_serve, test_keys_dir};
+use common::{start_serve, test_keys_dir};
+use hookwarden_pipeline::local::files_under;
 use hookwarden_testkit::load::{percentile, shuffle};
 use hookwarden_testkit::log_audit::assert_no_needles;
 use hookwarden_verify::oneaccess::{self, Config};

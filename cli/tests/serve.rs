@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use common::{assert_exit, events_dir, files_under, hookwarden, start_serve, stdout};
+use common::{assert_exit, events_dir, hookwarden, start_serve, stdout};
+use hookwarden_pipeline::local::files_under;
 
 /// A running `hookwarden serve`, killed on drop.
 struct Server {

@@ -92,20 +92,3 @@ pub fn start_serve(
         .unwrap_or_else(|| panic!("start line: {line:?}"));
     (child, port, line)
 }
-
-/// Every file below `dir` (none if it does not exist).
-pub fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                found.push(path);
-            }
-        }
-    }
-    found
-}

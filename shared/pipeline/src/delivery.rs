@@ -243,27 +243,12 @@ mod tests {
         }
     }
 
+    /// The files below `dir`, as paths relative to it.
     fn files_under(dir: &std::path::Path) -> Vec<String> {
-        let mut found = Vec::new();
-        let mut stack = vec![dir.to_path_buf()];
-        while let Some(path) = stack.pop() {
-            for entry in std::fs::read_dir(&path).into_iter().flatten().flatten() {
-                if entry.path().is_dir() {
-                    stack.push(entry.path());
-                } else {
-                    found.push(
-                        entry
-                            .path()
-                            .strip_prefix(dir)
-                            .unwrap()
-                            .display()
-                            .to_string(),
-                    );
-                }
-            }
-        }
-        found.sort();
-        found
+        crate::local::files_under(dir)
+            .iter()
+            .map(|path| path.strip_prefix(dir).unwrap().display().to_string())
+            .collect()
     }
 
     struct Setup {

@@ -12,6 +12,25 @@ use crate::ports::{
     SecretValue,
 };
 
+/// Every file below `dir`, sorted (none if `dir` does not exist): what a [`DirStore`] or a
+/// [`FileBus`] holds, for whoever inspects it (the tests, a `hookwarden serve` user).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
 /// An object store in a directory; `put_if_absent` uses `O_EXCL` (create-new), which is
 /// atomic on local filesystems, so concurrent duplicates store once here too.
 pub struct DirStore {

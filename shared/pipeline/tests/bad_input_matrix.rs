@@ -16,7 +16,7 @@ use base64::Engine as _;
 use hookwarden_pipeline::certificate::CertificateCache;
 use hookwarden_pipeline::clock::Clock;
 use hookwarden_pipeline::delivery::Delivery;
-use hookwarden_pipeline::local::{DirStore, FileBus, StaticSecret};
+use hookwarden_pipeline::local::{files_under, DirStore, FileBus, StaticSecret};
 use hookwarden_pipeline::ports::ObjectStore;
 use hookwarden_pipeline::secrets::SecretCache;
 use hookwarden_pipeline::{
@@ -144,20 +144,13 @@ impl Rig {
 
     /// Every file under the data directory with its bytes.
     fn snapshot(&self) -> BTreeMap<PathBuf, Vec<u8>> {
-        let mut files = BTreeMap::new();
-        let mut pending = vec![self.root.clone()];
-        while let Some(dir) = pending.pop() {
-            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-                let path = entry.path();
-                if path.is_dir() {
-                    pending.push(path);
-                } else {
-                    let bytes = std::fs::read(&path).unwrap();
-                    files.insert(path.strip_prefix(&self.root).unwrap().to_path_buf(), bytes);
-                }
-            }
-        }
-        files
+        files_under(&self.root)
+            .into_iter()
+            .map(|path| {
+                let bytes = std::fs::read(&path).unwrap();
+                (path.strip_prefix(&self.root).unwrap().to_path_buf(), bytes)
+            })
+            .collect()
     }
 
     /// Sends one request and checks status, the single log line and the effect on storage.

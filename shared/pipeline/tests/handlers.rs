@@ -8,7 +8,7 @@ use std::time::Duration;
 use hookwarden_pipeline::certificate::CertificateCache;
 use hookwarden_pipeline::clock::Clock;
 use hookwarden_pipeline::delivery::Delivery;
-use hookwarden_pipeline::local::{DirStore, FileBus, StaticSecret};
+use hookwarden_pipeline::local::{files_under, DirStore, FileBus, StaticSecret};
 use hookwarden_pipeline::ports::ObjectStore;
 use hookwarden_pipeline::secrets::SecretCache;
 use hookwarden_pipeline::{
@@ -90,26 +90,12 @@ impl Rig {
     }
 }
 
+/// The files below `dir`, as paths relative to it.
 fn files(dir: &Path) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(path) = stack.pop() {
-        for entry in std::fs::read_dir(&path).into_iter().flatten().flatten() {
-            if entry.path().is_dir() {
-                stack.push(entry.path());
-            } else {
-                found.push(
-                    entry
-                        .path()
-                        .strip_prefix(dir)
-                        .unwrap()
-                        .display()
-                        .to_string(),
-                );
-            }
-        }
-    }
-    found
+    files_under(dir)
+        .iter()
+        .map(|path| path.strip_prefix(dir).unwrap().display().to_string())
+        .collect()
 }
 
 fn post(headers: &[(&str, &str)], body: &[u8]) -> Inbound {
