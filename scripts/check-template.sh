@@ -231,6 +231,7 @@ SCENARIOS = {
     "created bus, KMS, created Knox API secret, own certificate bucket": {
         "Sink": "s3,eventbridge", "KmsKeyArn": KEY, "KnoxApiSecret": "create",
         "KnoxCertificateBucket": "certs-bucket", "KnoxCertificateKey": "kwn/cert.pem",
+        "KnoxSubscriptionIds": "123456789123,566797f70f280325c20ff234",
         "ReservedConcurrency": "5", "AlarmEmail": "ops@example.com"},
     "existing bus and secrets": {
         "Sink": "eventbridge", "ExistingEventBusName": "default", "ScalefusionSecretArn": SF,
@@ -277,6 +278,7 @@ for scenario, overrides in SCENARIOS.items():
         if logical == "KnoxFunction":
             check(env["KNOX_CERT_BUCKET"] == cert_bucket and env["KNOX_CERT_KEY"] == p["KnoxCertificateKey"], f"{where}: certificate location")
             check(env["KNOX_API_SECRET_ID"] == (secrets[logical] or ""), f"{where}: KNOX_API_SECRET_ID {env['KNOX_API_SECRET_ID']!r}")
+            check(env["KNOX_SUBSCRIPTION_IDS"] == p["KnoxSubscriptionIds"], f"{where}: KNOX_SUBSCRIPTION_IDS {env['KNOX_SUBSCRIPTION_IDS']!r}")
         else:
             secret_var = "SCALEFUSION_SECRET_ID" if logical == "ScalefusionFunction" else "ONEACCESS_SECRET_ID"
             check(env[secret_var] == secrets[logical], f"{where}: {secret_var} {env[secret_var]!r}")
@@ -315,7 +317,9 @@ for scenario, overrides in SCENARIOS.items():
             "logs:PutLogEvents": {(f"<{log_group.strip('<>')}.Arn>", "None")},
             "s3:GetObject": {(own_objects, "None")},
             "s3:PutObject": {(own_objects, "None")},
-            "s3:ListBucket": {("<EventsBucket.Arn>", repr({"StringLike": {"s3:prefix": [f"{prefix}/*"]}}))},
+            # Unconditional: a GET or HEAD carries no s3:prefix, so only a plain grant makes
+            # S3 answer 404 for a missing key (review B1).
+            "s3:ListBucket": {("<EventsBucket.Arn>", "None")},
         }
         if logical == "KnoxFunction":
             expected["s3:GetObject"].add((cert_object, "None"))

@@ -21,8 +21,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
-use hookwarden_testkit::keep_alive_proxy::KeepAliveProxy;
 use hookwarden_testkit::moto::MotoServer;
+use hookwarden_testkit::proxy::Proxy;
 use hookwarden_testkit::runtime_api::{FunctionProcess, RuntimeApi};
 
 use events::{EventMaker, Provider};
@@ -138,7 +138,7 @@ async fn run(args: Args) -> Result<(), BenchError> {
         .await;
     let scratch = tempfile_dir()?;
     // Keep-alive as AWS endpoints do; moto alone closes every connection.
-    let proxy = KeepAliveProxy::start(&moto.endpoint()).await;
+    let proxy = Proxy::start(&moto.endpoint()).await;
     let mut receivers = receivers(&args, &proxy.url(), scratch.path())?;
     for pair in &args.extra_env {
         let (name, value) = pair

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::Subcommand;
 use hookwarden_verify::oneaccess::{self, DEFAULT_REPLAY_WINDOW_SECS};
 use hookwarden_verify::{knox, scalefusion};
+use sha2::Digest as _;
 
 use crate::failure::Failure;
 use crate::sign::{now_ms, OneAccessKeys};
@@ -92,15 +93,13 @@ pub fn run(command: Command) -> Result<(), Failure> {
             let body = files::read_bytes(&body, "body file")?;
             scalefusion::verify(&body, &signature, &[secret.as_bytes()])
                 .map_err(|err| Failure::from_verify(err.kind(), err))?;
-            // The signature covers any bytes; the envelope is only described when it is there.
-            let (event, id) = match scalefusion::parse_event(&body) {
-                Ok(envelope) => (envelope.event, envelope.id),
-                Err(_) => (None, None),
-            };
+            // The signature covers any bytes; the event name is only described when it is there.
             println!(
-                "verified: event {}, id {}",
-                event.as_deref().unwrap_or("(none)"),
-                id.as_deref().unwrap_or("(none)")
+                "verified: event {}, content sha256 {}",
+                scalefusion::event_type(&body)
+                    .as_deref()
+                    .unwrap_or("(none)"),
+                hex::encode(sha2::Sha256::digest(&body))
             );
         }
         Command::Oneaccess {

@@ -186,12 +186,10 @@ fn verify_sample(dir: &str, path: &Path, keys: &Keys, oneaccess_now: impl Fn(i64
                 &[keys.scalefusion.as_bytes()],
             )
             .unwrap_or_else(|err| panic!("{name}: {err}"));
-            let envelope = scalefusion::parse_event(&body).unwrap();
-            assert_eq!(envelope.event.as_deref(), Some(stem), "{name}");
             assert_eq!(
-                envelope.id.as_deref().map(str::len),
-                Some(36),
-                "{name}: a UUID id"
+                scalefusion::event_type(&body).as_deref(),
+                Some(stem),
+                "{name}"
             );
         }
         _ => {

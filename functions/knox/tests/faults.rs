@@ -26,19 +26,19 @@ use base64::Engine as _;
 use hookwarden_testkit::load::{percentile, shuffle};
 use hookwarden_testkit::log_audit::assert_no_needles;
 use hookwarden_testkit::moto::MotoServer;
+use hookwarden_testkit::proxy::{self, Action, Proxy, Service};
 use hookwarden_testkit::runtime_api::{FunctionProcess, RuntimeApi};
 use hookwarden_testkit::samples::{samples, test_key, with_request};
 use hookwarden_verify::encoding::{STANDARD, URL_PADDED, URL_UNPADDED};
 use hookwarden_verify::knox;
 use hookwarden_verify::rsa::RsaSigningKey;
-use http_body_util::{BodyExt as _, Full};
-use hyper::body::{Bytes, Incoming};
-use hyper_util::rt::TokioIo;
 use serde_json::Value;
+use sha2::Digest as _;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_knox-webhook");
 const BUCKET: &str = "hookwarden-events";
 const CERT_KEY: &str = "knox/_certificate/knox.pem";
+const BUS: &str = hookwarden_testkit::deployment::BUS;
 /// `HOOKWARDEN_DEPENDENCY_TIMEOUT_MS` in the fault tests.
 const DEPENDENCY_TIMEOUT: Duration = Duration::from_millis(2000);
 /// What a 5xx may take beyond the dependency budget: the function's own work, a second
@@ -201,9 +201,15 @@ async fn keys(moto: &MotoServer) -> BTreeSet<String> {
     moto.list_keys(BUCKET, "").await.into_iter().collect()
 }
 
-/// The envelope key of delivery `trace`, if one is stored.
-async fn stored(moto: &MotoServer, trace: &str) -> Option<String> {
-    let suffix = format!("/{trace}.json");
+/// The event id of `knox_body(tag)`: SHA-256 of the canonical form Samsung signs.
+fn id_of_tag(tag: &str) -> String {
+    let canonical = hookwarden_verify::jackson::canonicalize(&knox_body(tag)).unwrap();
+    hex::encode(sha2::Sha256::digest(&canonical))
+}
+
+/// The envelope key of `knox_body(tag)`, if one is stored.
+async fn stored(moto: &MotoServer, tag: &str) -> Option<String> {
+    let suffix = format!("/{}.json", id_of_tag(tag));
     keys(moto)
         .await
         .into_iter()
@@ -653,7 +659,7 @@ proptest::proptest! {
 enum Target {
     /// PutObject of anything outside `_state/`: the event envelope.
     S3EventWrite,
-    /// Every other S3 request (claims, reads, the certificate).
+    /// Every other S3 request (markers, reads, the certificate).
     S3,
     SecretsManager,
     EventBridge,
@@ -661,59 +667,39 @@ enum Target {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Fault {
-    /// Forward to moto.
-    None,
     /// Close the connection without an answer, as a dead endpoint does.
     Drop,
     /// Accept the request and never answer.
     Hang,
 }
 
+/// The test kit's proxy, with a fault per [`Target`] that tests switch on and off.
 struct FaultProxy {
     url: String,
     faults: Arc<Mutex<HashMap<Target, Fault>>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for FaultProxy {
-    fn drop(&mut self) {
-        // Aborting the accept loop drops its JoinSet, which aborts every connection.
-        self.task.abort();
-    }
+    _proxy: Proxy,
 }
 
 impl FaultProxy {
     async fn start(moto: &str) -> FaultProxy {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
         let faults: Arc<Mutex<HashMap<Target, Fault>>> = Arc::default();
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap();
-        let shared = (faults.clone(), client, moto.to_string());
-        let task = tokio::spawn(async move {
-            let mut connections = tokio::task::JoinSet::new();
-            loop {
-                while connections.try_join_next().is_some() {}
-                let Ok((stream, _)) = listener.accept().await else {
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
-                };
-                let shared = shared.clone();
-                connections.spawn(async move {
-                    let service = hyper::service::service_fn(move |request| {
-                        let (faults, client, moto) = shared.clone();
-                        async move { forward(request, &faults, &client, &moto).await }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
-        FaultProxy { url, faults, task }
+        let shared = faults.clone();
+        let proxy = Proxy::with_policy(
+            moto,
+            Arc::new(move |request: &proxy::Request| {
+                match shared.lock().unwrap().get(&target_of(request)) {
+                    Some(Fault::Drop) => Action::Drop,
+                    Some(Fault::Hang) => Action::Hang,
+                    None => Action::Forward,
+                }
+            }),
+        )
+        .await;
+        FaultProxy {
+            url: proxy.url(),
+            faults,
+            _proxy: proxy,
+        }
     }
 
     fn set(&self, target: Target, fault: Fault) {
@@ -725,80 +711,15 @@ impl FaultProxy {
     }
 }
 
-fn target_of(request: &hyper::Request<Incoming>) -> Target {
-    let amz_target = request
-        .headers()
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    if amz_target.starts_with("secretsmanager.") {
-        Target::SecretsManager
-    } else if amz_target.starts_with("AWSEvents.") {
-        Target::EventBridge
-    } else if request.method() == hyper::Method::PUT && !request.uri().path().contains("/_state/") {
-        Target::S3EventWrite
-    } else {
-        Target::S3
-    }
-}
-
-async fn forward(
-    request: hyper::Request<Incoming>,
-    faults: &Mutex<HashMap<Target, Fault>>,
-    client: &reqwest::Client,
-    moto: &str,
-) -> Result<hyper::Response<Full<Bytes>>, std::io::Error> {
-    let target = target_of(&request);
-    let fault = faults
-        .lock()
-        .unwrap()
-        .get(&target)
-        .copied()
-        .unwrap_or(Fault::None);
-    match fault {
-        // An error from the service makes hyper close the connection unanswered.
-        Fault::Drop => return Err(std::io::Error::other("fault injected: connection dropped")),
-        Fault::Hang => {
-            // Bounded: the proxy is dropped (and this aborted) at the end of the test.
-            tokio::time::sleep(Duration::from_secs(600)).await;
-            return Err(std::io::Error::other("fault injected: hung"));
+fn target_of(request: &proxy::Request) -> Target {
+    match request.service {
+        Service::SecretsManager => Target::SecretsManager,
+        Service::EventBridge => Target::EventBridge,
+        _ if request.operation == "PUT" && !request.path.contains("/_state/") => {
+            Target::S3EventWrite
         }
-        Fault::None => {}
+        _ => Target::S3,
     }
-    let (parts, body) = request.into_parts();
-    let body = body
-        .collect()
-        .await
-        .map_err(std::io::Error::other)?
-        .to_bytes();
-    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    let mut outgoing = client.request(parts.method, format!("{moto}{path}"));
-    for (name, value) in &parts.headers {
-        if !matches!(
-            name.as_str(),
-            "host" | "content-length" | "transfer-encoding" | "connection"
-        ) {
-            outgoing = outgoing.header(name, value);
-        }
-    }
-    let answer = outgoing
-        .body(body)
-        .send()
-        .await
-        .map_err(std::io::Error::other)?;
-    let mut response = hyper::Response::builder().status(answer.status());
-    for (name, value) in answer.headers() {
-        if !matches!(
-            name.as_str(),
-            "content-length" | "transfer-encoding" | "connection"
-        ) {
-            response = response.header(name, value);
-        }
-    }
-    let bytes = answer.bytes().await.map_err(std::io::Error::other)?;
-    Ok(response
-        .body(Full::new(bytes))
-        .expect("status and headers from a valid response"))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -853,43 +774,56 @@ async fn s3_stopped_mid_run_then_restarted() {
     );
 }
 
+/// The one conditional write fails: 503, nothing stored, and the provider's retry stores the
+/// event, after which a third delivery is the duplicate it now really is. With the bus, a
+/// publish that fails after the write is completed by the retry.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_claim_left_by_a_failed_write_does_not_turn_the_retry_into_a_silent_duplicate() {
+async fn a_failed_write_or_publish_is_completed_by_the_retry() {
     let _machine = MACHINE.read().await;
     let moto = moto_with_bucket().await;
+    moto.create_event_bus(BUS).await;
+    let capture = moto.capture_events(BUS).await;
     let proxy = FaultProxy::start(&moto.endpoint()).await;
-    let function = Function::start(&proxy.url, CERT_KEY, &[]).await;
+    let function = Function::start(
+        &proxy.url,
+        CERT_KEY,
+        &[
+            ("HOOKWARDEN_SINK", "s3,eventbridge"),
+            ("HOOKWARDEN_EVENT_BUS", BUS),
+        ],
+    )
+    .await;
     let key = test_signing_key();
 
-    // The claim (`_state/ids/…`) is written, then the envelope write fails.
     proxy.set(Target::S3EventWrite, Fault::Drop);
     let (event, signature) = signed(&knox_body("half"), "half", &key);
     let call = function.call(event.clone()).await;
     expect_unavailable("envelope write dropped", &call);
-    let state = keys(&moto).await;
-    assert!(
-        state.iter().any(|k| k.ends_with("/_state/ids/half")),
-        "the claim was written: {state:?}"
-    );
-    assert!(stored(&moto, "half").await.is_none(), "no envelope yet");
+    assert!(stored(&moto, "half").await.is_none(), "no envelope");
 
-    // The provider retries once S3 is healthy: the claim must not make this a "duplicate"
-    // without an object; the retry completes the delivery.
+    // The write succeeds, the publish fails: 503, the event durable in S3, not yet on the bus.
     proxy.heal();
+    proxy.set(Target::EventBridge, Fault::Drop);
     let call = function.call(event.clone()).await;
-    call.expect("the retry", 200, "stored");
-    assert_eq!(call.body["status"], "stored", "{}", call.body);
+    expect_unavailable("publish dropped", &call);
     let key = stored(&moto, "half")
         .await
-        .expect("the envelope exists after the retry");
+        .expect("the envelope was written");
+    proxy.heal();
+    let call = function.call(event.clone()).await;
+    call.expect("the retry", 200, "duplicate");
     let envelope: Value =
         serde_json::from_slice(&moto.get_object(BUCKET, &key).await.unwrap()).unwrap();
-    assert_eq!(envelope["id"], "half");
-    // And a third delivery is the duplicate it now really is.
+    assert_eq!(envelope["id"], id_of_tag("half"));
+    let published = capture.receive(1, INVOKE_TIMEOUT).await;
+    assert_eq!(published.len(), 1, "the retry published it");
+    assert_eq!(published[0]["detail"]["id"], id_of_tag("half"));
+    // And again: the marker says it is published; nothing more goes to the bus.
     let call = function.call(event).await;
-    call.expect("a third delivery", 200, "duplicate");
+    call.expect("a fourth delivery", 200, "duplicate");
+    assert!(capture.receive(1, Duration::from_secs(2)).await.is_empty());
     audit(
-        "claim_then_failed_write",
+        "failed_write_then_publish",
         &[&function],
         &[signature, "BODY-MARKER".into()],
     );
@@ -916,11 +850,11 @@ async fn a_dependency_that_never_answers_gets_503_inside_the_deadline_then_recov
         .await
         .expect("S3 answers again", 200, "stored");
 
-    // Warm (certificate cached): the claim write hangs.
-    proxy.set(Target::S3, Fault::Hang);
+    // Warm (certificate cached): the one conditional write hangs.
+    proxy.set(Target::S3EventWrite, Fault::Hang);
     let (warm, warm_signature) = signed(&knox_body("warm"), "warm", &key);
     let call = function.call(warm.clone()).await;
-    expect_unavailable("S3 hangs on the claim", &call);
+    expect_unavailable("S3 hangs on the event write", &call);
     assert!(stored(&moto, "warm").await.is_none());
     proxy.heal();
     function.call(warm).await.expect("the retry", 200, "stored");
@@ -973,7 +907,7 @@ async fn eventbridge_rejecting_the_entry_then_recovering() {
     assert!(stored(&moto, "bus").await.is_some());
     let published = capture.receive(1, Duration::from_secs(20)).await;
     assert_eq!(published.len(), 1);
-    assert_eq!(published[0]["detail"]["id"], "bus");
+    assert_eq!(published[0]["detail"]["id"], id_of_tag("bus"));
     function
         .call(event)
         .await
@@ -1089,9 +1023,11 @@ async fn secrets_manager_down_then_back_in_the_same_process() {
     let lines = logs.take();
     assert_eq!(lines.len(), 1, "{lines:#?}");
     assert_eq!(lines[0]["outcome"], "stored");
-    assert!(stored(&moto, "0d7c3f5e-2222-4c2a-9d6b-000000000001")
+    let id = hex::encode(sha2::Sha256::digest(body));
+    assert!(keys(&moto)
         .await
-        .is_some());
+        .iter()
+        .any(|k| k.ends_with(&format!("/{id}.json"))));
 
     let text = String::from_utf8(logs.all()).expect("log lines are UTF-8");
     assert_no_needles(
@@ -1257,7 +1193,7 @@ async fn load_through_the_runtime_api() {
             });
         }
         let mut latencies = Vec::with_capacity(LAMBDA_DELIVERIES);
-        let mut valid_traces = BTreeSet::new();
+        let mut valid_ids = BTreeSet::new();
         while let Some(joined) = tasks.join_next().await {
             let (kind, trace, response, latency) = joined.unwrap();
             let response = response.unwrap_or_else(|err| panic!("{trace}: {err}"));
@@ -1265,15 +1201,15 @@ async fn load_through_the_runtime_api() {
             match kind {
                 Kind::First | Kind::Duplicate => {
                     assert_eq!(status, 200, "{trace}: {response}");
-                    valid_traces.insert(trace);
+                    valid_ids.insert(id_of_tag(&trace));
                 }
                 Kind::Forged => assert_eq!(status, 401, "{trace}: {response}"),
             }
             latencies.push(latency);
         }
-        (latencies, valid_traces)
+        (latencies, valid_ids)
     };
-    let (mut latencies, valid_traces) = tokio::time::timeout(LOAD_TIME_LIMIT, run)
+    let (mut latencies, valid_ids) = tokio::time::timeout(LOAD_TIME_LIMIT, run)
         .await
         .unwrap_or_else(|_| panic!("{LAMBDA_DELIVERIES} deliveries took over {LOAD_TIME_LIMIT:?}"));
     let wall = started.elapsed();
@@ -1292,11 +1228,7 @@ async fn load_through_the_runtime_api() {
         })
         .collect();
     assert_eq!(stored.len(), firsts, "one object per unique delivery");
-    assert_eq!(stored, valid_traces);
-    assert!(
-        stored.iter().all(|t| t.starts_with("load-")),
-        "a forgery was stored"
-    );
+    assert_eq!(stored, valid_ids, "exactly the valid events, so no forgery");
     // One request line per delivery across the processes.
     let lines: usize = processes
         .iter()

@@ -8,17 +8,44 @@ use hookwarden_testkit::log_audit::sample_needles;
 use hookwarden_testkit::samples::{body_of, samples, test_key, with_request};
 use hookwarden_verify::knox;
 use hookwarden_verify::rsa::RsaSigningKey;
+use sha2::Digest as _;
 
 const CERT_KEY: &str = "knox/_certificate/knox.pem";
 const BINARY: &str = env!("CARGO_BIN_EXE_knox-webhook");
 
 async fn deploy(sink: &str, with_certificate: bool) -> Deployment {
+    deploy_with(sink, with_certificate, &[]).await
+}
+
+async fn deploy_with(sink: &str, with_certificate: bool, env: &[(&str, &str)]) -> Deployment {
     let mut deployment = Deployment::prepare(BINARY).await;
     if with_certificate {
         put_certificate(&deployment).await;
     }
-    deployment.start(Some(sink), &[("KNOX_CERT_KEY", CERT_KEY)]);
+    let mut all = vec![("KNOX_CERT_KEY", CERT_KEY)];
+    all.extend_from_slice(env);
+    deployment.start(Some(sink), &all);
     deployment
+}
+
+/// A Knox Guard callback for device `device` of `subscription`.
+fn guard_body(subscription: &str, event: &str, device: &str) -> Vec<u8> {
+    format!(
+        r#"{{"subscriptionId":"{subscription}","event":"{event}","payload":{{"deviceUid":"{device}","lastUpdatedAt":"1795000000000"}}}}"#
+    )
+    .into_bytes()
+}
+
+/// The event id hookwarden gives a Knox body: SHA-256 of the canonical form Samsung signs.
+fn id_of(body: &[u8]) -> String {
+    let canonical = hookwarden_verify::jackson::canonicalize(body).unwrap();
+    hex::encode(sha2::Sha256::digest(&canonical))
+}
+
+/// `event` with an `x-knox-nonce` header.
+fn with_nonce(mut event: serde_json::Value, nonce: &str) -> serde_json::Value {
+    event["headers"]["x-knox-nonce"] = nonce.into();
+    event
 }
 
 async fn put_certificate(deployment: &Deployment) {
@@ -45,26 +72,21 @@ async fn every_sample_is_stored_once_and_published() {
     let deployment = deploy("s3,eventbridge", true).await;
     let capture = deployment.moto.capture_events(BUS).await;
     let all = samples("knox");
-    let mut trace_ids = std::collections::BTreeSet::new();
+    let mut ids = std::collections::BTreeSet::new();
     for (name, event) in &all {
         let (status, reply) = deployment.invoke(event.clone()).await;
         assert_eq!(status, 200, "{name}: {reply}\n{}", deployment.logs());
-        trace_ids.insert(
-            event["headers"]["x-wsm-traceid"]
-                .as_str()
-                .unwrap()
-                .to_string(),
-        );
+        ids.insert(id_of(&body_of(event)));
     }
     let stored = deployment.events("knox").await;
     assert_eq!(
         stored.len(),
-        trace_ids.len(),
-        "one object per delivery id: {stored:?}"
+        ids.len(),
+        "one object per signed content: {stored:?}"
     );
 
-    let published = capture.receive(trace_ids.len(), INVOKE_TIMEOUT).await;
-    assert_eq!(published.len(), trace_ids.len());
+    let published = capture.receive(ids.len(), INVOKE_TIMEOUT).await;
+    assert_eq!(published.len(), ids.len());
     let first = &published[0];
     assert_eq!(first["source"], "hookwarden.knox");
     assert_eq!(first["detail"]["verified_by"]["kind"], "certificate");
@@ -82,7 +104,7 @@ async fn every_sample_is_stored_once_and_published() {
             "{name}"
         );
     }
-    assert_eq!(deployment.events("knox").await.len(), trace_ids.len());
+    assert_eq!(deployment.events("knox").await.len(), ids.len());
     assert!(
         capture.receive(1, Duration::from_secs(2)).await.is_empty(),
         "no second publish"
@@ -120,6 +142,76 @@ async fn forged_and_tampered_requests_store_nothing() {
     deployment.assert_logs_clean(&sample_needles("knox"));
 }
 
+/// Identity is what Samsung signed: two callbacks of one operation (one trace id, one nonce)
+/// are two events; the same signed content under fresh trace ids and nonces is one. With
+/// `KNOX_SUBSCRIPTION_IDS`, another customer's authentic callbacks are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identity_is_the_signed_content_and_foreign_subscriptions_are_refused() {
+    let deployment = deploy_with(
+        "s3",
+        true,
+        &[(
+            "KNOX_SUBSCRIPTION_IDS",
+            "123456789123,566797f70f280325c20ff234",
+        )],
+    )
+    .await;
+    let locked = guard_body("123456789123", "KG_DEVICE_LOCKED", "d-1");
+    let unlocked = guard_body("123456789123", "KG_DEVICE_UNLOCKED", "d-1");
+    for body in [&locked, &unlocked] {
+        let event = with_nonce(signed(body, "bulk-op-1", false), "nonce-1");
+        let (status, reply) = deployment.invoke(event).await;
+        assert_eq!(
+            (status, reply["status"].as_str()),
+            (200, Some("stored")),
+            "{reply}"
+        );
+        assert_eq!(reply["id"], id_of(body));
+    }
+    let stored = deployment.events("knox").await;
+    assert_eq!(stored.len(), 2, "{stored:?}");
+    for (body, event) in [
+        (&locked, "KG_DEVICE_LOCKED"),
+        (&unlocked, "KG_DEVICE_UNLOCKED"),
+    ] {
+        let id = id_of(body);
+        let key = format!("knox/{}/{event}/{id}.json", &id[..2]);
+        assert!(stored.contains(&key), "{key} in {stored:?}");
+        let envelope = deployment.envelope(&key).await;
+        assert_eq!(envelope["content_sha256"], id);
+        assert_eq!(envelope["unsigned"]["trace_id"], "bulk-op-1");
+        assert_eq!(envelope["unsigned"]["nonce"], "nonce-1");
+    }
+
+    // A redelivery, and replays under new trace ids and nonces, base64 or not: duplicates.
+    for (trace, nonce, base64) in [
+        ("bulk-op-1", "nonce-1", false),
+        ("replay-1", "nonce-new", true),
+        ("replay-2", "nonce-newer", false),
+    ] {
+        let event = with_nonce(signed(&locked, trace, base64), nonce);
+        let (status, reply) = deployment.invoke(event).await;
+        assert_eq!(
+            (status, reply["status"].as_str()),
+            (200, Some("duplicate")),
+            "{reply}"
+        );
+    }
+    assert_eq!(deployment.events("knox").await.len(), 2);
+
+    // Another customer's callback, signed by Samsung's one key: 403, nothing stored.
+    let foreign = guard_body("999999999999", "KG_DEVICE_UNLOCKED", "d-9");
+    let (status, reply) = deployment.invoke(signed(&foreign, "t-9", false)).await;
+    assert_eq!(status, 403, "{reply}");
+    assert_eq!(deployment.events("knox").await.len(), 2);
+    let logs = deployment.logs();
+    assert!(
+        logs.contains("\"outcome\":\"foreign_subscription\""),
+        "{logs}"
+    );
+    deployment.assert_logs_clean(&sample_needles("knox"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_certificate_it_answers_503_until_one_is_stored() {
     let deployment = deploy("s3", false).await;
@@ -141,11 +233,12 @@ async fn without_a_certificate_it_answers_503_until_one_is_stored() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_unreachable_is_503_with_nothing_acknowledged_then_recovers() {
     let deployment = deploy("s3", true).await;
-    let body = body_of(&samples("knox")[0].1);
+    let warm = guard_body("123456789123", "KG_DEVICE_LOCKED", "warm");
+    let body = guard_body("123456789123", "KG_DEVICE_LOCKED", "outage");
     // Warm: the certificate is cached, so the outage hits the event write itself.
     assert_eq!(
         deployment
-            .invoke(signed(&body, "trace-warm", false))
+            .invoke(signed(&warm, "trace-warm", false))
             .await
             .0,
         200
@@ -173,10 +266,11 @@ async fn s3_unreachable_is_503_with_nothing_acknowledged_then_recovers() {
         200
     );
     let stored = deployment.events("knox").await;
+    let id = id_of(&body);
     assert_eq!(
         stored
             .iter()
-            .filter(|k| k.ends_with("/trace-outage.json"))
+            .filter(|k| k.ends_with(&format!("/{id}.json")))
             .count(),
         1,
         "{stored:?}"

@@ -1,11 +1,12 @@
 //! `oneaccess-webhook` under the Runtime API against moto: the CHECK_URL handshake with no
-//! sink configured, then user events stored with their passwords redacted, and replays
-//! refused.
+//! sink configured, then user events stored with their passwords redacted, stale callbacks
+//! refused, and the HMAC-SHA1 scheme of Huawei's "Verifying Callback URL" example accepted
+//! end to end.
 
 use hookwarden_testkit::deployment::{Deployment, BUS, INVOKE_TIMEOUT};
 use hookwarden_testkit::log_audit::sample_needles;
 use hookwarden_testkit::samples::{samples, test_key, with_request};
-use hookwarden_verify::oneaccess::{self, Config};
+use hookwarden_verify::oneaccess::{self, Config, MacAlgorithm};
 
 const SECRET_ID: &str = "hookwarden/oneaccess";
 const BINARY: &str = env!("CARGO_BIN_EXE_oneaccess-webhook");
@@ -33,7 +34,27 @@ fn request(
     nonce: &str,
     timestamp_ms: i64,
 ) -> serde_json::Value {
-    let body = oneaccess::build_request(event_type, msg, config, nonce, timestamp_ms).unwrap();
+    request_with(
+        MacAlgorithm::HmacSha256,
+        config,
+        event_type,
+        msg,
+        nonce,
+        timestamp_ms,
+    )
+}
+
+/// The same, signed with `mac`.
+fn request_with(
+    mac: MacAlgorithm,
+    config: &Config,
+    event_type: &str,
+    msg: &str,
+    nonce: &str,
+    timestamp_ms: i64,
+) -> serde_json::Value {
+    let body =
+        oneaccess::build_request_with(mac, event_type, msg, config, nonce, timestamp_ms).unwrap();
     let bearer = format!("Bearer {}", config.bearer_token.as_str());
     with_request(
         &samples("oneaccess/encrypted")[0].1,
@@ -86,7 +107,7 @@ async fn check_url_is_answered_without_a_sink_and_events_need_one() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn user_events_are_stored_redacted_and_replays_refused() {
+async fn user_events_are_stored_redacted_and_stale_ones_refused() {
     let (deployment, config) = deploy(Some("s3,eventbridge")).await;
     let capture = deployment.moto.capture_events(BUS).await;
     let msg = r#"{"username":"li.si","name":"Li Si","organizationId":"1000003","password":"S3cret&Pass","disabled":false}"#;
@@ -111,19 +132,27 @@ async fn user_events_are_stored_redacted_and_replays_refused() {
     assert_eq!(published[0]["detail-type"], "CREATE_USER");
     assert_eq!(published[0]["detail"]["message"]["password"], "[redacted]");
 
-    // The same delivery again gets the same answer; the nonce with a new timestamp is a replay.
-    assert_eq!(deployment.invoke(event).await.0, 200);
-    let replay = request(
+    // The same delivery again gets the same answer and stores nothing new.
+    let (status, again) = deployment.invoke(event).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        decrypted_data(&config, &again),
+        decrypted_data(&config, &reply)
+    );
+    assert_eq!(deployment.events("oneaccess").await.len(), 1);
+    // The nonce with a new timestamp is other signed content, which only the key holder can
+    // make: another event.
+    let reused_nonce = request(
         &config,
         "CREATE_USER",
         msg,
         "AbCdEfGhIjKlMnOp",
         timestamp + 1,
     );
-    let (status, reply) = deployment.invoke(replay).await;
+    let (status, reply) = deployment.invoke(reused_nonce).await;
     assert_eq!(
         (status, reply["code"].as_str()),
-        (401, Some("401")),
+        (200, Some("200")),
         "{reply}"
     );
     let stale = request(
@@ -134,6 +163,75 @@ async fn user_events_are_stored_redacted_and_replays_refused() {
         timestamp - 3_600_000,
     );
     assert_eq!(deployment.invoke(stale).await.0, 401);
+    assert_eq!(deployment.events("oneaccess").await.len(), 2);
+    deployment.assert_logs_clean(&sample_needles("oneaccess/encrypted"));
+}
+
+/// A tenant on the HMAC-SHA1 scheme (the 20-byte signature of Huawei's "Verifying Callback
+/// URL" example): the handshake is answered and events are stored, the envelope and the log
+/// line say which MAC matched, and a wrong 20-byte signature is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hmac_sha1_callbacks_verify_end_to_end() {
+    let (deployment, config) = deploy(Some("s3")).await;
+    let sha1 = MacAlgorithm::HmacSha1;
+    let (status, reply) = deployment
+        .invoke(request_with(
+            sha1,
+            &config,
+            "CHECK_URL",
+            "echo-me-7",
+            "NonceSha1Check00",
+            now_ms(),
+        ))
+        .await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(decrypted_data(&config, &reply), "echo-me-7");
+
+    let msg = r#"{"code":"1000004","name":"Shenzhen branch"}"#;
+    let event = request_with(
+        sha1,
+        &config,
+        "CREATE_ORGANIZATION",
+        msg,
+        "NonceSha1Event00",
+        now_ms(),
+    );
+    let (status, reply) = deployment.invoke(event.clone()).await;
+    assert_eq!(
+        (status, reply["code"].as_str()),
+        (200, Some("200")),
+        "{reply}"
+    );
+    let keys = deployment.events("oneaccess").await;
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let envelope = deployment.envelope(&keys[0]).await;
+    assert_eq!(envelope["verified_by"]["scheme"], "hmac-sha1");
+    assert_eq!(envelope["event_type"], "CREATE_ORGANIZATION");
+    let sha1_lines = deployment
+        .logs()
+        .lines()
+        .filter(|l| l.contains("\"scheme\":\"hmac-sha1\""))
+        .count();
+    assert_eq!(
+        sha1_lines,
+        2,
+        "handshake and event, each counted: {}",
+        deployment.logs()
+    );
+
+    // A wrong 20-byte signature: refused, nothing stored.
+    let mut forged = event;
+    let mut body: serde_json::Value =
+        serde_json::from_str(forged["body"].as_str().unwrap()).unwrap();
+    body["nonce"] = "NonceSha1Forged0".into();
+    body["signature"] = "K08yDiTEc094KoccOY+VYLQFxxQ=".into();
+    forged["body"] = body.to_string().into();
+    let (status, reply) = deployment.invoke(forged).await;
+    assert_eq!(
+        (status, reply["code"].as_str()),
+        (401, Some("401")),
+        "{reply}"
+    );
     assert_eq!(deployment.events("oneaccess").await.len(), 1);
     deployment.assert_logs_clean(&sample_needles("oneaccess/encrypted"));
 }

@@ -1,11 +1,13 @@
 //! `scalefusion-webhook` under the Runtime API against moto: every sample stored, a rotated
-//! secret still accepted through AWSPREVIOUS, forgeries refused, and a body too large for
+//! secret still accepted through AWSPREVIOUS, forgeries refused, authentic bodies of any shape
+//! stored, two bodies sharing an `id` stored as two events, and a body too large for
 //! EventBridge published as a pointer to S3.
 
 use hookwarden_testkit::deployment::{Deployment, BUS, INVOKE_TIMEOUT};
 use hookwarden_testkit::log_audit::sample_needles;
 use hookwarden_testkit::samples::{body_of, samples, test_key, with_request};
 use hookwarden_verify::scalefusion;
+use sha2::Digest as _;
 
 const SECRET_ID: &str = "hookwarden/scalefusion";
 const BINARY: &str = env!("CARGO_BIN_EXE_scalefusion-webhook");
@@ -25,6 +27,18 @@ async fn deploy(sink: &str, env: &[(&str, &str)]) -> (Deployment, String) {
     all.extend_from_slice(env);
     deployment.start(Some(sink), &all);
     (deployment, previous_version)
+}
+
+/// The event id hookwarden gives `body`: the SHA-256 of the raw body Scalefusion signed.
+fn id_of(body: &[u8]) -> String {
+    hex::encode(sha2::Sha256::digest(body))
+}
+
+/// The secret the committed test key holds.
+fn current_secret() -> String {
+    let secret =
+        serde_json::from_str::<serde_json::Value>(&test_key("scalefusion-secret.json")).unwrap();
+    secret["secret_key"].as_str().unwrap().to_string()
 }
 
 fn signed(secret: &str, body: &[u8]) -> serde_json::Value {
@@ -55,10 +69,10 @@ async fn samples_rotation_and_forgeries() {
     let body = br#"{"id":"0d7c3f5e-1111-4c2a-9d6b-000000000001","event":"device.sim_swap","created_at":"2026-11-23T08:00:00Z","data":{"devices":[{"name":"Tablet-09"}]}}"#;
     let (status, reply) = deployment.invoke(signed(OLD_SECRET, body)).await;
     assert_eq!(status, 200, "{reply}");
-    let keys = deployment.events("scalefusion/device.sim_swap").await;
+    let keys = deployment.events("scalefusion").await;
     let key = keys
         .iter()
-        .find(|k| k.ends_with("/0d7c3f5e-1111-4c2a-9d6b-000000000001.json"))
+        .find(|k| k.ends_with(&format!("/device.sim_swap/{}.json", id_of(body))))
         .expect("stored");
     assert_eq!(
         deployment.envelope(key).await["verified_by"]["version_id"],
@@ -93,13 +107,75 @@ async fn samples_rotation_and_forgeries() {
     deployment.assert_logs_clean(&sample_needles("scalefusion"));
 }
 
+/// Once the HMAC matches, the body is Scalefusion's: every shape is stored and answered 200,
+/// and two different bodies that share an `id` are two events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authentic_bodies_of_any_shape_are_stored_and_a_shared_id_merges_nothing() {
+    let (deployment, _) = deploy("s3", &[]).await;
+    let secret = current_secret();
+    let cases: [(&[u8], &str); 5] = [
+        (
+            br#"[{"event":"device.locked","id":"a1"},{"event":"device.locked","id":"a2"}]"#,
+            "device.locked",
+        ),
+        (b"device locked: Tablet-01", "unknown"),
+        (
+            br#"{"event_type":"device.unlocked","id":"same-id"}"#,
+            "device.unlocked",
+        ),
+        (
+            br#"{"event":"device.unlocked","id":"same-id","data":{"n":2}}"#,
+            "device.unlocked",
+        ),
+        (
+            br#"{"event":"device.brand_new_event","id":"b"}"#,
+            "device.brand_new_event",
+        ),
+    ];
+    for (body, _) in cases {
+        let (status, reply) = deployment.invoke(signed(&secret, body)).await;
+        assert_eq!(status, 200, "{}: {reply}", String::from_utf8_lossy(body));
+        assert_eq!(reply["status"], "stored", "{reply}");
+    }
+    let keys = deployment.events("scalefusion").await;
+    assert_eq!(keys.len(), cases.len(), "{keys:?}");
+    for (body, event_type) in cases {
+        let id = id_of(body);
+        let key = keys
+            .iter()
+            .find(|k| k.ends_with(&format!("/{event_type}/{id}.json")))
+            .unwrap_or_else(|| panic!("{event_type} {id} in {keys:?}"));
+        let envelope = deployment.envelope(key).await;
+        assert_eq!(envelope["content_sha256"], id);
+        assert_eq!(envelope["event_type"], event_type);
+        match std::str::from_utf8(body)
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
+        {
+            Some(json) => assert_eq!(envelope["body"], json),
+            None => assert_eq!(
+                envelope["body_base64"],
+                base64::Engine::encode(&base64::engine::general_purpose::STANDARD, body)
+            ),
+        }
+    }
+    // Each shape changed by one byte after signing: refused, nothing more stored.
+    for (body, _) in cases {
+        let mut changed = signed(&secret, body);
+        let mut bytes = body.to_vec();
+        bytes[1] ^= 1;
+        changed["body"] = String::from_utf8(bytes).unwrap().into();
+        assert_eq!(deployment.invoke(changed).await.0, 406);
+    }
+    assert_eq!(deployment.events("scalefusion").await.len(), cases.len());
+    deployment.assert_logs_clean(&[secret]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_too_large_for_eventbridge_travels_by_pointer() {
     let (deployment, _) = deploy("eventbridge", &[("HOOKWARDEN_MAX_BODY_BYTES", "2000000")]).await;
     let capture = deployment.moto.capture_events(BUS).await;
-    let secret =
-        serde_json::from_str::<serde_json::Value>(&test_key("scalefusion-secret.json")).unwrap();
-    let secret = secret["secret_key"].as_str().unwrap().to_string();
+    let secret = current_secret();
 
     let small = body_of(&samples("scalefusion")[0].1);
     assert_eq!(deployment.invoke(signed(&secret, &small)).await.0, 200);
@@ -112,9 +188,10 @@ async fn a_body_too_large_for_eventbridge_travels_by_pointer() {
 
     let events = capture.receive(2, INVOKE_TIMEOUT).await;
     assert_eq!(events.len(), 2);
+    let big_id = id_of(big.as_bytes());
     let inline = events
         .iter()
-        .find(|e| e["detail"]["id"] != "big-1")
+        .find(|e| e["detail"]["id"] != big_id.as_str())
         .unwrap();
     assert!(
         inline["detail"]["body"].is_object(),
@@ -122,7 +199,7 @@ async fn a_body_too_large_for_eventbridge_travels_by_pointer() {
     );
     let pointer = events
         .iter()
-        .find(|e| e["detail"]["id"] == "big-1")
+        .find(|e| e["detail"]["id"] == big_id.as_str())
         .unwrap();
     assert!(pointer["detail"].get("body").is_none());
     let key = pointer["detail"]["stored_at"]["key"].as_str().unwrap();

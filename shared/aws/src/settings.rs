@@ -14,6 +14,7 @@
 //! | `KNOX_CERT_BUCKET` | Knox only: bucket holding the Samsung Knox validation certificate. Default: `HOOKWARDEN_BUCKET`. |
 //! | `KNOX_CERT_KEY` | Knox only, required: object key of that certificate (PEM or DER). |
 //! | `KNOX_API_SECRET_ID` | Knox only, optional: Secrets Manager secret with Knox API credentials; when set, a missing or expired certificate is downloaded and written back to `KNOX_CERT_KEY`. |
+//! | `KNOX_SUBSCRIPTION_IDS` | Knox only, optional: comma-separated Knox subscription ids this deployment serves; a validly signed callback whose `subscriptionId` is not listed gets 403 and nothing is stored. Unset: every subscription is accepted — and since Samsung signs every customer's callbacks with one key, that includes other Knox customers'. |
 //! | `SCALEFUSION_SECRET_ID` | Scalefusion only, required: Secrets Manager secret holding the webhook signing secret. |
 //! | `ONEACCESS_SECRET_ID` | OneAccess only, required: Secrets Manager secret holding the callback signing/encryption settings. |
 //! | `ONEACCESS_REPLAY_WINDOW_SECS` | OneAccess only: how far a callback timestamp may be from now. Default 300; between 1 and 3600. |
@@ -55,6 +56,8 @@ pub enum ProviderSettings {
         cert_bucket: String,
         cert_key: String,
         api_secret_id: Option<String>,
+        /// Empty: every subscription is accepted.
+        subscription_ids: Vec<String>,
     },
     Scalefusion {
         secret_id: String,
@@ -158,6 +161,10 @@ impl Settings {
                 })?,
                 cert_key: required("KNOX_CERT_KEY")?,
                 api_secret_id: var("KNOX_API_SECRET_ID"),
+                subscription_ids: var("KNOX_SUBSCRIPTION_IDS")
+                    .map(|text| parse_subscription_ids(&text))
+                    .transpose()?
+                    .unwrap_or_default(),
             },
             "scalefusion" => ProviderSettings::Scalefusion {
                 secret_id: required("SCALEFUSION_SECRET_ID")?,
@@ -183,6 +190,23 @@ impl Settings {
             provider_settings,
         })
     }
+}
+
+/// `KNOX_SUBSCRIPTION_IDS`: ids separated by commas, each trimmed; an empty entry is a typo,
+/// not "any", so it is refused.
+fn parse_subscription_ids(text: &str) -> Result<Vec<String>, SettingsError> {
+    text.split(',')
+        .map(|id| {
+            let id = id.trim();
+            match id.is_empty() || id.chars().any(char::is_control) {
+                true => Err(SettingsError::new(
+                    "KNOX_SUBSCRIPTION_IDS",
+                    format!("expected subscription ids separated by commas, got {text:?}"),
+                )),
+                false => Ok(id.to_string()),
+            }
+        })
+        .collect()
 }
 
 fn parse_sink(
@@ -337,6 +361,10 @@ mod tests {
                 ("KNOX_CERT_KEY", "certs/knox.pem"),
                 ("KNOX_API_SECRET_ID", "knox-api"),
                 ("KNOX_CERT_BUCKET", ""),
+                (
+                    "KNOX_SUBSCRIPTION_IDS",
+                    " 123456789123, 566797f70f280325c20ff234 ",
+                ),
             ],
         )
         .unwrap();
@@ -359,8 +387,22 @@ mod tests {
                 cert_bucket: "events".into(),
                 cert_key: "certs/knox.pem".into(),
                 api_secret_id: Some("knox-api".into()),
+                subscription_ids: vec!["123456789123".into(), "566797f70f280325c20ff234".into()],
             }
         );
+        for typo in ["a,,b", "a,", "a,\u{7}"] {
+            let err = settings(
+                "knox",
+                &[
+                    ("HOOKWARDEN_SINK", "s3"),
+                    ("HOOKWARDEN_BUCKET", "events"),
+                    ("KNOX_CERT_KEY", "k"),
+                    ("KNOX_SUBSCRIPTION_IDS", typo),
+                ],
+            )
+            .unwrap_err();
+            assert_eq!(err.variable, "KNOX_SUBSCRIPTION_IDS", "{typo:?}");
+        }
     }
 
     #[test]

@@ -60,6 +60,7 @@ pub fn knox(settings: &Settings, client: &AwsClient) -> KnoxHandler {
         cert_bucket,
         cert_key,
         api_secret_id,
+        subscription_ids,
     } = &settings.provider_settings
     else {
         wrong_provider(settings, "knox")
@@ -76,6 +77,7 @@ pub fn knox(settings: &Settings, client: &AwsClient) -> KnoxHandler {
         common(settings, client),
         CertificateCache::new(store, cert_key, fetcher),
     )
+    .allow_subscriptions(subscription_ids.iter().cloned())
 }
 
 pub fn scalefusion(settings: &Settings, client: &AwsClient) -> ScalefusionHandler {

@@ -1,22 +1,28 @@
 //! Exactly-once delivery to S3 and/or EventBridge, and nothing acknowledged before it is
 //! durable.
 //!
-//! Layout under the function's prefix:
-//! - `{prefix}/{event type}/{yyyy}/{mm}/{dd}/{delivery id}.json` — the envelope;
-//! - `{prefix}/_state/ids/{dedupe key}` — the dedupe record, written first with
-//!   `If-None-Match: *`. It names the delivery id and the event key, so a retry on a later
-//!   day finds the original object instead of writing a second one under a new date;
-//! - `{prefix}/_state/published/{delivery id}` — written after PutEvents succeeded. A retry
-//!   that finds the event stored but no marker publishes it then, so a crash between the S3
-//!   write and the publish never loses the bus event (it may publish twice: consumers dedupe
-//!   on the envelope `id`).
+//! An event's id is the SHA-256 of exactly the bytes its provider signed (`content_sha256`),
+//! so the key of everything written for it follows from the content alone: a retry on a later
+//! day, or a replay under fresh unsigned headers, lands on the same key, and two events the
+//! provider signed differently never share one.
+//!
+//! Layout under the function's prefix (`{shard}` is the id's first two hex digits, so a
+//! fleet-wide burst of one event type spreads over 256 key ranges S3 can partition apart):
+//! - `{prefix}/{shard}/{event type}/{id}.json` — the envelope, written once with
+//!   `If-None-Match: *`. With the S3 sink this one conditional write is the whole first
+//!   delivery; a 412 means the same signed content was stored before.
+//! - `{prefix}/_state/{shard}/claimed/{id}` — EventBridge-only sink: the empty conditional
+//!   write that dedupes, in place of the envelope the user chose not to keep.
+//! - `{prefix}/_state/{shard}/published/{id}` — written after PutEvents succeeded. A
+//!   duplicate that finds no marker publishes then, so a crash between the durable write and
+//!   the publish never loses the bus event (it may publish twice: consumers dedupe on the
+//!   envelope `id`).
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-
 use crate::envelope::{
-    eventbridge_entry_size, Envelope, StoredAt, VerifiedEvent, EVENTBRIDGE_MAX_ENTRY_BYTES,
+    bus_detail_type, eventbridge_entry_size, Envelope, StoredAt, VerifiedEvent,
+    EVENTBRIDGE_MAX_ENTRY_BYTES,
 };
 use crate::ids::event_type_segment;
 use crate::ports::{BusEntry, DependencyError, EventBus, ObjectStore, PutOutcome};
@@ -33,27 +39,11 @@ pub struct Delivery {
 /// How a delivery went.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivered {
-    /// First time this delivery was seen; it is now durable.
+    /// First time this signed content was seen; it is now durable.
     Stored { key: String },
-    /// Seen before and already durable; nothing new was written (or a missing bus publish
-    /// was completed).
+    /// The same signed content was stored before; nothing new was written (or a missing bus
+    /// publish was completed).
     Duplicate { key: String },
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum DeliveryError {
-    /// The dedupe key was already used by a different delivery (a OneAccess nonce reused
-    /// with another timestamp).
-    #[error("dedupe key already used by another delivery")]
-    Replayed,
-    #[error(transparent)]
-    Dependency(#[from] DependencyError),
-}
-
-#[derive(Serialize, Deserialize)]
-struct DedupeRecord {
-    delivery_id: String,
-    event_key: String,
 }
 
 impl Delivery {
@@ -73,44 +63,47 @@ impl Delivery {
         }
     }
 
-    /// The store behind this delivery (nonce records live there too).
+    /// The store behind this delivery.
     pub fn store(&self) -> &Arc<dyn ObjectStore> {
         &self.store
     }
 
-    pub fn state_key(&self, kind: &str, id: &str) -> String {
-        format!("{}/_state/{kind}/{id}", self.prefix)
-    }
-
-    fn event_key(&self, event: &VerifiedEvent) -> String {
-        let date = event.received_at.date();
+    fn state_key(&self, kind: &str, event: &VerifiedEvent) -> String {
         format!(
-            "{}/{}/{:04}/{:02}/{:02}/{}.json",
+            "{}/_state/{}/{kind}/{}",
             self.prefix,
-            event_type_segment(&event.event_type),
-            date.year(),
-            u8::from(date.month()),
-            date.day(),
-            event.delivery_id
+            shard(&event.id),
+            event.id
         )
     }
 
-    pub async fn deliver(&self, event: &VerifiedEvent) -> Result<Delivered, DeliveryError> {
-        let (key, fresh) = self.claim(event).await?;
+    /// Where the envelope of `event` is (or would be) stored.
+    pub fn event_key(&self, event: &VerifiedEvent) -> String {
+        format!(
+            "{}/{}/{}/{}.json",
+            self.prefix,
+            shard(&event.id),
+            event_type_segment(&event.event_type),
+            event.id
+        )
+    }
+
+    pub async fn deliver(&self, event: &VerifiedEvent) -> Result<Delivered, DependencyError> {
+        let key = self.event_key(event);
         let envelope = event.envelope();
-        let mut recovered = false;
-        if self.store_events {
-            let outcome = self
-                .store
+        // The one conditional write that decides first delivery or duplicate.
+        let outcome = if self.store_events {
+            self.store
                 .put_if_absent(&key, envelope.to_json(), "application/json")
-                .await?;
-            // A claim without its object means an earlier attempt died between the two
-            // writes: this attempt completes it.
-            recovered = !fresh && outcome == PutOutcome::Created;
-        }
-        let first = fresh || recovered;
+                .await?
+        } else {
+            self.store
+                .put_if_absent(&self.state_key("claimed", event), Vec::new(), "text/plain")
+                .await?
+        };
+        let first = outcome == PutOutcome::Created;
         if let Some(bus) = &self.bus {
-            let marker = self.state_key("published", &event.delivery_id);
+            let marker = self.state_key("published", event);
             if first || !self.store.exists(&marker).await? {
                 self.publish(bus.as_ref(), event, &envelope, &key).await?;
                 if let Err(err) = self
@@ -131,39 +124,6 @@ impl Delivery {
         })
     }
 
-    /// Writes the dedupe record, or reads the one an earlier attempt wrote. Returns the event
-    /// key and whether this is the first attempt.
-    async fn claim(&self, event: &VerifiedEvent) -> Result<(String, bool), DeliveryError> {
-        let claim_key = self.state_key("ids", &event.dedupe_key);
-        let record = DedupeRecord {
-            delivery_id: event.delivery_id.clone(),
-            event_key: self.event_key(event),
-        };
-        let bytes = serde_json::to_vec(&record).expect("the dedupe record serializes");
-        match self
-            .store
-            .put_if_absent(&claim_key, bytes, "application/json")
-            .await?
-        {
-            PutOutcome::Created => Ok((record.event_key, true)),
-            PutOutcome::AlreadyExists => {
-                let existing = self.store.get(&claim_key).await?.ok_or_else(|| {
-                    DependencyError::new("s3", "dedupe record vanished between put and get")
-                })?;
-                let existing: DedupeRecord = serde_json::from_slice(&existing).map_err(|err| {
-                    DependencyError::new(
-                        "s3",
-                        format!("dedupe record {claim_key} unreadable: {err}"),
-                    )
-                })?;
-                if existing.delivery_id != event.delivery_id {
-                    return Err(DeliveryError::Replayed);
-                }
-                Ok((existing.event_key, false))
-            }
-        }
-    }
-
     async fn publish(
         &self,
         bus: &dyn EventBus,
@@ -172,7 +132,7 @@ impl Delivery {
         key: &str,
     ) -> Result<(), DependencyError> {
         let source = format!("hookwarden.{}", event.provider);
-        let detail_type = event.event_type.trim().to_string();
+        let detail_type = bus_detail_type(&event.event_type).to_string();
         let location = self.store.location();
         let stored_at = StoredAt {
             bucket: &location,
@@ -202,10 +162,16 @@ impl Delivery {
     }
 }
 
+/// The key range an event's objects fall in: the first two hex digits of its id.
+fn shard(id: &str) -> &str {
+    id.get(..2).unwrap_or(id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::envelope::VerifiedBy;
+    use crate::ids::sha256_hex;
     use crate::local::{DirStore, FileBus};
     use async_trait::async_trait;
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -227,15 +193,17 @@ mod tests {
         }
     }
 
-    fn event(id: &str, day: i64, body: &str) -> VerifiedEvent {
+    /// An event whose signed content is `body`, received on `day`, with unsigned `trace`.
+    fn event(trace: &str, day: i64, body: &str) -> VerifiedEvent {
         VerifiedEvent {
             provider: "scalefusion",
             event_type: "device.enrolled".into(),
-            delivery_id: id.into(),
-            dedupe_key: id.into(),
+            id: sha256_hex(body.as_bytes()),
+            unsigned: vec![("trace_id", trace.into())],
             received_at: OffsetDateTime::from_unix_timestamp(1_767_225_600 + day * 86_400).unwrap(),
             verified_by: VerifiedBy::Secret {
                 version_id: "v1".into(),
+                scheme: "hmac-sha256",
             },
             source_ip: None,
             body: bytes::Bytes::from(body.to_string()),
@@ -283,6 +251,10 @@ mod tests {
             )
         }
 
+        fn stored(&self) -> Vec<String> {
+            files_under(&self.root.join("store"))
+        }
+
         fn published(&self) -> Vec<serde_json::Value> {
             files_under(&self.root.join("bus"))
                 .iter()
@@ -294,108 +266,127 @@ mod tests {
         }
     }
 
+    fn key_of(body: &str) -> String {
+        let id = sha256_hex(body.as_bytes());
+        format!("sf/{}/device.enrolled/{id}.json", &id[..2])
+    }
+
     #[tokio::test]
-    async fn stores_once_even_when_the_retry_comes_on_another_day() {
+    async fn the_same_signed_content_is_stored_once_whatever_day_or_unsigned_id() {
         let s = setup();
         let delivery = s.delivery(true, false);
-        let first = delivery
-            .deliver(&event("id-1", 0, "{\"a\":1}"))
+        let body = "{\"a\":1}";
+        let first = delivery.deliver(&event("t-1", 0, body)).await.unwrap();
+        assert_eq!(first, Delivered::Stored { key: key_of(body) });
+        for (trace, day) in [("t-1", 1), ("a-new-trace-id", 0), ("", 30)] {
+            let again = delivery.deliver(&event(trace, day, body)).await.unwrap();
+            assert_eq!(again, Delivered::Duplicate { key: key_of(body) });
+        }
+        assert_eq!(s.stored(), [key_of(body)]);
+        let stored: serde_json::Value =
+            serde_json::from_slice(&delivery.store().get(&key_of(body)).await.unwrap().unwrap())
+                .unwrap();
+        assert_eq!(
+            stored["unsigned"]["trace_id"], "t-1",
+            "the first delivery's"
+        );
+    }
+
+    #[tokio::test]
+    async fn different_signed_content_under_one_unsigned_id_is_two_events() {
+        let s = setup();
+        let delivery = s.delivery(true, false);
+        let locked = delivery
+            .deliver(&event("trace-1", 0, "{\"s\":\"LOCKED\"}"))
             .await
             .unwrap();
-        assert_eq!(
-            first,
-            Delivered::Stored {
-                key: "sf/device.enrolled/2026/01/01/id-1.json".into()
-            }
-        );
-        let retry = delivery
-            .deliver(&event("id-1", 1, "{\"a\":1}"))
+        let unlocked = delivery
+            .deliver(&event("trace-1", 0, "{\"s\":\"UNLOCKED\"}"))
             .await
             .unwrap();
+        assert!(matches!(locked, Delivered::Stored { .. }));
+        assert!(matches!(unlocked, Delivered::Stored { .. }));
+        let mut expected = vec![key_of("{\"s\":\"LOCKED\"}"), key_of("{\"s\":\"UNLOCKED\"}")];
+        expected.sort();
+        assert_eq!(s.stored(), expected);
+    }
+
+    #[tokio::test]
+    async fn eventbridge_only_dedupes_on_an_empty_claim() {
+        let s = setup();
+        let delivery = s.delivery(false, true);
+        let ev = event("t", 0, "{\"c\":3}");
+        assert!(matches!(
+            delivery.deliver(&ev).await.unwrap(),
+            Delivered::Stored { .. }
+        ));
+        assert!(matches!(
+            delivery.deliver(&ev).await.unwrap(),
+            Delivered::Duplicate { .. }
+        ));
+        assert_eq!(s.published().len(), 1);
+        let id = &ev.id;
         assert_eq!(
-            retry,
-            Delivered::Duplicate {
-                key: "sf/device.enrolled/2026/01/01/id-1.json".into()
-            }
-        );
-        let files = files_under(&s.root.join("store"));
-        assert_eq!(
-            files,
+            s.stored(),
             [
-                "sf/_state/ids/id-1",
-                "sf/device.enrolled/2026/01/01/id-1.json"
+                format!("sf/_state/{}/claimed/{id}", &id[..2]),
+                format!("sf/_state/{}/published/{id}", &id[..2]),
             ]
         );
     }
 
     #[tokio::test]
-    async fn a_dedupe_key_reused_by_another_delivery_is_a_replay() {
-        let s = setup();
-        let delivery = s.delivery(true, false);
-        delivery.deliver(&event("nonce-a", 0, "{}")).await.unwrap();
-        let mut other = event("nonce-a", 0, "{}");
-        other.delivery_id = "nonce-a-other-timestamp".into();
-        assert!(matches!(
-            delivery.deliver(&other).await,
-            Err(DeliveryError::Replayed)
-        ));
-    }
-
-    #[tokio::test]
-    async fn completes_a_delivery_that_died_between_claim_and_object() {
-        let s = setup();
-        let delivery = s.delivery(true, false);
-        let ev = event("id-2", 0, "{}");
-        // What the first attempt left behind before dying: the claim only.
-        let record = serde_json::json!({"delivery_id": "id-2", "event_key": "sf/device.enrolled/2026/01/01/id-2.json"});
-        delivery
-            .store()
-            .put_if_absent("sf/_state/ids/id-2", record.to_string().into_bytes(), "")
-            .await
-            .unwrap();
-        assert!(matches!(
-            delivery.deliver(&ev).await.unwrap(),
-            Delivered::Stored { .. }
-        ));
-        assert!(delivery
-            .store()
-            .exists("sf/device.enrolled/2026/01/01/id-2.json")
-            .await
-            .unwrap());
-    }
-
-    #[tokio::test]
     async fn a_failed_publish_is_completed_by_the_retry_and_published_once() {
+        for store_events in [true, false] {
+            let s = setup();
+            let delivery = s.delivery(store_events, true);
+            let ev = event("t", 0, "{\"b\":2}");
+            s.bus.down.store(true, Ordering::SeqCst);
+            assert!(delivery.deliver(&ev).await.is_err());
+            assert!(s.published().is_empty());
+            s.bus.down.store(false, Ordering::SeqCst);
+            assert!(matches!(
+                delivery.deliver(&ev).await.unwrap(),
+                Delivered::Duplicate { .. }
+            ));
+            assert_eq!(
+                s.published().len(),
+                1,
+                "the retry published the stored event"
+            );
+            delivery.deliver(&ev).await.unwrap();
+            assert_eq!(
+                s.published().len(),
+                1,
+                "a third attempt finds the marker and publishes nothing"
+            );
+            let detail = &s.published()[0]["detail"];
+            assert_eq!(detail["id"], ev.id);
+            assert_eq!(detail["content_sha256"], ev.id);
+            assert_eq!(detail["body"]["b"], 2);
+            if store_events {
+                assert_eq!(detail["stored_at"]["key"], key_of("{\"b\":2}"));
+            } else {
+                assert!(detail.get("stored_at").is_none());
+            }
+            assert_eq!(s.published()[0]["source"], "hookwarden.scalefusion");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_event_type_eventbridge_would_refuse_is_published_as_unknown() {
         let s = setup();
-        let delivery = s.delivery(true, true);
-        let ev = event("id-3", 0, "{\"b\":2}");
-        s.bus.down.store(true, Ordering::SeqCst);
-        assert!(matches!(
-            delivery.deliver(&ev).await,
-            Err(DeliveryError::Dependency(_))
-        ));
-        assert!(s.published().is_empty());
-        s.bus.down.store(false, Ordering::SeqCst);
-        assert!(delivery.deliver(&ev).await.is_ok());
-        assert_eq!(
-            s.published().len(),
-            1,
-            "the retry published the stored event"
-        );
-        delivery.deliver(&ev).await.unwrap();
-        assert_eq!(
-            s.published().len(),
-            1,
-            "a third attempt finds the marker and publishes nothing"
-        );
-        let detail = &s.published()[0]["detail"];
-        assert_eq!(detail["id"], "id-3");
-        assert_eq!(detail["body"]["b"], 2);
-        assert_eq!(
-            detail["stored_at"]["key"],
-            "sf/device.enrolled/2026/01/01/id-3.json"
-        );
-        assert_eq!(s.published()[0]["source"], "hookwarden.scalefusion");
+        let delivery = s.delivery(false, true);
+        for event_type in ["", &"x".repeat(200)] {
+            let mut ev = event("t", 0, &format!("{{\"t\":{}}}", event_type.len()));
+            ev.event_type = event_type.to_string();
+            delivery.deliver(&ev).await.unwrap();
+        }
+        let published = s.published();
+        assert_eq!(published.len(), 2);
+        for entry in published {
+            assert_eq!(entry["detail-type"], "unknown", "{entry}");
+        }
     }
 
     #[tokio::test]
@@ -406,10 +397,11 @@ mod tests {
             "{{\"pad\":\"{}\"}}",
             "x".repeat(EVENTBRIDGE_MAX_ENTRY_BYTES)
         );
-        delivery.deliver(&event("id-4", 0, &big)).await.unwrap();
+        delivery.deliver(&event("t", 0, &big)).await.unwrap();
         let detail = &s.published()[0]["detail"];
         assert!(detail.get("body").is_none());
         let key = detail["stored_at"]["key"].as_str().unwrap();
+        assert_eq!(key, key_of(&big));
         let stored = delivery
             .store()
             .get(key)
@@ -424,7 +416,7 @@ mod tests {
 
         // A body that fits goes inline and, with no S3 sink, names no stored object.
         delivery
-            .deliver(&event("id-5", 0, "{\"small\":true}"))
+            .deliver(&event("t", 0, "{\"small\":true}"))
             .await
             .unwrap();
         let detail = &s.published()[1]["detail"];

@@ -14,10 +14,16 @@ use crate::ids::sha256_hex;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum VerifiedBy {
-    /// Knox: the SHA-256 fingerprint of the validation certificate that verified the JWS.
-    Certificate { sha256: String },
-    /// Scalefusion/OneAccess: the Secrets Manager version id of the matching secret.
-    Secret { version_id: String },
+    /// Knox: the SHA-256 fingerprint of the validation certificate that verified the JWS, and
+    /// which encoding of the body the signature covered.
+    Certificate { sha256: String, form: &'static str },
+    /// Scalefusion/OneAccess: the Secrets Manager version id of the matching secret and the
+    /// MAC that matched (`hmac-sha256`, OneAccess's `hmac-sha1`, or `unsigned` where the
+    /// OneAccess configuration allows callbacks without a signature).
+    Secret {
+        version_id: String,
+        scheme: &'static str,
+    },
 }
 
 /// A verified event, ready for delivery.
@@ -26,10 +32,13 @@ pub struct VerifiedEvent {
     pub provider: &'static str,
     /// The provider's event type as sent (untrimmed for OneAccess); routing trims it.
     pub event_type: String,
-    /// Identifies this delivery across retries; the S3 object and bus event are keyed on it.
-    pub delivery_id: String,
-    /// Identifies what may be accepted only once (the OneAccess nonce); usually `delivery_id`.
-    pub dedupe_key: String,
+    /// The event's identity: lowercase hex SHA-256 of exactly the bytes the provider signed
+    /// (Knox: the canonical form the signature covered; Scalefusion: the raw body; OneAccess:
+    /// `nonce&timestamp&eventType&data`). Everything stored for the event is keyed on it.
+    pub id: String,
+    /// What the provider sent beside the signed content and did not sign (Knox's trace id and
+    /// nonce): kept as metadata, never part of the identity.
+    pub unsigned: Vec<(&'static str, String)>,
     pub received_at: OffsetDateTime,
     pub verified_by: VerifiedBy,
     pub source_ip: Option<String>,
@@ -43,6 +52,7 @@ pub struct VerifiedEvent {
 /// The JSON document stored in S3 and sent as the EventBridge detail.
 #[derive(Serialize, Clone)]
 pub struct Envelope<'a> {
+    /// What consumers dedupe on; equal to `content_sha256`.
     pub id: &'a str,
     pub provider: &'a str,
     pub event_type: &'a str,
@@ -50,7 +60,15 @@ pub struct Envelope<'a> {
     pub verified_by: &'a VerifiedBy,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source_ip: Option<&'a str>,
+    /// SHA-256 of exactly the bytes the provider signed: the same content always has it,
+    /// whatever unsigned ids it came with.
+    pub content_sha256: &'a str,
+    /// SHA-256 of the body as received (differs from `content_sha256` for Knox, which signs
+    /// a re-serialization, and for OneAccess, which signs fields of the body).
     pub body_sha256: String,
+    /// Unsigned values that came with the request (Knox: `trace_id`, `nonce`).
+    #[serde(skip_serializing_if = "UnsignedFields::is_empty")]
+    pub unsigned: UnsignedFields<'a>,
     /// The body verbatim, embedded as JSON when it is JSON.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub body: Option<&'a RawValue>,
@@ -62,6 +80,22 @@ pub struct Envelope<'a> {
     /// Where the full envelope is stored, when the bus event had to leave the body out.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stored_at: Option<StoredAt<'a>>,
+}
+
+/// Unsigned name/value pairs, serialized as a JSON object.
+#[derive(Clone, Copy)]
+pub struct UnsignedFields<'a>(&'a [(&'static str, String)]);
+
+impl UnsignedFields<'_> {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for UnsignedFields<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(name, value)| (name, value)))
+    }
 }
 
 #[derive(Serialize, Clone, Copy)]
@@ -84,7 +118,7 @@ impl VerifiedEvent {
             )),
         };
         Envelope {
-            id: &self.delivery_id,
+            id: &self.id,
             provider: self.provider,
             event_type: &self.event_type,
             received_at: self
@@ -93,7 +127,9 @@ impl VerifiedEvent {
                 .expect("an OffsetDateTime always formats as RFC 3339"),
             verified_by: &self.verified_by,
             source_ip: self.source_ip.as_deref(),
+            content_sha256: &self.id,
             body_sha256: sha256_hex(&self.body),
+            unsigned: UnsignedFields(&self.unsigned),
             body: raw,
             body_base64,
             message: self.message.as_ref(),
@@ -124,19 +160,40 @@ pub fn eventbridge_entry_size(source: &str, detail_type: &str, detail: &str) -> 
     14 + source.len() + detail_type.len() + detail.len()
 }
 
+/// EventBridge refuses a DetailType that is empty or over 128 characters; an entry it refuses
+/// would fail on every retry, so such a type is published as `unknown` (the envelope keeps the
+/// type as sent).
+pub fn bus_detail_type(event_type: &str) -> &str {
+    let trimmed = event_type.trim();
+    match trimmed.chars().count() {
+        1..=128 => trimmed,
+        _ => "unknown",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn detail_type_is_one_eventbridge_accepts() {
+        assert_eq!(bus_detail_type(" device.locked "), "device.locked");
+        assert_eq!(bus_detail_type(""), "unknown");
+        assert_eq!(bus_detail_type("  "), "unknown");
+        assert_eq!(bus_detail_type(&"é".repeat(128)), "é".repeat(128));
+        assert_eq!(bus_detail_type(&"x".repeat(129)), "unknown");
+    }
 
     fn event(body: &'static [u8]) -> VerifiedEvent {
         VerifiedEvent {
             provider: "scalefusion",
             event_type: "device.enrolled".into(),
-            delivery_id: "abc".into(),
-            dedupe_key: "abc".into(),
+            id: "abc".into(),
+            unsigned: vec![("trace_id", "t-1".into())],
             received_at: OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap(),
             verified_by: VerifiedBy::Secret {
                 version_id: "v1".into(),
+                scheme: "hmac-sha256",
             },
             source_ip: Some("203.0.113.9".into()),
             body: bytes::Bytes::from_static(body),
@@ -159,6 +216,9 @@ mod tests {
         assert!(json.contains(&sha256_hex(body)));
         let value: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(value["verified_by"]["kind"], "secret");
+        assert_eq!(value["verified_by"]["scheme"], "hmac-sha256");
+        assert_eq!(value["content_sha256"], "abc");
+        assert_eq!(value["unsigned"]["trace_id"], "t-1");
         assert!(value.get("body_base64").is_none());
     }
 

@@ -22,7 +22,15 @@ pub struct Trail {
     provider: &'static str,
     started: Instant,
     pub event_type: Option<String>,
-    pub delivery_id: Option<String>,
+    /// The event's id (`content_sha256`), once the signature verified.
+    pub event_id: Option<String>,
+    /// How it verified: the MAC that matched, or the Knox signed form.
+    pub scheme: Option<&'static str>,
+    /// Knox: the JOSE header's `alg`/`typ`/`kid`, so the first real callback shows operators
+    /// what Samsung sends (the header is signed verbatim and decides nothing).
+    pub jose_header: Option<String>,
+    /// Knox: `X-WSM-TRACEID` when it is a plain id (unsigned; for correlation only).
+    pub trace_id: Option<String>,
 }
 
 impl Trail {
@@ -31,7 +39,10 @@ impl Trail {
             provider,
             started: Instant::now(),
             event_type: None,
-            delivery_id: None,
+            event_id: None,
+            scheme: None,
+            jose_header: None,
+            trace_id: None,
         }
     }
 
@@ -44,17 +55,23 @@ impl Trail {
     ) -> Reply {
         let latency_ms = self.started.elapsed().as_secs_f64() * 1000.0;
         let reason = reason.map(|r| r.to_string());
-        let (provider, event_type, delivery_id) = (
+        let (provider, event_type, event_id, scheme, jose_header, trace_id) = (
             self.provider,
             self.event_type.as_deref(),
-            self.delivery_id.as_deref(),
+            self.event_id.as_deref(),
+            self.scheme,
+            self.jose_header.as_deref(),
+            self.trace_id.as_deref(),
         );
         let outcome_name = outcome.name();
         if reply.status >= 500 {
             tracing::error!(
                 provider,
                 event_type,
-                delivery_id,
+                event_id,
+                scheme,
+                jose_header,
+                trace_id,
                 outcome = outcome_name,
                 status = reply.status,
                 latency_ms,
@@ -65,7 +82,10 @@ impl Trail {
             tracing::warn!(
                 provider,
                 event_type,
-                delivery_id,
+                event_id,
+                scheme,
+                jose_header,
+                trace_id,
                 outcome = outcome_name,
                 status = reply.status,
                 latency_ms,
@@ -76,7 +96,10 @@ impl Trail {
             tracing::info!(
                 provider,
                 event_type,
-                delivery_id,
+                event_id,
+                scheme,
+                jose_header,
+                trace_id,
                 outcome = outcome_name,
                 status = reply.status,
                 latency_ms,
@@ -98,6 +121,8 @@ pub enum Outcome {
     /// OneAccess's CHECK_URL handshake, answered without storing anything.
     Handshake,
     SignatureRejected,
+    /// Knox: authentic, but for a subscription `KNOX_SUBSCRIPTION_IDS` does not list.
+    ForeignSubscription,
     Replayed,
     Malformed,
     TooLarge,
@@ -114,6 +139,7 @@ impl Outcome {
             Outcome::Duplicate => "duplicate",
             Outcome::Handshake => "handshake",
             Outcome::SignatureRejected => "signature_rejected",
+            Outcome::ForeignSubscription => "foreign_subscription",
             Outcome::Replayed => "replayed",
             Outcome::Malformed => "malformed",
             Outcome::TooLarge => "too_large",

@@ -36,6 +36,21 @@ impl Inbound {
     }
 }
 
+impl Inbound {
+    /// An unsigned header kept as metadata: every value, joined by `, ` as HTTP joins
+    /// repeated fields, bytes that are not UTF-8 replaced. It decides nothing, so no value of
+    /// it is refused.
+    pub fn metadata_header(&self, name: &str) -> Option<String> {
+        let values: Vec<_> = self
+            .headers
+            .get_all(name)
+            .iter()
+            .map(|value| String::from_utf8_lossy(value.as_bytes()))
+            .collect();
+        (!values.is_empty()).then(|| values.join(", "))
+    }
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum HeaderProblem {
     #[error("header {0} appears more than once")]

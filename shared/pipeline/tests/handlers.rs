@@ -17,6 +17,7 @@ use hookwarden_pipeline::{
 use hookwarden_verify::oneaccess::{self, Config};
 use hookwarden_verify::rsa::RsaSigningKey;
 use hookwarden_verify::{knox, scalefusion};
+use sha2::Digest as _;
 use time::OffsetDateTime;
 
 const KNOX_KEY: &str = include_str!("../../../events/test-keys/knox-test-key.pem");
@@ -121,58 +122,93 @@ fn knox_signature(body: &[u8]) -> String {
 }
 
 #[tokio::test]
-async fn knox_stores_once_and_rejects_forgeries_and_nonce_reuse() {
+async fn knox_identity_is_the_signed_content_never_the_trace_id_or_nonce() {
     let rig = Rig::new();
     let handler = rig.knox(NOW, true).await;
-    let signature = knox_signature(KNOX_BODY);
-    let request = |trace: &str, nonce: &str, body: &[u8]| {
+    let request = |trace: &str, nonce: &str, body: &[u8], signature: &str| {
         post(
             &[
-                ("x-wsm-signature", &signature),
+                ("x-wsm-signature", signature),
                 ("x-wsm-traceid", trace),
                 ("x-knox-nonce", nonce),
             ],
             body,
         )
     };
+    let signature = knox_signature(KNOX_BODY);
 
     let reply = handler
-        .handle(request("trace-1", "nonce-1", KNOX_BODY))
+        .handle(request("trace-1", "nonce-1", KNOX_BODY, &signature))
         .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert!(reply.body.contains("\"stored\""));
     assert_eq!(rig.counts(), (1, 1));
     let envelope = &rig.envelopes()[0];
-    assert_eq!(envelope["id"], "trace-1");
+    let id = envelope["id"].as_str().unwrap().to_string();
+    let canonical = hookwarden_verify::jackson::canonicalize(KNOX_BODY).unwrap();
+    assert_eq!(id, hex::encode(sha2::Sha256::digest(&canonical)));
+    assert_eq!(envelope["content_sha256"], id);
+    assert_eq!(envelope["unsigned"]["trace_id"], "trace-1");
+    assert_eq!(envelope["unsigned"]["nonce"], "nonce-1");
     assert_eq!(envelope["event_type"], "KAI_BATTERY_STATUS");
     assert_eq!(envelope["verified_by"]["kind"], "certificate");
+    assert_eq!(envelope["verified_by"]["form"], "canonical-padded");
     // The body is kept verbatim: Samsung signs 1.10 as 1.1, the store keeps what was sent.
     assert!(rig.raw_envelopes()[0].contains(r#""ratio":1.10}"#));
 
-    let again = handler
-        .handle(request("trace-1", "nonce-1", KNOX_BODY))
-        .await;
-    assert_eq!(
-        (again.status, again.body.contains("duplicate")),
-        (200, true)
-    );
-    assert_eq!(
-        rig.counts(),
-        (1, 1),
-        "a redelivery stores and publishes nothing new"
-    );
+    // A provider retry, a replay under a fresh trace id and nonce, and a whitespace variant of
+    // the same body (Samsung's signature covers its canonical form): all one event, answered
+    // 200 duplicate, nothing new written.
+    let variant = br#"{ "subscriptionId" : "123456789123", "event":"KAI_BATTERY_STATUS",
+        "payload":{ "imei":"123456789", "batteryLevel":85, "ratio":1.10 } }"#;
+    for (trace, nonce, body) in [
+        ("trace-1", "nonce-1", KNOX_BODY),
+        ("replayed-trace", "fresh-nonce", KNOX_BODY),
+        ("trace-2", "nonce-2", &variant[..]),
+    ] {
+        let again = handler
+            .handle(request(trace, nonce, body, &signature))
+            .await;
+        assert_eq!(
+            (again.status, again.body.contains("duplicate")),
+            (200, true),
+            "{trace}: {}",
+            again.body
+        );
+        assert!(again.body.contains(&id));
+    }
+    assert_eq!(rig.counts(), (1, 1), "nothing new stored or published");
 
-    let reused = handler
-        .handle(request("trace-2", "nonce-1", KNOX_BODY))
+    // Two different signed callbacks under one trace id and one nonce: two events.
+    let locked = br#"{"subscriptionId":"123456789123","event":"KG_DEVICE_LOCKED","payload":{"deviceUid":"d1"}}"#;
+    let unlocked = br#"{"subscriptionId":"123456789123","event":"KG_DEVICE_UNLOCKED","payload":{"deviceUid":"d1"}}"#;
+    for body in [&locked[..], &unlocked[..]] {
+        let reply = handler
+            .handle(request("op-7", "nonce-7", body, &knox_signature(body)))
+            .await;
+        assert!(reply.body.contains("\"stored\""), "{}", reply.body);
+    }
+    assert_eq!(rig.counts(), (3, 3));
+
+    // Unsigned headers of any shape never refuse an authentic callback.
+    let odd = br#"{"subscriptionId":"123456789123","event":"KG_DEVICE_ENROLLED"}"#;
+    let reply = handler
+        .handle(request("a b/../c", "é?", odd, &knox_signature(odd)))
         .await;
-    assert_eq!(reused.status, 409);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(rig.counts(), (4, 4));
 
     let tampered = String::from_utf8(KNOX_BODY.to_vec())
         .unwrap()
         .replace("85", "86");
     assert_eq!(
         handler
-            .handle(request("trace-3", "nonce-3", tampered.as_bytes()))
+            .handle(request(
+                "trace-3",
+                "nonce-3",
+                tampered.as_bytes(),
+                &signature
+            ))
             .await
             .status,
         401
@@ -182,7 +218,7 @@ async fn knox_stores_once_and_rejects_forgeries_and_nonce_reuse() {
         .replace("85", "8 5");
     assert_eq!(
         handler
-            .handle(request("trace-3", "nonce-3", broken.as_bytes()))
+            .handle(request("trace-3", "nonce-3", broken.as_bytes(), &signature))
             .await
             .status,
         400
@@ -194,11 +230,43 @@ async fn knox_stores_once_and_rejects_forgeries_and_nonce_reuse() {
             .status,
         401
     );
+    assert_eq!(rig.counts(), (4, 4), "nothing forged was stored");
+}
+
+#[tokio::test]
+async fn knox_subscription_allowlist_refuses_foreign_subscriptions() {
+    let rig = Rig::new();
+    let handler = rig
+        .knox(NOW, true)
+        .await
+        .allow_subscriptions(["123456789123".to_string(), "other".to_string()]);
+    let ours = KNOX_BODY;
+    let foreign = br#"{"subscriptionId":"566797f70f280325c20ff234","event":"KG_DEVICE_LOCKED"}"#;
+    let none = br#"{"event":"KG_DEVICE_LOCKED"}"#;
+    let not_a_string = br#"{"subscriptionId":123456789123,"event":"KG_DEVICE_LOCKED"}"#;
+    let send = |body: &'static [u8]| {
+        let signature = knox_signature(body);
+        let handler = &handler;
+        async move {
+            handler
+                .handle(post(&[("x-wsm-signature", &signature)], body))
+                .await
+        }
+    };
+    for body in [&foreign[..], &none[..], &not_a_string[..]] {
+        let reply = send(body).await;
+        assert_eq!(reply.status, 403, "{}", String::from_utf8_lossy(body));
+    }
     assert_eq!(
         rig.counts(),
-        (1, 1),
-        "nothing forged or replayed was stored"
+        (0, 0),
+        "nothing of a foreign subscription stored"
     );
+    assert_eq!(send(ours).await.status, 200);
+    assert_eq!(rig.counts(), (1, 1));
+    // A forgery is still a 401, whatever subscription it names.
+    let forged = post(&[("x-wsm-signature", &knox_signature(ours))], foreign);
+    assert_eq!(handler.handle(forged).await.status, 401);
 }
 
 #[tokio::test]
@@ -317,7 +385,7 @@ async fn oneaccess_check_url_is_answered_without_a_sink() {
 }
 
 #[tokio::test]
-async fn oneaccess_events_store_redacted_messages_and_reject_replays() {
+async fn oneaccess_events_store_redacted_messages_and_reject_stale_ones() {
     let rig = Rig::new();
     let now_ms = NOW * 1000;
     let handler = oneaccess_handler(&rig, now_ms, true);
@@ -353,17 +421,20 @@ async fn oneaccess_events_store_redacted_messages_and_reject_replays() {
             .status,
         200
     );
-    // The nonce again with another timestamp: a replay.
-    let replay =
+    assert_eq!(rig.counts(), (1, 1));
+    // The nonce again with another timestamp is other signed content, which only the key
+    // holder can make: another event, stored.
+    let reused_nonce =
         oneaccess::build_request("CREATE_USER", msg, &config, "bqVHvThFGooCRjSf", now_ms + 1)
             .unwrap();
     assert_eq!(
         handler
-            .handle(post(&[("authorization", &auth)], replay.as_bytes()))
+            .handle(post(&[("authorization", &auth)], reused_nonce.as_bytes()))
             .await
             .status,
-        401
+        200
     );
+    assert_eq!(rig.counts(), (2, 2));
     // Outside the window.
     let stale = oneaccess::build_request(
         "CREATE_USER",
@@ -388,5 +459,5 @@ async fn oneaccess_events_store_redacted_messages_and_reject_replays() {
             .status,
         401
     );
-    assert_eq!(rig.counts(), (1, 1));
+    assert_eq!(rig.counts(), (2, 2));
 }

@@ -4,17 +4,17 @@
 //! - [`runtime_api`]: the Lambda Runtime API, to run a built function binary as Lambda would.
 //! - [`deployment`]: a built function under the Runtime API against moto.
 //! - [`samples`]: the committed sample events and test keys.
-//! - [`keep_alive_proxy`]: keep-alive in front of moto, for the benchmark.
+//! - [`proxy`]: a counting, fault- and delay-injecting keep-alive proxy in front of moto.
 //! - [`http_stub`]: an HTTP server answering from a closure and recording what it received.
 //! - [`load`]: the load tests' delivery order and percentiles.
 //! - [`log_audit`]: `scripts/log-audit.sh` on the logs a test collected.
 
 pub mod deployment;
 pub mod http_stub;
-pub mod keep_alive_proxy;
 pub mod load;
 pub mod log_audit;
 pub mod moto;
+pub mod proxy;
 pub mod runtime_api;
 pub mod samples;
 mod serve;

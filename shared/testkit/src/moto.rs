@@ -1,7 +1,7 @@
 //! moto's server (`moto.server.main`) on 127.0.0.1: real AWS wire protocols for S3,
 //! Secrets Manager, EventBridge and SQS, state in memory, one process per [`MotoServer`].
 //! It answers in HTTP/1.1, but werkzeug 3 closes the connection after every answer
-//! (`Connection: close`); the benchmark puts [`crate::keep_alive_proxy`] in front, so the
+//! (`Connection: close`); the benchmark puts [`crate::proxy`] in front, so the
 //! functions keep their connections as they do against AWS endpoints.
 //!
 //! Needs moto 5.2.1 or later (`pip install 'moto[server]>=5.2.1'`): older versions answer a

@@ -1,6 +1,5 @@
 //! The hyper server loop the loopback harnesses share.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -33,6 +32,21 @@ where
     F: Fn(hyper::Request<Incoming>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Response> + Send + 'static,
 {
+    let handler = Arc::new(handler);
+    serve_or_drop(move |request| {
+        let handler = handler.clone();
+        async move { Ok(handler(request).await) }
+    })
+    .await
+}
+
+/// [`serve`] for a handler that may answer `Err`: the connection is then closed without an
+/// answer, as a dead endpoint does.
+pub(crate) async fn serve_or_drop<F, Fut>(handler: F) -> LoopbackServer
+where
+    F: Fn(hyper::Request<Incoming>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Response, std::io::Error>> + Send + 'static,
+{
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .expect("binding 127.0.0.1:0");
@@ -55,7 +69,7 @@ where
             connections.spawn(async move {
                 let service = service_fn(move |request| {
                     let handler = handler.clone();
-                    async move { Ok::<_, Infallible>(handler(request).await) }
+                    async move { handler(request).await }
                 });
                 // A client hanging up mid-request is not the server's problem.
                 let _ = http1::Builder::new()

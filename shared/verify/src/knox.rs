@@ -7,11 +7,19 @@
 //! is never read. We do the same, and also accept three other encodings of the same received
 //! body (see [`SignedForm`]): each is derived from the body alone, so none lets an attacker
 //! choose what the signature covers.
+//!
+//! Like Samsung's verifier, we never decode the JOSE header (`parts[0]`) to decide anything: it
+//! is signed verbatim, whatever it holds, and the algorithm (RS256) and the key (the pinned
+//! certificate) are fixed here, never read from it. A header naming `none` or `HS256` over a
+//! valid RS256 signature is therefore Samsung's signature and is accepted, and changing one
+//! byte of the header breaks the signature. The header is read only after the signature has
+//! verified, for the log ([`JoseHeader`]).
 
 use base64::engine::GeneralPurpose;
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use sha2::{Digest as _, Sha256};
 
 use crate::encoding::{JAVA_URL_DECODER, URL_PADDED, URL_UNPADDED};
 use crate::jackson::{self, CanonicalError};
@@ -19,21 +27,22 @@ use crate::reject::RejectKind;
 use crate::rsa::{verify_pkcs1_sha256, RsaSigningKey};
 use crate::x509::KnoxCertificate;
 
+mod jose_header;
+
+pub use jose_header::JoseHeader;
+
 /// Lowercase, as HTTP/2 and API Gateway deliver header names.
 pub const SIGNATURE_HEADER: &str = "x-wsm-signature";
 pub const TRACE_ID_HEADER: &str = "x-wsm-traceid";
 pub const NONCE_HEADER: &str = "x-knox-nonce";
 
-/// Longest `X-WSM-SIGNATURE` accepted, not counting its payload part: the JOSE header and the
-/// signature are what gets decoded and parsed (an RS256 header with an 8192-bit signature is
-/// under 1.5 KiB). The payload part carries the whole body, base64url, and is never decoded,
-/// so it is bounded only by the transport's body limit; a flat cap on the whole header would
-/// refuse genuine callbacks with bodies over about 12 KB.
+/// Longest `X-WSM-SIGNATURE` accepted, not counting its payload part: the JOSE header is
+/// hashed (and, once the signature has verified, read for the log) and the signature decoded
+/// (Samsung's `{"alg":"RS256"}` header with an 8192-bit signature is under 1.5 KiB). The
+/// payload part carries the whole body, base64url, and is never decoded, so it is bounded
+/// only by the transport's body limit; a flat cap on the whole header would refuse genuine
+/// callbacks with bodies over about 12 KB. Samsung's verifier has no such bound.
 pub const MAX_SIGNATURE_HEADER_LEN: usize = 16 * 1024;
-
-/// The only JOSE algorithm accepted. The key always comes from the pinned anchors, never from
-/// the header, so this check only stops `none`/HMAC-style confusion from ever being considered.
-const ALGORITHM: &str = "RS256";
 
 /// What Samsung puts in `parts[0]`: base64url (unpadded) of `{"alg":"RS256"}`.
 const PROTECTED_HEADER: &str = r#"{"alg":"RS256"}"#;
@@ -93,6 +102,14 @@ pub struct Verified {
     /// SHA-256 fingerprint of the anchor whose key verified the signature.
     pub certificate_fingerprint: String,
     pub form: SignedForm,
+    /// Lowercase hex SHA-256 of exactly the bytes the signature covered (the canonical form,
+    /// or the raw body for the raw forms): the event's identity. Unsigned headers and the JWS
+    /// header are not part of it, so one callback redelivered or replayed under fresh headers
+    /// keeps it, and whitespace or key-order variants of one canonical body share it.
+    pub content_sha256: String,
+    /// The JOSE header (`parts[0]`), read for the log after the signature verified; it decided
+    /// nothing. [`JoseHeader::describe`] gives e.g. `alg=RS256 typ=- kid=-`.
+    pub header: JoseHeader,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -101,14 +118,6 @@ pub enum KnoxError {
     HeaderTooLong { len: usize },
     #[error("X-WSM-SIGNATURE must be a JWS `header.payload.signature`; it has {parts} dot-separated parts")]
     PartCount { parts: usize },
-    #[error("the JWS header (first part of X-WSM-SIGNATURE) is not base64url")]
-    HeaderEncoding,
-    #[error("the JWS header (first part of X-WSM-SIGNATURE) is not a JSON object")]
-    HeaderNotObject,
-    #[error("the JWS header has no string `alg`; Knox signs with RS256")]
-    AlgorithmMissing,
-    #[error("the JWS header's `alg` is not RS256, the only algorithm Knox uses")]
-    UnsupportedAlgorithm,
     #[error("the JWS signature (third part of X-WSM-SIGNATURE) is not base64url")]
     SignatureEncoding,
     #[error("the body is not a JSON object Samsung could have signed: {0}")]
@@ -130,14 +139,9 @@ impl KnoxError {
         match self {
             KnoxError::HeaderTooLong { .. }
             | KnoxError::PartCount { .. }
-            | KnoxError::HeaderEncoding
-            | KnoxError::HeaderNotObject
-            | KnoxError::AlgorithmMissing
             | KnoxError::SignatureEncoding
             | KnoxError::Body(_) => RejectKind::Malformed,
-            KnoxError::UnsupportedAlgorithm
-            | KnoxError::SignatureLength { .. }
-            | KnoxError::BadSignature => RejectKind::Forged,
+            KnoxError::SignatureLength { .. } | KnoxError::BadSignature => RejectKind::Forged,
             KnoxError::NoAnchor | KnoxError::NoValidAnchor { .. } => {
                 RejectKind::CertificateUnusable
             }
@@ -146,7 +150,8 @@ impl KnoxError {
 }
 
 /// Verifies a Knox callback against the pinned `anchors` (several during a rotation). Only
-/// anchors valid at `now_unix` are used; the key is never taken from the JWS header.
+/// anchors valid at `now_unix` are used; the algorithm and the key are never taken from the
+/// JWS header, which is signed verbatim and read only once the signature has verified.
 pub fn verify(
     body: &[u8],
     signature_header: &str,
@@ -207,6 +212,8 @@ pub fn verify(
                     subscription_id,
                     certificate_fingerprint: anchor.fingerprint_sha256().to_owned(),
                     form,
+                    content_sha256: hex::encode(Sha256::digest(signed)),
+                    header: JoseHeader::read(jws.protected),
                 });
             }
         }
@@ -235,7 +242,8 @@ fn signing_input(protected: &str, signed: &[u8], engine: &GeneralPurpose) -> Str
 
 /// The parts of `X-WSM-SIGNATURE` verification uses.
 struct Jws<'a> {
-    /// `parts[0]` exactly as received: it is signed verbatim, never re-encoded.
+    /// `parts[0]` exactly as received, whatever it holds (Samsung's verifier never decodes
+    /// it): it is signed verbatim, never re-encoded nor checked.
     protected: &'a str,
     signature: Vec<u8>,
 }
@@ -247,11 +255,10 @@ impl<'a> Jws<'a> {
         let header = header.trim_matches([' ', '\t']);
         let [protected, _payload, signature] =
             java_split_on_dot(header).map_err(|parts| KnoxError::PartCount { parts })?;
-        let decoded_len = protected.len() + signature.len();
-        if decoded_len > MAX_SIGNATURE_HEADER_LEN {
-            return Err(KnoxError::HeaderTooLong { len: decoded_len });
+        let len = protected.len() + signature.len();
+        if len > MAX_SIGNATURE_HEADER_LEN {
+            return Err(KnoxError::HeaderTooLong { len });
         }
-        check_protected_header(protected)?;
         let signature = JAVA_URL_DECODER
             .decode(signature)
             .map_err(|_| KnoxError::SignatureEncoding)?;
@@ -259,19 +266,6 @@ impl<'a> Jws<'a> {
             protected,
             signature,
         })
-    }
-}
-
-fn check_protected_header(protected: &str) -> Result<(), KnoxError> {
-    let json = JAVA_URL_DECODER
-        .decode(protected)
-        .map_err(|_| KnoxError::HeaderEncoding)?;
-    let fields: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_slice(&json).map_err(|_| KnoxError::HeaderNotObject)?;
-    match fields.get("alg") {
-        Some(serde_json::Value::String(alg)) if alg == ALGORITHM => Ok(()),
-        Some(serde_json::Value::String(_)) => Err(KnoxError::UnsupportedAlgorithm),
-        _ => Err(KnoxError::AlgorithmMissing),
     }
 }
 
@@ -345,42 +339,87 @@ mod tests {
         URL_UNPADDED.encode(json)
     }
 
-    #[test]
-    fn protected_header_must_say_rs256() {
-        assert!(check_protected_header(&header(r#"{"alg":"RS256"}"#)).is_ok());
-        assert!(
-            check_protected_header(&header(r#"{"typ":"JWT","alg":"RS256","kid":"x"}"#)).is_ok()
-        );
-        // Padded base64url is what java.util.Base64's URL decoder also takes.
-        assert!(check_protected_header(&URL_PADDED.encode(r#"{"alg":"RS256"}"#)).is_ok());
+    /// An RSA-2048 key and a certificate for it (rcgen's default validity spans `NOW`).
+    fn test_anchor() -> (RsaSigningKey, KnoxCertificate) {
+        let key =
+            rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)
+                .unwrap();
+        let params = rcgen::CertificateParams::new(vec!["knox.test".to_owned()]).unwrap();
+        let certificate = params.self_signed(&key).unwrap();
+        (
+            RsaSigningKey::from_pkcs8_der(&key.serialize_der()).unwrap(),
+            KnoxCertificate::parse(certificate.der()).unwrap(),
+        )
+    }
 
-        for (json, kind) in [
-            (r#"{"alg":"none"}"#, RejectKind::Forged),
-            (r#"{"alg":"HS256"}"#, RejectKind::Forged),
-            (r#"{"alg":"RS512"}"#, RejectKind::Forged),
-            (r#"{"alg":"rs256"}"#, RejectKind::Forged),
-            (r#"{"alg":"RS256 "}"#, RejectKind::Forged),
-            (r#"{"typ":"JWT"}"#, RejectKind::Malformed),
-            (r#"{"alg":null}"#, RejectKind::Malformed),
-            (r#"{"alg":["RS256"]}"#, RejectKind::Malformed),
-            (r#"["RS256"]"#, RejectKind::Malformed),
-            (r#""RS256""#, RejectKind::Malformed),
-            (r#"{"alg":"RS256""#, RejectKind::Malformed),
+    const NOW: i64 = 1_767_225_600;
+
+    #[test]
+    fn any_header_is_signed_verbatim_and_only_described() {
+        let (key, certificate) = test_anchor();
+        let anchors = std::slice::from_ref(&certificate);
+        let body = br#"{"event":"KG_DEVICE_LOCKED","subscriptionId":"s-1"}"#;
+        let payload = URL_PADDED.encode(jackson::canonicalize(body).unwrap());
+        // What Samsung's verifier accepts: an RS256 signature over `parts[0].payload`.
+        let signed_with = |protected: &str| {
+            let input = format!("{protected}.{payload}");
+            let signature = URL_UNPADDED.encode(key.sign_pkcs1_sha256(input.as_bytes()));
+            format!("{input}.{signature}")
+        };
+        let samsung = header(PROTECTED_HEADER);
+        assert_eq!(sign(body, &key).unwrap(), signed_with(&samsung));
+        for (protected, description) in [
+            (samsung.clone(), "alg=RS256 typ=- kid=-"),
+            (
+                header(r#"{"typ":"JWT","alg":"RS256","kid":"k-2026"}"#),
+                "alg=RS256 typ=JWT kid=k-2026",
+            ),
+            (header(r#"{"typ":"JWT"}"#), "alg=- typ=JWT kid=-"),
+            (header("{}"), "alg=- typ=- kid=-"),
+            (header(r#"{"alg":"rs256"}"#), "alg=rs256 typ=- kid=-"),
+            (header(r#"{"alg":"RSA256"}"#), "alg=RSA256 typ=- kid=-"),
+            (header(r#"{"x5t":"dGh1bWI"}"#), "alg=- typ=- kid=-"),
+            // Naming another algorithm chooses nothing: RS256 and the pinned key are fixed.
+            (header(r#"{"alg":"none"}"#), "alg=none typ=- kid=-"),
+            (header(r#"{"alg":"HS256"}"#), "alg=HS256 typ=- kid=-"),
+            (header("not json"), "not a JSON object"),
+            (
+                URL_PADDED.encode(r#"{"alg":"RS256" }"#),
+                "alg=RS256 typ=- kid=-",
+            ),
+            (PROTECTED_HEADER.to_owned(), "not base64url"),
+            ("+/ \u{7f}\u{e9}".to_owned(), "not base64url"),
+            (String::new(), "empty"),
         ] {
-            let err = check_protected_header(&header(json)).unwrap_err();
-            assert_eq!(err.kind(), kind, "{json}: {err}");
+            let verified = verify(body, &signed_with(&protected), anchors, NOW)
+                .unwrap_or_else(|err| panic!("{protected:?}: {err}"));
+            assert_eq!(verified.header.describe(), description, "{protected:?}");
+            assert_eq!(verified.form, SignedForm::CanonicalPadded);
+            assert_eq!(verified.event.as_deref(), Some("KG_DEVICE_LOCKED"));
+
+            // The header bytes are signed: any change to them breaks the signature, whether
+            // it is another header, Samsung's own, or one byte more or less.
+            let signature = signed_with(&protected)
+                .rsplit_once('.')
+                .unwrap()
+                .1
+                .to_owned();
+            let mut changed = vec![
+                format!("{protected}A"),
+                format!("A{protected}"),
+                header(r#"{"alg":"RS512"}"#),
+                samsung.clone(),
+            ];
+            if let Some(shorter) = protected.get(1..) {
+                changed.push(shorter.to_owned());
+            }
+            for other in changed.into_iter().filter(|other| *other != protected) {
+                let forged = format!("{other}.{payload}.{signature}");
+                let err = verify(body, &forged, anchors, NOW).unwrap_err();
+                assert!(matches!(err, KnoxError::BadSignature), "{other:?}: {err}");
+                assert_eq!(err.kind(), RejectKind::Forged);
+            }
         }
-        assert!(matches!(
-            check_protected_header("eyJhbGciOiJSUzI1NiJ9+"),
-            Err(KnoxError::HeaderEncoding)
-        ));
-        // Standard-alphabet base64 is not base64url.
-        let standard = crate::encoding::STANDARD.encode(r#"{"alg":"RS256","x":"???"}"#);
-        assert!(standard.contains('/'), "{standard}");
-        assert!(matches!(
-            check_protected_header(&standard),
-            Err(KnoxError::HeaderEncoding)
-        ));
     }
 
     #[test]
@@ -390,6 +429,11 @@ mod tests {
         let jws = Jws::parse(&text).unwrap();
         assert_eq!(jws.protected, protected);
         assert_eq!(jws.signature, b"ABC");
+        // The header part is taken as it is, whatever it holds.
+        for protected in ["", "{\"alg\":\"none\"}", "not base64 \u{e9}"] {
+            let text = format!("{protected}.payload.QUJD");
+            assert_eq!(Jws::parse(&text).unwrap().protected, protected);
+        }
 
         assert!(matches!(
             Jws::parse(&format!("{protected}.QUJD")),

@@ -7,9 +7,12 @@
 //! the message itself, or its AES encryption when encryption is on (see `cipher.rs`). The
 //! signature is checked before anything is decrypted, as the guide requires.
 //!
-//! Huawei's "Verifying Callback URL" example (a 20-byte signature, 32 bytes of data) fits an
-//! older SHA-1 / AES-ECB scheme and cannot be checked without its keys; this module implements
-//! the scheme the current text and Java samples describe, with ECB only as a configured mode.
+//! Huawei's "Verifying Callback URL" example carries a 20-byte signature, HMAC-SHA1's size, so
+//! a tenant may sign as the example does: Base64(HMAC-SHA1(signature key, the same string)). A
+//! signature that decodes to 20 bytes is checked as HMAC-SHA1, one of 32 bytes as HMAC-SHA256,
+//! any other length is refused; [`Verified::mac`] records which matched. (The example's key is
+//! not published, so the example itself cannot be checked.) ECB is available as a configured
+//! mode.
 
 mod cipher;
 mod config;
@@ -19,7 +22,8 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use sha2::Sha256;
+use sha1::Sha1;
+use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 use zeroize::Zeroizing;
 
@@ -31,6 +35,80 @@ use crate::encoding::STANDARD;
 use crate::reject::RejectKind;
 
 type HmacSha256 = Hmac<Sha256>;
+type HmacSha1 = Hmac<Sha1>;
+
+/// The HMAC a callback's `signature` was computed with. OneAccess names no algorithm in the
+/// request; the length of the decoded signature tells them apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MacAlgorithm {
+    /// Base64(HMAC-SHA256(key, content)), 32 bytes: the current developer guide.
+    HmacSha256,
+    /// Base64(HMAC-SHA1(key, content)), 20 bytes: the "Verifying Callback URL" example.
+    HmacSha1,
+}
+
+impl MacAlgorithm {
+    /// Both algorithms, the current one first.
+    pub const ALL: [Self; 2] = [Self::HmacSha256, Self::HmacSha1];
+
+    /// `"hmac-sha256"` or `"hmac-sha1"`, for envelopes and logs.
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            Self::HmacSha256 => "hmac-sha256",
+            Self::HmacSha1 => "hmac-sha1",
+        }
+    }
+
+    /// The MAC's length in bytes (before Base64): 32 or 20.
+    pub const fn output_len(&self) -> usize {
+        match self {
+            Self::HmacSha256 => 32,
+            Self::HmacSha1 => 20,
+        }
+    }
+
+    /// The algorithm whose MAC has `len` bytes, if any.
+    pub fn from_output_len(len: usize) -> Option<Self> {
+        Self::ALL.into_iter().find(|mac| mac.output_len() == len)
+    }
+
+    fn compute(self, key: &[u8], content: &[u8]) -> Vec<u8> {
+        match self {
+            Self::HmacSha256 => keyed::<HmacSha256>(key, content)
+                .finalize()
+                .into_bytes()
+                .to_vec(),
+            Self::HmacSha1 => keyed::<HmacSha1>(key, content)
+                .finalize()
+                .into_bytes()
+                .to_vec(),
+        }
+    }
+
+    /// Constant-time comparison of `claimed` with the MAC of `content` (`verify_slice`).
+    fn matches(self, key: &[u8], content: &[u8], claimed: &[u8]) -> bool {
+        match self {
+            Self::HmacSha256 => keyed::<HmacSha256>(key, content)
+                .verify_slice(claimed)
+                .is_ok(),
+            Self::HmacSha1 => keyed::<HmacSha1>(key, content)
+                .verify_slice(claimed)
+                .is_ok(),
+        }
+    }
+}
+
+impl std::fmt::Display for MacAlgorithm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+fn keyed<M: Mac + hmac::digest::KeyInit>(key: &[u8], content: &[u8]) -> M {
+    let mut mac = <M as Mac>::new_from_slice(key).expect("HMAC accepts keys of any length");
+    mac.update(content);
+    mac
+}
 
 /// Header carrying `Bearer <security token>`, lower-cased as Lambda delivers header names.
 pub const AUTHORIZATION_HEADER: &str = "authorization";
@@ -170,6 +248,22 @@ pub struct Verified {
     pub msg: Zeroizing<String>,
     /// Which of the candidate configs matched.
     pub config_index: usize,
+    /// The HMAC the signature matched under; `None` when the callback came unsigned and the
+    /// config allows that.
+    pub mac: Option<MacAlgorithm>,
+    /// Exactly the bytes the signature covers (or would cover, when unsigned):
+    /// `nonce&timestamp&eventType&data` as built by [`signed_content`], with the untrimmed
+    /// eventType and the `data` as sent (ciphertext when encryption is on). Without encryption
+    /// it holds the message in clear, so it is zeroized on drop and never printed.
+    pub signed_content: Zeroizing<Vec<u8>>,
+}
+
+impl Verified {
+    /// SHA-256 of [`Verified::signed_content`]: an identity of the event that the signature
+    /// (when there is one) binds.
+    pub fn signed_content_sha256(&self) -> [u8; 32] {
+        Sha256::digest(self.signed_content.as_slice()).into()
+    }
 }
 
 impl std::fmt::Debug for Verified {
@@ -180,6 +274,11 @@ impl std::fmt::Debug for Verified {
             .field("event_type", &self.event_type)
             .field("msg", &format_args!("[{} bytes, redacted]", self.msg.len()))
             .field("config_index", &self.config_index)
+            .field("mac", &self.mac)
+            .field(
+                "signed_content",
+                &format_args!("[{} bytes, redacted]", self.signed_content.len()),
+            )
             .finish()
     }
 }
@@ -255,22 +354,25 @@ impl Callback {
     }
 }
 
-fn signer(
-    signature_key: &str,
+/// The bytes OneAccess signs: `nonce&timestamp&eventType&data`, each field's UTF-8 as sent
+/// (JSON escapes decoded, eventType untrimmed, `data` encrypted when encryption is on), with
+/// nothing escaped, so a field containing `&` is ambiguous exactly as in OneAccess's scheme.
+pub fn signed_content(
     nonce: &str,
     timestamp: &str,
     event_type: &str,
     data: &str,
-) -> HmacSha256 {
-    let mut mac = HmacSha256::new_from_slice(signature_key.as_bytes())
-        .expect("HMAC accepts keys of any length");
-    for (index, part) in [nonce, timestamp, event_type, data].into_iter().enumerate() {
+) -> Zeroizing<Vec<u8>> {
+    let parts = [nonce, timestamp, event_type, data];
+    let len = parts.iter().map(|part| part.len()).sum::<usize>() + parts.len() - 1;
+    let mut content = Zeroizing::new(Vec::with_capacity(len));
+    for (index, part) in parts.into_iter().enumerate() {
         if index > 0 {
-            mac.update(b"&");
+            content.push(b'&');
         }
-        mac.update(part.as_bytes());
+        content.extend_from_slice(part.as_bytes());
     }
-    mac
+    content
 }
 
 /// The `signature` OneAccess computes: Base64(HMAC-SHA256(key, nonce&timestamp&eventType&data)).
@@ -281,8 +383,27 @@ pub fn sign(
     event_type: &str,
     data: &str,
 ) -> String {
-    let mac = signer(signature_key, nonce, timestamp, event_type, data);
-    STANDARD.encode(mac.finalize().into_bytes())
+    sign_with(
+        MacAlgorithm::HmacSha256,
+        signature_key,
+        nonce,
+        timestamp,
+        event_type,
+        data,
+    )
+}
+
+/// [`sign`] with a chosen HMAC: Base64(HMAC-SHA1(…)) for [`MacAlgorithm::HmacSha1`].
+pub fn sign_with(
+    mac: MacAlgorithm,
+    signature_key: &str,
+    nonce: &str,
+    timestamp: &str,
+    event_type: &str,
+    data: &str,
+) -> String {
+    let content = signed_content(nonce, timestamp, event_type, data);
+    STANDARD.encode(mac.compute(signature_key.as_bytes(), &content))
 }
 
 /// The token of `Bearer <token>`; the scheme is case-insensitive (RFC 7235).
@@ -298,14 +419,21 @@ fn bearer_token(authorization: Option<&str>) -> Result<&str, OneAccessError> {
     Ok(token)
 }
 
-/// Checks the bearer token and the signature against one config.
-fn authenticate(callback: &Callback, token: &str, config: &Config) -> Result<(), OneAccessError> {
+/// Checks the bearer token and the signature (over `content`, the callback's
+/// [`signed_content`]) against one config; returns the HMAC that matched, `None` when unsigned
+/// and allowed.
+fn authenticate(
+    callback: &Callback,
+    content: &[u8],
+    token: &str,
+    config: &Config,
+) -> Result<Option<MacAlgorithm>, OneAccessError> {
     if !bool::from(token.as_bytes().ct_eq(config.bearer_token.as_bytes())) {
         return Err(OneAccessError::WrongBearer);
     }
     if callback.signature.is_empty() {
         return match config.allow_unsigned {
-            true => Ok(()),
+            true => Ok(None),
             false => Err(OneAccessError::Unsigned),
         };
     }
@@ -317,16 +445,12 @@ fn authenticate(callback: &Callback, token: &str, config: &Config) -> Result<(),
     let claimed = STANDARD
         .decode(&callback.signature)
         .map_err(|_| OneAccessError::BadSignature)?;
-    let Callback {
-        nonce,
-        timestamp,
-        event_type,
-        data,
-        ..
-    } = callback;
-    signer(key, nonce, timestamp, event_type, data)
-        .verify_slice(&claimed)
-        .map_err(|_| OneAccessError::BadSignature)
+    // The length is public (it is in the request); only the comparison must be constant-time.
+    let mac = MacAlgorithm::from_output_len(claimed.len()).ok_or(OneAccessError::BadSignature)?;
+    match mac.matches(key.as_bytes(), content, &claimed) {
+        true => Ok(Some(mac)),
+        false => Err(OneAccessError::BadSignature),
+    }
 }
 
 /// Refuses a timestamp more than `window_secs` before or after `now_ms`.
@@ -364,27 +488,36 @@ pub fn verify(
         return Err(OneAccessError::NoConfig);
     }
     let token = bearer_token(authorization)?;
+    let content = signed_content(
+        &callback.nonce,
+        &callback.timestamp,
+        &callback.event_type,
+        &callback.data,
+    );
     let mut failure: Option<OneAccessError> = None;
     let mut fresh = false;
     for (config_index, config) in configs.iter().enumerate() {
-        let attempt = authenticate(&callback, token, config).and_then(|()| {
+        let attempt = authenticate(&callback, &content, token, config).and_then(|mac| {
             if !fresh {
                 check_window(&callback.timestamp, now_ms, window_secs)?;
                 fresh = true;
             }
-            match &config.encryption {
-                Some(encryption) => decrypt(&callback.data, encryption),
-                None => Ok(Zeroizing::new(callback.data.clone())),
-            }
+            let msg = match &config.encryption {
+                Some(encryption) => decrypt(&callback.data, encryption)?,
+                None => Zeroizing::new(callback.data.clone()),
+            };
+            Ok((mac, msg))
         });
         match attempt {
-            Ok(msg) => {
+            Ok((mac, msg)) => {
                 return Ok(Verified {
                     nonce: callback.nonce,
                     timestamp: callback.timestamp,
                     event_type: callback.event_type.trim().to_string(),
                     msg,
                     config_index,
+                    mac,
+                    signed_content: content,
                 })
             }
             // Authentic but stale: no other config can make it fresh.
@@ -413,9 +546,28 @@ struct Outgoing<'a> {
 }
 
 /// A callback body as OneAccess would send it under `config`: `msg` encrypted when encryption
-/// is on, signed when a signature key is set (else `signature` is empty), `timestamp` a JSON
-/// number. For the CLI, sample events and tests.
+/// is on, signed (HMAC-SHA256) when a signature key is set (else `signature` is empty),
+/// `timestamp` a JSON number. For the CLI, sample events and tests.
 pub fn build_request(
+    event_type: &str,
+    msg: &str,
+    config: &Config,
+    nonce: &str,
+    timestamp_ms: i64,
+) -> Result<String, OneAccessError> {
+    build_request_with(
+        MacAlgorithm::HmacSha256,
+        event_type,
+        msg,
+        config,
+        nonce,
+        timestamp_ms,
+    )
+}
+
+/// [`build_request`] signed with a chosen HMAC (HMAC-SHA1 as the older tenants send).
+pub fn build_request_with(
+    mac: MacAlgorithm,
     event_type: &str,
     msg: &str,
     config: &Config,
@@ -428,7 +580,7 @@ pub fn build_request(
     };
     let timestamp = timestamp_ms.to_string();
     let signature = match &config.signature_key {
-        Some(key) => sign(key, nonce, &timestamp, event_type, &data),
+        Some(key) => sign_with(mac, key, nonce, &timestamp, event_type, &data),
         None => String::new(),
     };
     let outgoing = Outgoing {
@@ -482,6 +634,58 @@ mod tests {
         .unwrap();
         assert_eq!(verified.msg.as_str(), "random string");
         assert_eq!(verified.timestamp, "15093849585");
+        assert_eq!(verified.mac, Some(MacAlgorithm::HmacSha256));
+        assert_eq!(
+            verified.signed_content.as_slice(),
+            b"jmgjjEAJbrMzWmUw&15093849585&CHECK_URL&random string"
+        );
+    }
+
+    #[test]
+    fn known_answer_for_hmac_sha1() {
+        // Python: base64.b64encode(hmac.new(key, content, hashlib.sha1).digest()).
+        let signature = sign_with(
+            MacAlgorithm::HmacSha1,
+            KEY,
+            "jmgjjEAJbrMzWmUw",
+            "15093849585",
+            "CHECK_URL",
+            "random string",
+        );
+        assert_eq!(signature, "Yn/qWJtWYx5GvhXpcOf7fWbHXuM=");
+        let body = format!(
+            r#"{{"nonce":"jmgjjEAJbrMzWmUw","timestamp":15093849585,"eventType":"CHECK_URL","data":"random string","signature":"{signature}"}}"#
+        );
+        let verified = verify(
+            body.as_bytes(),
+            Some("Bearer token-1"),
+            &[config()],
+            15_093_849_585,
+            300,
+        )
+        .unwrap();
+        assert_eq!(verified.mac, Some(MacAlgorithm::HmacSha1));
+        assert_eq!(verified.mac.unwrap().as_str(), "hmac-sha1");
+    }
+
+    #[test]
+    fn mac_algorithm_lengths_and_names() {
+        assert_eq!(
+            MacAlgorithm::from_output_len(32),
+            Some(MacAlgorithm::HmacSha256)
+        );
+        assert_eq!(
+            MacAlgorithm::from_output_len(20),
+            Some(MacAlgorithm::HmacSha1)
+        );
+        for len in [0, 16, 19, 21, 28, 31, 33, 48, 64] {
+            assert_eq!(MacAlgorithm::from_output_len(len), None, "{len}");
+        }
+        for mac in MacAlgorithm::ALL {
+            assert_eq!(mac.compute(b"k", b"c").len(), mac.output_len());
+            assert_eq!(mac.to_string(), mac.as_str());
+        }
+        assert_eq!(MacAlgorithm::HmacSha256.as_str(), "hmac-sha256");
     }
 
     #[test]

@@ -61,19 +61,12 @@ pub enum ScalefusionError {
     NoSecret,
     #[error("X-SF-Signature does not match the body under any configured secret")]
     Mismatch,
-    #[error("body is not JSON: {0}")]
-    NotJson(serde_json::Error),
-    #[error(
-        "body is JSON but not an object; Scalefusion sends {{\"id\", \"event\", \"data\", …}}"
-    )]
-    NotAnObject,
 }
 
 impl ScalefusionError {
     pub fn kind(&self) -> RejectKind {
         match self {
             Self::EmptySignature | Self::UnreadableSignature { .. } => RejectKind::Malformed,
-            Self::NotJson(_) | Self::NotAnObject => RejectKind::Malformed,
             // Nothing to check against: our configuration, not the sender, is at fault.
             Self::NoSecret => RejectKind::CertificateUnusable,
             Self::Mismatch => RejectKind::Forged,
@@ -132,31 +125,31 @@ pub fn verify(body: &[u8], header: &str, secrets: &[&[u8]]) -> Result<usize, Sca
         .ok_or(ScalefusionError::Mismatch)
 }
 
-/// The envelope fields hookwarden routes and dedupes on. Both are optional: an event without
-/// them is still stored, keyed by the body's hash.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Event {
-    /// Top-level `id` (a UUID per delivery in observed traffic), when it is a string.
-    pub id: Option<String>,
-    /// Top-level `event`, e.g. `device.enrolled`, when it is a string.
-    pub event: Option<String>,
-}
+/// Where an event name may stand, in the order they are read. Scalefusion publishes no body
+/// schema: observed bodies use `event`; the others are spellings seen from similar senders.
+pub const EVENT_FIELDS: [&str; 5] = ["event", "event_type", "eventType", "type", "event_name"];
 
-/// Reads the envelope of a verified body, which must be a JSON object.
-pub fn parse_event(body: &[u8]) -> Result<Event, ScalefusionError> {
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(ScalefusionError::NotJson)?;
-    let object = value.as_object().ok_or(ScalefusionError::NotAnObject)?;
-    let text = |field: &str| {
-        object
-            .get(field)
-            .and_then(|v| v.as_str())
+/// The event name of a verified body, for routing only: the first string among
+/// [`EVENT_FIELDS`] of a top-level object, or the name every object of a top-level array
+/// agrees on. `None` for any other shape (the body is still stored: it verified).
+pub fn event_type(body: &[u8]) -> Option<String> {
+    let name_of = |value: &serde_json::Value| {
+        let object = value.as_object()?;
+        EVENT_FIELDS
+            .iter()
+            .find_map(|field| object.get(*field)?.as_str())
             .map(str::to_string)
     };
-    Ok(Event {
-        id: text("id"),
-        event: text("event"),
-    })
+    match serde_json::from_slice(body).ok()? {
+        serde_json::Value::Array(items) => {
+            let first = name_of(items.first()?)?;
+            items
+                .iter()
+                .all(|item| name_of(item).as_ref() == Some(&first))
+                .then_some(first)
+        }
+        value => name_of(&value),
+    }
 }
 
 #[cfg(test)]
@@ -246,22 +239,37 @@ mod tests {
     }
 
     #[test]
-    fn parse_event_reads_the_envelope() {
-        let event = parse_event(BODY).unwrap();
+    fn event_type_is_read_from_any_shape_and_never_fails() {
+        let some = |s: &str| Some(s.to_string());
+        assert_eq!(event_type(BODY), some("device.enrolled"));
         assert_eq!(
-            event.id.as_deref(),
-            Some("4f1c2a9e-8d3b-4c6e-9a71-2b5d0e6f7a10")
+            event_type(br#"{"event_type":"device.locked"}"#),
+            some("device.locked")
         );
-        assert_eq!(event.event.as_deref(), Some("device.enrolled"));
         assert_eq!(
-            parse_event(br#"{"id":7,"data":{}}"#).unwrap(),
-            Event {
-                id: None,
-                event: None
-            }
+            event_type(br#"{"eventType":"a","event":"b"}"#),
+            some("b"),
+            "`event` first"
         );
-        for body in [&b"[]"[..], b"\"x\"", b"{", b""] {
-            assert_eq!(parse_event(body).unwrap_err().kind(), RejectKind::Malformed);
+        assert_eq!(
+            event_type(br#"[{"event":"device.locked","id":1},{"event":"device.locked"}]"#),
+            some("device.locked")
+        );
+        assert_eq!(
+            event_type(br#"[{"event":"device.locked"},{"event":"device.unlocked"}]"#),
+            None
+        );
+        for body in [
+            &b"[]"[..],
+            b"\"x\"",
+            b"{",
+            b"",
+            b"plain text",
+            br#"{"event":7}"#,
+            br#"{"id":"x"}"#,
+            b"\xff",
+        ] {
+            assert_eq!(event_type(body), None, "{body:?}");
         }
     }
 

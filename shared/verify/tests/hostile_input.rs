@@ -1,6 +1,8 @@
 //! Hostile input against every parser a request reaches before it is authenticated: the Knox
-//! JWS and its JOSE header, the Jackson canonicalizer, the base64 flavours, the OneAccess
-//! envelope and its AES data, the Scalefusion header and body, and the Knox certificate.
+//! JWS, the Jackson canonicalizer, the base64 flavours, the OneAccess envelope and its AES
+//! data, the Scalefusion header and body, and the Knox certificate. The Knox JOSE header is
+//! signed verbatim and read only once the signature verified (for the log), and is tested here
+//! too, signed over hostile content.
 //!
 //! The property for all of them: no panic, time bounded, memory bounded, for any input. Two
 //! parts prove it:
@@ -135,7 +137,7 @@ fn bounded<T>(what: &str, input_len: usize, call: impl FnOnce() -> T) -> T {
 }
 
 /// Heap allowed per input byte for parsers that only ever see authenticated bodies
-/// (`scalefusion::parse_event` builds a `serde_json::Value`, about 21 bytes of heap per byte of
+/// (`scalefusion::event_type` builds a `serde_json::Value`, about 21 bytes of heap per byte of
 /// `{},{},…`): bounded, but not by the pre-authentication limit.
 const AUTHENTICATED_HEAP_PER_INPUT_BYTE: usize = 32;
 
@@ -508,6 +510,74 @@ fn hostile_headers() -> Vec<(&'static str, String)> {
     ]
 }
 
+/// JOSE headers (`parts[0]`) Samsung's verifier would accept under a valid signature, as
+/// hostile as they come: each verifies, and what the log shows of it is short printable ASCII.
+fn hostile_protected_headers() -> Vec<(&'static str, String)> {
+    let b64 = |json: &str| URL_UNPADDED.encode(json);
+    // Leaves room for the 342 characters of an RSA-2048 signature under the bound.
+    let room = knox::MAX_SIGNATURE_HEADER_LEN - 342;
+    let long = "k".repeat(room * 3 / 4 - 40);
+    vec![
+        ("deep JSON", b64(&"[".repeat(room * 3 / 4))),
+        (
+            "deep JSON inside an object",
+            b64(&format!(
+                r#"{{"alg":"RS256","x":{}1{}}}"#,
+                "[".repeat(room * 3 / 8 - 20),
+                "]".repeat(room * 3 / 8 - 20)
+            )),
+        ),
+        ("a huge number", b64(&"9".repeat(8000))),
+        ("alg 1e999999", b64(r#"{"alg":1e999999}"#)),
+        ("lone surrogate", b64(r#"{"alg":"RS256\ud800","kid":"\udc00"}"#)),
+        ("not UTF-8", URL_UNPADDED.encode(b"{\"alg\":\"\xff\"}")),
+        ("duplicate alg", b64(r#"{"alg":"none","alg":"RS256"}"#)),
+        (
+            "log injection",
+            b64("{\"alg\":\"RS256\\n{\\\"outcome\\\":\\\"stored\\\"}\\u001b[2K\",\"kid\":\"\\u2028\\u0000\"}"),
+        ),
+        ("a long kid", b64(&format!(r#"{{"kid":"{long}"}}"#))),
+        ("raw JSON", r#"{"alg":"none"}"#.to_owned()),
+        ("control characters", "\u{1b}[31m\r\n\0\u{7f}".to_owned()),
+        ("non-ASCII", "h\u{e9}ader \u{1F600} \u{2028}".to_owned()),
+        ("empty", String::new()),
+        ("at the bound", "A".repeat(room)),
+    ]
+}
+
+#[test]
+fn knox_verifies_any_signed_jose_header_and_logs_it_safely() {
+    let body = br#"{"event":"KG_DEVICE_LOCKED"}"#;
+    let payload = URL_PADDED.encode(jackson::canonicalize(body).unwrap());
+    for (name, protected) in hostile_protected_headers() {
+        let input = format!("{protected}.{payload}");
+        let signature = shared_anchor()
+            .signing_key
+            .sign_pkcs1_sha256(input.as_bytes());
+        let header = format!("{input}.{}", URL_UNPADDED.encode(signature));
+        let verified = bounded_after_authentication(
+            &format!("knox::verify(signed JOSE header: {name})"),
+            header.len(),
+            || knox::verify(body, &header, anchors(), NOW),
+        )
+        .unwrap_or_else(|err| panic!("{name}: {err}"));
+        let logged = verified.header.describe();
+        eprintln!("{name}: {logged}");
+        assert!(logged.len() <= 160, "{name}: {logged}");
+        assert!(
+            logged.bytes().all(|b| b.is_ascii_graphic() || b == b' '),
+            "{name}: {logged}"
+        );
+        // The same header under a signature over Samsung's header is a forgery.
+        let (_, genuine) = valid_header().rsplit_once('.').unwrap();
+        let forged = format!("{protected}.{payload}.{genuine}");
+        if protected != valid_header().split('.').next().unwrap() {
+            let err = knox::verify(body, &forged, anchors(), NOW).unwrap_err();
+            assert_eq!(err.kind(), RejectKind::Forged, "{name}: {err}");
+        }
+    }
+}
+
 #[test]
 fn knox_headers_are_refused_without_panic() {
     let body = br#"{"event":"KG_DEVICE_LOCKED"}"#;
@@ -694,9 +764,9 @@ fn scalefusion_survives_the_corpus() {
         assert!(verdict.is_err(), "{name}");
         // The body parser runs only after a MAC matched; give it the hostile body anyway.
         let _ = bounded_after_authentication(
-            &format!("scalefusion::parse_event({name})"),
+            &format!("scalefusion::event_type({name})"),
             body.len(),
-            || scalefusion::parse_event(&body),
+            || scalefusion::event_type(&body),
         );
     }
     let headers = [
@@ -977,7 +1047,7 @@ proptest! {
         let secrets: [&[u8]; 1] = [b"secret"];
         let verdict = case(body.len() + header.len(), || scalefusion::verify(&body, &header, &secrets))?;
         prop_assert!(verdict.is_err());
-        let _event = case(body.len(), || scalefusion::parse_event(&body))?;
+        let _event = case(body.len(), || scalefusion::event_type(&body))?;
     }
 
     #[test]

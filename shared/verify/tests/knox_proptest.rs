@@ -3,7 +3,7 @@
 mod knox_fixture;
 
 use base64::Engine as _;
-use hookwarden_verify::encoding::{JAVA_URL_DECODER, URL_UNPADDED};
+use hookwarden_verify::encoding::{JAVA_URL_DECODER, URL_PADDED, URL_UNPADDED};
 use hookwarden_verify::jackson;
 use hookwarden_verify::knox::{self, KnoxError};
 use knox_fixture::{shared_anchor, NOW};
@@ -55,14 +55,41 @@ proptest! {
         prop_assert!(matches!(result, Err(KnoxError::BadSignature)), "{:?}", result);
     }
 
-    /// Any other character in the protected header (parts[0] is signed verbatim) is rejected.
+    /// Any other character in the protected header (parts[0] is signed verbatim, never
+    /// decoded) is rejected as forged, whatever it is.
     #[test]
-    fn changed_protected_header_is_rejected(index in 0..20usize, replacement in "[A-Za-z0-9_-]") {
+    fn changed_protected_header_is_rejected(index in 0..20usize, replacement in "[^. \t]{1,3}") {
         let original = &header()[index..index + 1];
         prop_assume!(original != replacement);
         let mut tampered = header().to_owned();
         tampered.replace_range(index..index + 1, &replacement);
-        prop_assert!(verify(BODY.as_bytes(), &tampered).is_err());
+        let result = verify(BODY.as_bytes(), &tampered);
+        prop_assert!(matches!(result, Err(KnoxError::BadSignature)), "{:?}", result);
+    }
+
+    /// Whatever `parts[0]` holds, a signature over it verifies (as in Samsung's verifier), and
+    /// what the log shows of it is short printable ASCII.
+    #[test]
+    fn any_signed_protected_header_verifies_and_is_logged_safely(
+        protected in prop_oneof![
+            "[^. \t][^.]{0,60}[^. \t]",
+            any::<String>().prop_map(|json| URL_UNPADDED.encode(json)),
+            prop::collection::vec(("[a-z]{1,4}", any::<String>()), 0..5).prop_map(|fields| {
+                let object: serde_json::Map<String, serde_json::Value> =
+                    fields.into_iter().map(|(k, v)| (k, v.into())).collect();
+                URL_UNPADDED.encode(serde_json::to_string(&object).unwrap())
+            }),
+        ],
+    ) {
+        let payload = URL_PADDED.encode(jackson::canonicalize(BODY.as_bytes()).unwrap());
+        let input = format!("{protected}.{payload}");
+        let signature = shared_anchor().signing_key.sign_pkcs1_sha256(input.as_bytes());
+        let signed = format!("{input}.{}", URL_UNPADDED.encode(signature));
+        let verified = verify(BODY.as_bytes(), &signed);
+        let verified = verified.map_err(|err| TestCaseError::fail(format!("{protected:?}: {err}")))?;
+        let logged = verified.header.describe();
+        prop_assert!(logged.len() <= 160, "{}", logged);
+        prop_assert!(logged.bytes().all(|b| b.is_ascii_graphic() || b == b' '), "{}", logged);
     }
 
     /// The payload part is never read: any dot-free text there changes nothing.

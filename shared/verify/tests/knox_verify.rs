@@ -55,6 +55,7 @@ fn sign_then_verify_round_trip() {
     )
     .unwrap();
     assert_eq!(verified.form, SignedForm::CanonicalPadded);
+    assert_eq!(verified.header.describe(), "alg=RS256 typ=- kid=-");
     assert_eq!(verified.event.as_deref(), Some("KG_DEVICE_LOCKED"));
     assert_eq!(verified.subscription_id.as_deref(), Some("sub-01"));
     assert_eq!(
@@ -200,27 +201,56 @@ fn equivalent_bodies_share_a_signature_but_changed_values_do_not() {
     }
 }
 
+/// Samsung's verifier never decodes `parts[0]`: whatever it holds, an RS256 signature over it
+/// by the pinned key verifies. The header only shows in the log.
 #[test]
-fn only_rs256_headers_are_accepted_even_with_a_valid_signature() {
+fn any_header_samsung_signed_verifies_and_only_shows_in_the_log() {
     let anchor = shared_anchor();
     let anchors = std::slice::from_ref(&anchor.certificate);
     let signed = canonical_b64(VECTOR_BODY);
-    for (json, kind) in [
-        (r#"{"alg":"none"}"#, RejectKind::Forged),
-        (r#"{"alg":"HS256"}"#, RejectKind::Forged),
-        (r#"{"alg":"RS512"}"#, RejectKind::Forged),
-        (r#"{"typ":"JWT"}"#, RejectKind::Malformed),
-        ("not json", RejectKind::Malformed),
+    for (protected, logged) in [
+        (protected(r#"{"alg":"none"}"#), "alg=none typ=- kid=-"),
+        (protected(r#"{"alg":"HS256"}"#), "alg=HS256 typ=- kid=-"),
+        (protected(r#"{"alg":"RS512"}"#), "alg=RS512 typ=- kid=-"),
+        (protected(r#"{"typ":"JWT"}"#), "alg=- typ=JWT kid=-"),
+        (protected("not json"), "not a JSON object"),
+        (r#"{"alg":"RS256"}"#.to_owned(), "not base64url"),
+        (String::new(), "empty"),
     ] {
-        // The RSA signature over this very header is valid: only the header check rejects it.
-        let header = jws(&anchor.signing_key, &protected(json), "x", &signed);
-        let err = knox::verify(VECTOR_BODY.as_bytes(), &header, anchors, NOW).unwrap_err();
-        assert_eq!(err.kind(), kind, "{json}: {err}");
+        let header = jws(&anchor.signing_key, &protected, "x", &signed);
+        let verified = knox::verify(VECTOR_BODY.as_bytes(), &header, anchors, NOW)
+            .unwrap_or_else(|err| panic!("{protected}: {err}"));
+        assert_eq!(verified.header.describe(), logged, "{protected}");
+        assert_eq!(verified.form, SignedForm::CanonicalPadded);
+
+        // The header bytes are signed: Samsung's own header over the same signature, or the
+        // same header over Samsung's signature, is a forgery.
+        let (_, signature) = header.rsplit_once('.').unwrap();
+        let swapped = format!("{VECTOR_PROTECTED}.x.{signature}");
+        let genuine = knox::sign(VECTOR_BODY.as_bytes(), &anchor.signing_key).unwrap();
+        let (_, genuine_signature) = genuine.rsplit_once('.').unwrap();
+        for forged in [swapped, format!("{protected}.x.{genuine_signature}")] {
+            let err = knox::verify(VECTOR_BODY.as_bytes(), &forged, anchors, NOW).unwrap_err();
+            assert!(matches!(err, KnoxError::BadSignature), "{forged}: {err}");
+            assert_eq!(err.kind(), RejectKind::Forged);
+        }
     }
     // `alg: none` with an empty signature has only two parts under Java's split.
     let header = format!("{}.{signed}.", protected(r#"{"alg":"none"}"#));
     let err = knox::verify(VECTOR_BODY.as_bytes(), &header, anchors, NOW).unwrap_err();
     assert!(matches!(err, KnoxError::PartCount { parts: 2 }), "{err}");
+    // An `alg` that is not RS256 gets no other algorithm: an HS256 MAC keyed with the
+    // certificate is 32 bytes, which no RSA key's signature is.
+    let header = format!(
+        "{}.x.{}",
+        protected(r#"{"alg":"HS256"}"#),
+        URL_UNPADDED.encode([7u8; 32])
+    );
+    let err = knox::verify(VECTOR_BODY.as_bytes(), &header, anchors, NOW).unwrap_err();
+    assert!(
+        matches!(err, KnoxError::SignatureLength { actual: 32 }),
+        "{err}"
+    );
 }
 
 #[test]
@@ -247,15 +277,20 @@ fn the_key_never_comes_from_the_header() {
     .unwrap_err();
     assert!(matches!(err, KnoxError::BadSignature), "{err}");
 
-    // The same header fields on a genuine signature change nothing.
+    // The same header fields on a genuine signature change nothing; they only show in the log.
     let genuine = jws(&pinned.signing_key, &protected(&header_json), "x", &signed);
-    assert!(knox::verify(
+    let verified = knox::verify(
         VECTOR_BODY.as_bytes(),
         &genuine,
         std::slice::from_ref(&pinned.certificate),
-        NOW
+        NOW,
     )
-    .is_ok());
+    .unwrap();
+    assert_eq!(verified.header.describe(), "alg=RS256 typ=- kid=attacker");
+    assert_eq!(
+        verified.certificate_fingerprint,
+        pinned.certificate.fingerprint_sha256()
+    );
 }
 
 #[test]
@@ -469,7 +504,8 @@ fn large_bodies_verify_but_oversized_jose_parts_do_not() {
     assert!(header.len() > 400_000);
     assert!(knox::verify(body.as_bytes(), &header, anchors, NOW).is_ok());
 
-    // The JOSE header, which is decoded and parsed as JSON, is capped.
+    // The JOSE header and the signature, which are hashed and decoded, are capped (Samsung's
+    // verifier has no such cap; its header is 20 bytes).
     let (protected_part, rest) = header.split_once('.').unwrap();
     let bloated = URL_UNPADDED.encode(format!(
         r#"{{"alg":"RS256","x":"{}"}}"#,

@@ -4,7 +4,9 @@
 
 use base64::Engine as _;
 use hookwarden_verify::encoding::STANDARD;
-use hookwarden_verify::oneaccess::{self, build_request, sign, CipherMode, Config, Encryption};
+use hookwarden_verify::oneaccess::{
+    self, build_request, build_request_with, sign, CipherMode, Config, Encryption, MacAlgorithm,
+};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
@@ -39,13 +41,23 @@ fn verify(body: &[u8], config: &Config) -> bool {
 
 const FIELDS: [&str; 5] = ["nonce", "timestamp", "eventType", "data", "signature"];
 
+/// Either HMAC OneAccess may sign with.
+fn mac_algorithm() -> impl Strategy<Value = MacAlgorithm> {
+    prop::sample::select(MacAlgorithm::ALL.to_vec())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
     #[test]
-    fn any_flipped_body_byte_is_refused(which in 0usize..5, at in any::<prop::sample::Index>(), mask in 1u8..=255) {
+    fn any_flipped_body_byte_is_refused(
+        which in 0usize..5,
+        mac in mac_algorithm(),
+        at in any::<prop::sample::Index>(),
+        mask in 1u8..=255,
+    ) {
         let config = &configs()[which];
-        let body = build_request("CREATE_USER", MSG, config, "bqVHvThFGooCRjSf", NOW_MS).unwrap();
+        let body = build_request_with(mac, "CREATE_USER", MSG, config, "bqVHvThFGooCRjSf", NOW_MS).unwrap();
         prop_assert!(verify(body.as_bytes(), config));
         let mut flipped = body.into_bytes();
         let i = at.index(flipped.len());
@@ -56,12 +68,13 @@ proptest! {
     #[test]
     fn any_flipped_byte_in_a_signed_field_is_refused(
         which in 0usize..5,
+        mac in mac_algorithm(),
         field in 0usize..5,
         at in any::<prop::sample::Index>(),
         mask in 1u8..=127,
     ) {
         let config = &configs()[which];
-        let body = build_request("UPDATE_USER", MSG, config, "bqVHvThFGooCRjSf", NOW_MS).unwrap();
+        let body = build_request_with(mac, "UPDATE_USER", MSG, config, "bqVHvThFGooCRjSf", NOW_MS).unwrap();
         let mut value: Value = serde_json::from_str(&body).unwrap();
         let name = FIELDS[field];
         let text = match &value[name] {
@@ -111,12 +124,18 @@ proptest! {
     }
 
     #[test]
-    fn any_message_round_trips(which in 0usize..5, msg in any::<String>(), event in 0usize..7) {
+    fn any_message_round_trips(
+        which in 0usize..5,
+        mac in mac_algorithm(),
+        msg in any::<String>(),
+        event in 0usize..7,
+    ) {
         let config = &configs()[which];
         let event_type = oneaccess::EVENT_TYPES[event];
-        let body = build_request(event_type, &msg, config, "bqVHvThFGooCRjSf", NOW_MS).unwrap();
+        let body = build_request_with(mac, event_type, &msg, config, "bqVHvThFGooCRjSf", NOW_MS).unwrap();
         let verified = oneaccess::verify(body.as_bytes(), AUTH, std::slice::from_ref(config), NOW_MS, 300).unwrap();
         prop_assert_eq!(verified.msg.as_str(), msg.as_str());
         prop_assert_eq!(verified.event_type.as_str(), event_type);
+        prop_assert_eq!(verified.mac, Some(mac));
     }
 }

@@ -1,12 +1,17 @@
 //! OneAccess callbacks end to end through the public API: requests built the way OneAccess
 //! builds them, checked by `verify`, answered by `reply`.
 
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use hookwarden_verify::encoding::STANDARD;
 use hookwarden_verify::oneaccess::{
-    self, build_request, decrypt, reply, sign, CipherMode, Config, Encryption, OneAccessError,
-    DEFAULT_REPLAY_WINDOW_SECS, EVENT_TYPES,
+    self, build_request, build_request_with, decrypt, reply, sign, sign_with, signed_content,
+    CipherMode, Config, Encryption, MacAlgorithm, OneAccessError, DEFAULT_REPLAY_WINDOW_SECS,
+    EVENT_TYPES,
 };
 use hookwarden_verify::reject::RejectKind;
 use serde_json::{json, Value};
+use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
 
 const NOW_MS: i64 = 1_795_000_000_000; // 2026-11-18
@@ -67,6 +72,7 @@ fn sign_then_verify_round_trips_in_every_mode() {
             assert_eq!(verified.nonce, NONCE);
             assert_eq!(verified.timestamp, NOW_MS.to_string());
             assert_eq!(verified.config_index, 0);
+            assert_eq!(verified.mac, Some(MacAlgorithm::HmacSha256));
             if config.encryption.is_some() {
                 assert!(!body.contains("zhang.san"), "msg must travel encrypted");
             }
@@ -176,9 +182,18 @@ fn empty_signature_needs_allow_unsigned() {
         assert_eq!(err.kind(), RejectKind::Forged);
     }
     unsigned.allow_unsigned = true;
+    let verified = check(&body, &[unsigned.clone()]).unwrap();
+    assert_eq!(verified.msg.as_str(), USER);
+    assert_eq!(verified.mac, None, "accepted unsigned, so no MAC matched");
+    // The content a signature would cover is still recorded: it is the event's identity.
+    let sent: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(
-        check(&body, &[unsigned.clone()]).unwrap().msg.as_str(),
-        USER
+        verified.signed_content.as_slice(),
+        format!(
+            "{NONCE}&{NOW_MS}&CREATE_USER&{}",
+            sent["data"].as_str().unwrap()
+        )
+        .as_bytes()
     );
     strict.allow_unsigned = true;
     assert_eq!(check(&body, &[strict]).unwrap().msg.as_str(), USER);
@@ -455,4 +470,273 @@ fn secret_json_drives_verification() {
         check(&body, &[config]).unwrap().event_type,
         "CREATE_ORGANIZATION"
     );
+}
+
+const SIGNATURE_KEY: &str = "signature-key-1234";
+
+/// The body `build_request` makes, with `signature` replaced by the Base64 of `mac`.
+fn with_signature_bytes(body: &str, mac: &[u8]) -> String {
+    let mut value: Value = serde_json::from_str(body).unwrap();
+    value["signature"] = json!(STANDARD.encode(mac));
+    serde_json::to_string(&value).unwrap()
+}
+
+/// The raw MAC bytes of a body's signature.
+fn signature_bytes(body: &str) -> Vec<u8> {
+    let value: Value = serde_json::from_str(body).unwrap();
+    STANDARD
+        .decode(value["signature"].as_str().unwrap())
+        .unwrap()
+}
+
+#[test]
+fn hmac_sha1_signed_callbacks_verify_in_every_mode() {
+    for config in every_config() {
+        for event_type in EVENT_TYPES {
+            let body = build_request_with(
+                MacAlgorithm::HmacSha1,
+                event_type,
+                USER,
+                &config,
+                NONCE,
+                NOW_MS,
+            )
+            .unwrap();
+            assert_eq!(signature_bytes(&body).len(), 20, "HMAC-SHA1 size");
+            let verified = check(&body, std::slice::from_ref(&config)).unwrap();
+            assert_eq!(verified.mac, Some(MacAlgorithm::HmacSha1), "{config:?}");
+            assert_eq!(verified.mac.unwrap().as_str(), "hmac-sha1");
+            assert_eq!(verified.msg.as_str(), USER, "{config:?}");
+            assert_eq!(verified.event_type, event_type);
+        }
+    }
+}
+
+#[test]
+fn the_matching_algorithm_is_reported() {
+    let config = config(Some(("0123456789abcdef", CipherMode::Gcm)));
+    for mac in MacAlgorithm::ALL {
+        let body = build_request_with(mac, "CREATE_USER", USER, &config, NONCE, NOW_MS).unwrap();
+        assert_eq!(signature_bytes(&body).len(), mac.output_len());
+        let verified = check(&body, std::slice::from_ref(&config)).unwrap();
+        assert_eq!(verified.mac, Some(mac));
+    }
+    // build_request and sign stay HMAC-SHA256.
+    let body = build_request("CREATE_USER", USER, &config, NONCE, NOW_MS).unwrap();
+    let verified = check(&body, &[config]).unwrap();
+    assert_eq!(verified.mac, Some(MacAlgorithm::HmacSha256));
+    assert_eq!(verified.mac.unwrap().as_str(), "hmac-sha256");
+    assert_eq!(
+        sign(SIGNATURE_KEY, NONCE, "1", "CHECK_URL", "x"),
+        sign_with(
+            MacAlgorithm::HmacSha256,
+            SIGNATURE_KEY,
+            NONCE,
+            "1",
+            "CHECK_URL",
+            "x"
+        )
+    );
+}
+
+#[test]
+fn sign_with_is_plain_hmac_over_the_ampersand_joined_fields() {
+    let content = b"n&1&CHECK_URL&a&b";
+    let sha1 = {
+        let mut mac = Hmac::<sha1::Sha1>::new_from_slice(SIGNATURE_KEY.as_bytes()).unwrap();
+        mac.update(content);
+        STANDARD.encode(mac.finalize().into_bytes())
+    };
+    let sha256 = {
+        let mut mac = Hmac::<Sha256>::new_from_slice(SIGNATURE_KEY.as_bytes()).unwrap();
+        mac.update(content);
+        STANDARD.encode(mac.finalize().into_bytes())
+    };
+    for (mac, expected) in [
+        (MacAlgorithm::HmacSha1, sha1),
+        (MacAlgorithm::HmacSha256, sha256),
+    ] {
+        assert_eq!(
+            sign_with(mac, SIGNATURE_KEY, "n", "1", "CHECK_URL", "a&b"),
+            expected
+        );
+    }
+    assert_eq!(
+        signed_content("n", "1", "CHECK_URL", "a&b").as_slice(),
+        content
+    );
+}
+
+#[test]
+fn a_wrong_twenty_byte_signature_is_forged() {
+    let config = config(Some(("0123456789abcdef", CipherMode::Gcm)));
+    let body = build_request_with(
+        MacAlgorithm::HmacSha1,
+        "CREATE_USER",
+        USER,
+        &config,
+        NONCE,
+        NOW_MS,
+    )
+    .unwrap();
+    let good = signature_bytes(&body);
+    let mut candidates = vec![[0u8; 20].to_vec(), [0xffu8; 20].to_vec()];
+    for bit in [0, 7, 80, 159] {
+        let mut flipped = good.clone();
+        flipped[bit / 8] ^= 1 << (bit % 8);
+        candidates.push(flipped);
+    }
+    for claimed in candidates {
+        let err = check(
+            &with_signature_bytes(&body, &claimed),
+            std::slice::from_ref(&config),
+        )
+        .unwrap_err();
+        assert!(matches!(err, OneAccessError::BadSignature), "{err}");
+        assert_eq!((err.kind(), err.return_code()), (RejectKind::Forged, 401));
+    }
+    assert!(check(&with_signature_bytes(&body, &good), &[config]).is_ok());
+}
+
+#[test]
+fn an_hmac_sha1_under_another_key_is_forged() {
+    let config = config(None);
+    let mut other = config.clone();
+    other.signature_key = Some(Zeroizing::new("signature-key-1235".into()));
+    let body = build_request_with(
+        MacAlgorithm::HmacSha1,
+        "CREATE_USER",
+        USER,
+        &other,
+        NONCE,
+        NOW_MS,
+    )
+    .unwrap();
+    let err = check(&body, std::slice::from_ref(&config)).unwrap_err();
+    assert!(matches!(err, OneAccessError::BadSignature), "{err}");
+    assert_eq!(err.kind(), RejectKind::Forged);
+    // Tampering with a signed field breaks it as it does HMAC-SHA256.
+    let body = build_request_with(
+        MacAlgorithm::HmacSha1,
+        "CREATE_USER",
+        USER,
+        &config,
+        NONCE,
+        NOW_MS,
+    )
+    .unwrap();
+    let tampered = body.replace(NONCE, "AmgjjEAJbrMzWmUw");
+    assert!(matches!(
+        check(&tampered, std::slice::from_ref(&config)),
+        Err(OneAccessError::BadSignature)
+    ));
+    // Rotation: the previous key's HMAC-SHA1 still matches, on the second config.
+    let verified = check(&body, &[other, config]).unwrap();
+    assert_eq!(
+        (verified.config_index, verified.mac),
+        (1, Some(MacAlgorithm::HmacSha1))
+    );
+}
+
+#[test]
+fn macs_of_other_lengths_are_forged() {
+    let config = config(None);
+    let body =
+        |mac| build_request_with(mac, "CHECK_URL", "random", &config, NONCE, NOW_MS).unwrap();
+    let sha1_body = body(MacAlgorithm::HmacSha1);
+    let sha1 = signature_bytes(&sha1_body);
+    let sha256 = signature_bytes(&body(MacAlgorithm::HmacSha256));
+    let mut claims = Vec::new();
+    // HMAC-SHA1 truncated, or extended by zeros, by its own bytes, or by HMAC-SHA256's.
+    // (Zero bytes is an empty signature: `Unsigned`, tested above.)
+    for len in (1..20).chain(21..=64) {
+        let zeros: Vec<u8> = sha1
+            .iter()
+            .copied()
+            .chain(std::iter::repeat(0))
+            .take(len)
+            .collect();
+        let cycled: Vec<u8> = sha1.iter().copied().cycle().take(len).collect();
+        claims.extend([zeros, cycled]);
+        if len > 20 {
+            let mut mixed = sha1.clone();
+            mixed.extend(sha256.iter().copied().cycle().take(len - 20));
+            claims.push(mixed);
+        }
+    }
+    // HMAC-SHA256 truncated to the HMAC-SHA1 size, and HMAC-SHA1 padded to the SHA-256 size.
+    claims.push(sha256[..20].to_vec());
+    claims.push(sha256[12..].to_vec());
+    claims.push([sha1.as_slice(), &[0; 12]].concat());
+    claims.push([&[0; 12], sha1.as_slice()].concat());
+    for claimed in claims {
+        let edited = with_signature_bytes(&sha1_body, &claimed);
+        let err = check(&edited, std::slice::from_ref(&config)).unwrap_err();
+        assert!(
+            matches!(err, OneAccessError::BadSignature),
+            "{} bytes: {err}",
+            claimed.len()
+        );
+        assert_eq!((err.kind(), err.return_code()), (RejectKind::Forged, 401));
+    }
+}
+
+#[test]
+fn signed_content_is_exactly_what_was_maced() {
+    // Untrimmed eventType, JSON escapes decoded, ciphertext when encrypted.
+    let ts = NOW_MS.to_string();
+    let data = "{\"name\":\"Zürich\"}";
+    for mac in MacAlgorithm::ALL {
+        let signature = sign_with(mac, SIGNATURE_KEY, NONCE, &ts, "UPDATE_ORGANIZATION ", data);
+        let body = format!(
+            r#"{{"nonce":"{NONCE}","timestamp":"{ts}","eventType":"UPDATE_ORGANIZATION ","data":"{{\"name\":\"Z\u00fcrich\"}}","signature":"{signature}"}}"#
+        );
+        let verified = check(&body, &[config(None)]).unwrap();
+        let expected = format!("{NONCE}&{ts}&UPDATE_ORGANIZATION &{data}");
+        assert_eq!(verified.signed_content.as_slice(), expected.as_bytes());
+        assert_eq!(
+            verified.signed_content_sha256(),
+            <[u8; 32]>::from(Sha256::digest(expected.as_bytes()))
+        );
+        assert_eq!(
+            signed_content(NONCE, &ts, "UPDATE_ORGANIZATION ", data).as_slice(),
+            expected.as_bytes()
+        );
+    }
+    for config in every_config() {
+        let body = build_request_with(
+            MacAlgorithm::HmacSha1,
+            "CREATE_USER",
+            USER,
+            &config,
+            NONCE,
+            NOW_MS,
+        )
+        .unwrap();
+        let sent: Value = serde_json::from_str(&body).unwrap();
+        let verified = check(&body, std::slice::from_ref(&config)).unwrap();
+        let data = sent["data"].as_str().unwrap();
+        assert_eq!(
+            verified.signed_content.as_slice(),
+            format!("{NONCE}&{NOW_MS}&CREATE_USER&{data}").as_bytes()
+        );
+        // Content in clear (no encryption) is never printed.
+        assert!(!format!("{verified:?}").contains("zhang.san"));
+    }
+}
+
+#[test]
+fn the_guides_example_signature_is_read_as_hmac_sha1() {
+    // "Verifying Callback URL" carries this 20-byte signature; its key is not published, so
+    // under ours it can only be refused, but as a wrong MAC, not as a malformed one.
+    let example = "K08yDiTEc094KoccOY+VYLQFxxQ=";
+    assert_eq!(
+        MacAlgorithm::from_output_len(STANDARD.decode(example).unwrap().len()),
+        Some(MacAlgorithm::HmacSha1)
+    );
+    let body = build_request("CHECK_URL", "random", &config(None), NONCE, NOW_MS).unwrap();
+    let mut value: Value = serde_json::from_str(&body).unwrap();
+    value["signature"] = json!(example);
+    let err = check(&value.to_string(), &[config(None)]).unwrap_err();
+    assert!(matches!(err, OneAccessError::BadSignature), "{err}");
 }

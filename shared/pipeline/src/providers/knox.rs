@@ -1,14 +1,15 @@
 //! Samsung Knox Webhook Notification callbacks.
 
+use std::collections::BTreeSet;
+
 use async_trait::async_trait;
 use hookwarden_verify::knox;
 
 use super::{rejection, stored_reply, Common, Failure, Provider};
 use crate::certificate::{CertificateCache, CertificateProblem};
 use crate::envelope::{VerifiedBy, VerifiedEvent};
-use crate::ids::{safe_id, sha256_hex};
+use crate::ids::safe_id;
 use crate::outcome::{Outcome, Trail};
-use crate::ports::PutOutcome;
 use crate::request::{Inbound, Reply};
 
 pub const PROVIDER: &str = "knox";
@@ -16,6 +17,8 @@ pub const PROVIDER: &str = "knox";
 pub struct KnoxHandler {
     common: Common,
     certificates: CertificateCache,
+    /// `KNOX_SUBSCRIPTION_IDS`; empty accepts every subscription.
+    subscriptions: BTreeSet<String>,
 }
 
 impl KnoxHandler {
@@ -23,7 +26,16 @@ impl KnoxHandler {
         Self {
             common,
             certificates,
+            subscriptions: BTreeSet::new(),
         }
+    }
+
+    /// Accepts only callbacks whose signed `subscriptionId` is one of `ids`. Samsung signs
+    /// every customer's callbacks with one key, so without this any Knox customer's signed
+    /// callbacks verify here.
+    pub fn allow_subscriptions(mut self, ids: impl IntoIterator<Item = String>) -> Self {
+        self.subscriptions = ids.into_iter().collect();
+        self
     }
 }
 
@@ -46,27 +58,20 @@ impl Provider for KnoxHandler {
                     "no X-WSM-SIGNATURE",
                 )
             })?;
-        // The trace id and nonce are not covered by the signature: they only key storage,
-        // so they must be safe to put in an S3 key.
-        let delivery_id = match request.single_header(knox::TRACE_ID_HEADER)? {
-            Some(trace) => safe_id(trace)
-                .ok_or_else(|| {
-                    Failure::malformed(
-                        "X-WSM-TRACEID must be 1 to 200 characters of A-Z a-z 0-9 . _ : -",
-                    )
-                })?
-                .to_string(),
-            None => sha256_hex(&request.body),
-        };
-        trail.delivery_id = Some(delivery_id.clone());
-        let nonce = match request.single_header(knox::NONCE_HEADER)? {
-            Some(nonce) => Some(safe_id(nonce).ok_or_else(|| {
-                Failure::malformed(
-                    "x-knox-nonce must be 1 to 200 characters of A-Z a-z 0-9 . _ : -",
-                )
-            })?),
-            None => None,
-        };
+        // Neither is signed: they travel as metadata and never decide identity, so no value of
+        // theirs can refuse, split or merge an authentic callback.
+        let unsigned: Vec<_> = [
+            ("trace_id", knox::TRACE_ID_HEADER),
+            ("nonce", knox::NONCE_HEADER),
+        ]
+        .into_iter()
+        .filter_map(|(name, header)| Some((name, request.metadata_header(header)?)))
+        .collect();
+        trail.trace_id = unsigned
+            .first()
+            .filter(|(name, _)| *name == "trace_id")
+            .and_then(|(_, value)| safe_id(value))
+            .map(str::to_string);
 
         let now = self.common.clock.now();
         let certificate = self
@@ -94,54 +99,43 @@ impl Provider for KnoxHandler {
             Failure::new(Reply::error(status, &message), outcome, err)
         })?;
         trail.event_type = verified.event.clone();
+        trail.event_id = Some(verified.content_sha256.clone());
+        trail.scheme = Some(verified.form.as_str());
+        trail.jose_header = Some(verified.header.to_string());
 
-        let delivery = self.common.delivery()?;
-        let nonce_key = nonce.map(|n| delivery.state_key("knox-nonces", n));
-        if let Some(key) = &nonce_key {
-            if let Some(seen_for) = delivery
-                .store()
-                .get(key)
-                .await
-                .map_err(Failure::unavailable)?
-            {
-                if seen_for != delivery_id.as_bytes() {
-                    return Err(Failure::new(
-                        Reply::error(409, "x-knox-nonce already used"),
-                        Outcome::Replayed,
-                        "nonce reused by another delivery",
-                    ));
-                }
+        if !self.subscriptions.is_empty() {
+            let allowed = verified
+                .subscription_id
+                .as_ref()
+                .is_some_and(|id| self.subscriptions.contains(id));
+            if !allowed {
+                return Err(Failure::new(
+                    Reply::error(403, "subscription not served by this endpoint"),
+                    Outcome::ForeignSubscription,
+                    "subscriptionId not in KNOX_SUBSCRIPTION_IDS",
+                ));
             }
         }
+
+        let delivery = self.common.delivery()?;
         let event = VerifiedEvent {
             provider: PROVIDER,
             event_type: verified
                 .event
                 .clone()
                 .unwrap_or_else(|| "unknown".to_string()),
-            delivery_id: delivery_id.clone(),
-            dedupe_key: delivery_id.clone(),
+            id: verified.content_sha256.clone(),
+            unsigned,
             received_at: now,
             verified_by: VerifiedBy::Certificate {
                 sha256: verified.certificate_fingerprint.clone(),
+                form: verified.form.as_str(),
             },
             source_ip: request.source_ip.clone(),
             body: request.body.clone(),
             message: None,
         };
         let delivered = delivery.deliver(&event).await?;
-        if let Some(key) = nonce_key {
-            // Recorded only now that the event is durable, so a failed attempt can be retried
-            // with the same nonce.
-            match delivery
-                .store()
-                .put_if_absent(&key, delivery_id.clone().into_bytes(), "text/plain")
-                .await
-            {
-                Ok(PutOutcome::Created | PutOutcome::AlreadyExists) => {}
-                Err(err) => tracing::warn!(dependency = err.dependency, "knox nonce not recorded"),
-            }
-        }
-        Ok(stored_reply(&delivered, &delivery_id))
+        Ok(stored_reply(&delivered, &event.id))
     }
 }

@@ -8,8 +8,9 @@ use async_trait::async_trait;
 use hookwarden_verify::reject::RejectKind;
 
 use crate::clock::Clock;
-use crate::delivery::{Delivered, Delivery, DeliveryError};
+use crate::delivery::{Delivered, Delivery};
 use crate::outcome::{Outcome, Trail};
+use crate::ports::DependencyError;
 use crate::request::{Handler, HeaderProblem, Inbound, Reply};
 
 /// What every handler needs besides its own secrets.
@@ -86,26 +87,19 @@ impl Common {
     }
 }
 
-impl From<DeliveryError> for Failure {
-    fn from(err: DeliveryError) -> Self {
-        match err {
-            DeliveryError::Replayed => Failure::new(
-                Reply::error(409, "delivery id already used"),
-                Outcome::Replayed,
-                err,
-            ),
-            DeliveryError::Dependency(err) => Failure::unavailable(err),
-        }
+impl From<DependencyError> for Failure {
+    fn from(err: DependencyError) -> Self {
+        Failure::unavailable(err)
     }
 }
 
 /// 200 with what happened, for providers that ignore the reply body.
-pub fn stored_reply(delivered: &Delivered, delivery_id: &str) -> (Reply, Outcome) {
+pub fn stored_reply(delivered: &Delivered, id: &str) -> (Reply, Outcome) {
     let (status, outcome) = match delivered {
         Delivered::Stored { .. } => ("stored", Outcome::Stored),
         Delivered::Duplicate { .. } => ("duplicate", Outcome::Duplicate),
     };
-    let body = serde_json::json!({ "status": status, "delivery_id": delivery_id });
+    let body = serde_json::json!({ "status": status, "id": id });
     (Reply::json(200, body.to_string()), outcome)
 }
 

@@ -11,9 +11,8 @@ use hookwarden_verify::oneaccess::{self, Config, OneAccessError};
 use hookwarden_verify::reject::RejectKind;
 
 use super::{Common, Failure, Provider};
-use crate::delivery::{Delivered, DeliveryError};
+use crate::delivery::Delivered;
 use crate::envelope::{VerifiedBy, VerifiedEvent};
-use crate::ids::{safe_id, sha256_hex};
 use crate::outcome::{Outcome, Trail};
 use crate::request::{Inbound, Reply};
 use crate::secrets::{verify_with_rotation, SecretCache};
@@ -66,13 +65,6 @@ fn redact_passwords(value: &mut serde_json::Value) {
         serde_json::Value::Array(items) => items.iter_mut().for_each(redact_passwords),
         _ => {}
     }
-}
-
-/// A nonce or timestamp as a key segment: itself when safe, else its hash.
-fn key_segment(text: &str) -> String {
-    safe_id(text)
-        .map(str::to_string)
-        .unwrap_or_else(|| sha256_hex(text.as_bytes()))
 }
 
 #[async_trait]
@@ -130,12 +122,13 @@ impl Provider for OneAccessHandler {
             }
         })?;
         trail.event_type = Some(verified.event_type.clone());
-        let delivery_id = format!(
-            "{}-{}",
-            key_segment(&verified.nonce),
-            key_segment(&verified.timestamp)
-        );
-        trail.delivery_id = Some(delivery_id.clone());
+        // Identity: exactly what the signature covers. A nonce reused with another timestamp
+        // is new signed content (only the key holder can make it), so it is a new event; the
+        // same content again is a duplicate.
+        let id = hex::encode(verified.signed_content_sha256());
+        let scheme = verified.mac.map_or("unsigned", |mac| mac.as_str());
+        trail.event_id = Some(id.clone());
+        trail.scheme = Some(scheme);
 
         let reply = |outcome| {
             oneaccess::reply(&verified, &config)
@@ -161,11 +154,10 @@ impl Provider for OneAccessHandler {
         let event = VerifiedEvent {
             provider: PROVIDER,
             event_type: verified.event_type.clone(),
-            delivery_id,
-            // The nonce alone: reused with another timestamp, it is a replay.
-            dedupe_key: key_segment(&verified.nonce),
+            id,
+            unsigned: Vec::new(),
             received_at: now,
-            verified_by: VerifiedBy::Secret { version_id },
+            verified_by: VerifiedBy::Secret { version_id, scheme },
             source_ip: request.source_ip.clone(),
             body: body.clone(),
             message: Some(message),
@@ -174,12 +166,7 @@ impl Provider for OneAccessHandler {
             Ok(Delivered::Stored { .. }) => reply(Outcome::Stored),
             // A redelivery gets the same answer as the first delivery: OneAccess needs the id.
             Ok(Delivered::Duplicate { .. }) => reply(Outcome::Duplicate),
-            Err(DeliveryError::Replayed) => Err(failure(
-                401,
-                Outcome::Replayed,
-                "nonce already used by another delivery",
-            )),
-            Err(DeliveryError::Dependency(err)) => Err(failure(500, Outcome::Unavailable, err)),
+            Err(err) => Err(failure(500, Outcome::Unavailable, err)),
         }
     }
 }

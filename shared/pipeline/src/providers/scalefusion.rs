@@ -6,7 +6,7 @@ use hookwarden_verify::scalefusion::{self, ScalefusionError};
 
 use super::{rejection, stored_reply, Common, Failure, Provider};
 use crate::envelope::{VerifiedBy, VerifiedEvent};
-use crate::ids::{safe_id, sha256_hex};
+use crate::ids::sha256_hex;
 use crate::outcome::{Outcome, Trail};
 use crate::request::{Inbound, Reply};
 use crate::secrets::{json_field, verify_with_rotation, SecretCache};
@@ -88,31 +88,28 @@ impl Provider for ScalefusionHandler {
             }
         })?;
 
-        let event = scalefusion::parse_event(body).map_err(Failure::malformed)?;
-        trail.event_type = event.event.clone();
-        // The body's id is signed; a missing or unusual one falls back to the body hash, which
-        // still dedupes exact redeliveries.
-        let delivery_id = event
-            .id
-            .as_deref()
-            .and_then(safe_id)
-            .map(str::to_string)
-            .unwrap_or_else(|| sha256_hex(body));
-        trail.delivery_id = Some(delivery_id.clone());
-
-        let delivery = self.common.delivery()?;
+        // Authentic from here on: whatever its shape, the body is stored. Its identity is the
+        // raw body Scalefusion signed; a body field (`id`) is not documented as unique.
+        let event_type = scalefusion::event_type(body);
+        trail.event_type = event_type.clone();
         let verified = VerifiedEvent {
             provider: PROVIDER,
-            event_type: event.event.unwrap_or_else(|| "unknown".to_string()),
-            delivery_id: delivery_id.clone(),
-            dedupe_key: delivery_id.clone(),
+            event_type: event_type.unwrap_or_else(|| "unknown".to_string()),
+            id: sha256_hex(body),
+            unsigned: Vec::new(),
             received_at: self.common.clock.now(),
-            verified_by: VerifiedBy::Secret { version_id },
+            verified_by: VerifiedBy::Secret {
+                version_id,
+                scheme: "hmac-sha256",
+            },
             source_ip: request.source_ip.clone(),
             body: body.clone(),
             message: None,
         };
+        trail.event_id = Some(verified.id.clone());
+        trail.scheme = Some("hmac-sha256");
+        let delivery = self.common.delivery()?;
         let delivered = delivery.deliver(&verified).await?;
-        Ok(stored_reply(&delivered, &delivery_id))
+        Ok(stored_reply(&delivered, &verified.id))
     }
 }

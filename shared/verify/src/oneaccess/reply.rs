@@ -150,6 +150,8 @@ mod tests {
             event_type: event_type.into(),
             msg: Zeroizing::new(msg.into()),
             config_index: 0,
+            mac: None,
+            signed_content: Zeroizing::new(Vec::new()),
         }
     }
 
