@@ -14,6 +14,8 @@
 #   BENCH_CRITERION=0      skip the criterion benches (RSA figure included)
 #   BENCH_ONLY=knox,python-knox   only these receivers
 #   BENCH_CALLGRIND=0      skip the instruction counts (callgrind; about 5 minutes)
+#   BENCH_IDENTITY=0       skip the AWS requests and wall time per event under injected round trips
+#   BENCH_RTT_MS=0,20,50   the injected AWS round trips for that measurement
 # Output: the report on stdout and in bench/out/report.md, figures in bench/out/*.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -69,6 +71,15 @@ target/debug/hookwarden-bench \
     --cold-runs "$cold_runs" --events "$events" --rss-events "$rss_events" \
     --json "$out/report.json" \
     "${rsa_args[@]}" "${only_args[@]}" | tee "$out/report.md"
+
+if [ "${BENCH_IDENTITY:-1}" = 1 ]; then
+    echo "== AWS requests and wall time per event, per sink, under injected round trips" >&2
+    target/debug/hookwarden-bench --identity \
+        --functions target/release \
+        --python "$python" \
+        --rtt-ms "${BENCH_RTT_MS:-0,20,50}" \
+        "${only_args[@]}" | tee -a "$out/report.md"
+fi
 
 if [ "${BENCH_CALLGRIND:-1}" = 1 ] && command -v valgrind >/dev/null; then
     echo "== counting instructions (callgrind)" >&2

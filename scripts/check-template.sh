@@ -200,11 +200,14 @@ binaries = set()
 for manifest in glob.glob("functions/*/Cargo.toml"):
     binaries.update(re.findall(r'\[\[bin\]\]\s*\nname\s*=\s*"([^"]+)"', open(manifest).read()))
 outcome_rs = open("shared/pipeline/src/outcome.rs").read()
-for needle in ['"Namespace": "Hookwarden"', '"Dimensions": [["Provider"]]', '"Name": "SignatureRejected"']:
-    check(needle in outcome_rs, f"outcome.rs no longer emits {needle}; update the SignatureRejected alarms")
+# The alarms watch metrics that outcome.rs emits as EMF: namespace, dimension, and the name of
+# each metric (Outcome::metric).
+for needle in ['"Namespace": "Hookwarden"', '"Dimensions": [["Provider"]]', '"Name": metric',
+               'Some("SignatureRejected")', 'Some("Throttled")']:
+    check(needle in outcome_rs, f"outcome.rs no longer emits {needle}; update the Hookwarden alarms")
 
 FUNCTIONS = {
-    "KnoxFunction": ("knox", "knox-webhook", {"KNOX_CERT_BUCKET", "KNOX_CERT_KEY", "KNOX_API_SECRET_ID"}),
+    "KnoxFunction": ("knox", "knox-webhook", {"KNOX_CERT_BUCKET", "KNOX_CERT_KEY", "KNOX_API_SECRET_ID", "KNOX_SUBSCRIPTION_IDS"}),
     "ScalefusionFunction": ("scalefusion", "scalefusion-webhook", {"SCALEFUSION_SECRET_ID"}),
     "OneAccessFunction": ("oneaccess", "oneaccess-webhook", {"ONEACCESS_SECRET_ID", "ONEACCESS_REPLAY_WINDOW_SECS"}),
 }
@@ -349,10 +352,10 @@ for scenario, overrides in SCENARIOS.items():
     for name in stack.of_type("AWS::SecretsManager::Secret"):
         check(stack.props(name).get("KmsKeyId") == (KEY if p["KmsKeyArn"] else None), f"[{scenario}] {name} KMS key")
 
-    # Alarms: three per function, all wired to the topic when one is configured.
+    # Alarms: four per function, all wired to the topic when one is configured.
     actions = [TOPIC] if p["AlarmTopicArn"] else (["<AlarmTopic>"] if p["AlarmEmail"] else [])
     alarms = [stack.props(n) for n in stack.of_type("AWS::CloudWatch::Alarm")]
-    check(len(alarms) == 9, f"[{scenario}] {len(alarms)} alarms, expected 9")
+    check(len(alarms) == 12, f"[{scenario}] {len(alarms)} alarms, expected 12")
     seen = set()
     for alarm in alarms:
         check(alarm.get("AlarmActions") == actions, f"[{scenario}] alarm actions {alarm.get('AlarmActions')} != {actions}")
@@ -361,7 +364,8 @@ for scenario, overrides in SCENARIOS.items():
     for logical, (prefix, _, _) in FUNCTIONS.items():
         for metric in ("Url4xxCount", "Url5xxCount"):
             check(("AWS/Lambda", metric, (("FunctionName", f"<{logical}>"),)) in seen, f"[{scenario}] no {metric} alarm for {logical}")
-        check(("Hookwarden", "SignatureRejected", (("Provider", prefix),)) in seen, f"[{scenario}] no SignatureRejected alarm for {prefix}")
+        for metric in ("SignatureRejected", "Throttled"):
+            check(("Hookwarden", metric, (("Provider", prefix),)) in seen, f"[{scenario}] no {metric} alarm for {prefix}")
 
 for e in errors:
     print("  " + e, file=sys.stderr)

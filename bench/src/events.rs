@@ -39,10 +39,10 @@ pub enum Provider {
 
 /// Makes the `n`th event for one provider.
 pub enum EventMaker {
-    /// One signed body; the (unsigned) trace id makes each delivery unique.
+    /// Each body unique (its id in the padding) and signed: the signed content is the
+    /// event's identity, so a new trace id alone would make a duplicate.
     Knox {
-        body: String,
-        signature: String,
+        key: Box<RsaSigningKey>,
     },
     Scalefusion {
         secret: String,
@@ -59,15 +59,7 @@ impl EventMaker {
             Provider::Knox => {
                 let key =
                     RsaSigningKey::from_pkcs8_pem(KNOX_KEY_PEM).map_err(EventsError::KnoxKey)?;
-                let body = knox_body();
-                let signing_input = format!("{JWS_HEADER}.{}", URL_PADDED.encode(&body));
-                let signature = key.sign_pkcs1_sha256(signing_input.as_bytes());
-                let signature = format!(
-                    "{JWS_HEADER}.{}.{}",
-                    URL_UNPADDED.encode(&body),
-                    URL_UNPADDED.encode(signature)
-                );
-                EventMaker::Knox { body, signature }
+                EventMaker::Knox { key: Box::new(key) }
             }
             Provider::Scalefusion => {
                 let secret =
@@ -95,14 +87,24 @@ impl EventMaker {
     pub fn event(&self, run: usize, n: usize, now_ms: i64) -> Result<Value, EventsError> {
         let id = format!("bench-{run}-{n:06}");
         Ok(match self {
-            EventMaker::Knox { body, signature } => function_url_event(
-                json!({
-                    "content-type": "application/json",
-                    "x-wsm-signature": signature,
-                    "x-wsm-traceid": id,
-                }),
-                body,
-            ),
+            EventMaker::Knox { key } => {
+                let body = knox_body(&id);
+                let signing_input = format!("{JWS_HEADER}.{}", URL_PADDED.encode(&body));
+                let signature = key.sign_pkcs1_sha256(signing_input.as_bytes());
+                let signature = format!(
+                    "{JWS_HEADER}.{}.{}",
+                    URL_UNPADDED.encode(&body),
+                    URL_UNPADDED.encode(signature)
+                );
+                function_url_event(
+                    json!({
+                        "content-type": "application/json",
+                        "x-wsm-signature": signature,
+                        "x-wsm-traceid": id,
+                    }),
+                    &body,
+                )
+            }
             EventMaker::Scalefusion { secret } => {
                 let body = scalefusion_body(&id);
                 let signature = scalefusion::sign(secret.as_bytes(), body.as_bytes());
@@ -152,10 +154,12 @@ fn padded(head: &str, fill: char, tail: &str, len: usize) -> String {
 /// A KAI_APP_ANR_FC callback already in Jackson's canonical form (top-level keys in Java
 /// `HashMap` order, no floats, nothing escaped), so that Jackson's re-serialization and the
 /// Python reference's `json.dumps` stand-in both give these exact bytes.
-fn knox_body() -> String {
-    let head = r#"{"payload":{"imei":"356938035643809","imei1":"356938035643809","imei2":"356938035643817","serialNumber":"R58R31ABCDE","model":"SM-G991B","groupName":"Warehouse Scanners","appName":"Android System WebView","appVersion":"98.0.4606.89","packageName":"com.google.android.webview","issueType":"ANR","updatedTime":1795420800000,"timeZone":"Europe/Berlin","callStack":""#;
+fn knox_body(id: &str) -> String {
+    let head = format!(
+        r#"{{"payload":{{"imei":"356938035643809","imei1":"356938035643809","imei2":"356938035643817","serialNumber":"R58R31ABCDE","model":"SM-G991B","groupName":"Warehouse Scanners","appName":"Android System WebView","appVersion":"98.0.4606.89","packageName":"com.google.android.webview","issueType":"ANR","updatedTime":1795420800000,"timeZone":"Europe/Berlin","callStack":"{id} "#
+    );
     let tail = r#""},"subscriptionId":"123456789123","event":"KAI_APP_ANR_FC"}"#;
-    padded(head, 'x', tail, BODY_BYTES)
+    padded(&head, 'x', tail, BODY_BYTES)
 }
 
 fn scalefusion_body(id: &str) -> String {
@@ -211,24 +215,34 @@ mod tests {
     use hookwarden_verify::x509::KnoxCertificate;
 
     #[test]
-    fn the_knox_event_is_canonical_and_verifies_with_the_test_certificate() {
-        let EventMaker::Knox { body, signature } = EventMaker::new(Provider::Knox).unwrap() else {
-            unreachable!()
-        };
-        assert_eq!(body.len(), BODY_BYTES);
-        // The Python reference's json.dumps stand-in gives the body back only if it is
-        // already Jackson's form, so both receivers verify the same one signature.
-        let canonical = hookwarden_verify::jackson::canonicalize(body.as_bytes()).unwrap();
-        assert_eq!(String::from_utf8(canonical).unwrap(), body);
+    fn knox_events_are_unique_canonical_and_verify_with_the_test_certificate() {
+        let maker = EventMaker::new(Provider::Knox).unwrap();
         let cert = KnoxCertificate::parse(KNOX_CERT_PEM.as_bytes()).unwrap();
-        let verified =
-            hookwarden_verify::knox::verify(body.as_bytes(), &signature, &[cert], 1_767_225_600)
-                .unwrap();
-        assert_eq!(
-            verified.form,
-            hookwarden_verify::knox::SignedForm::CanonicalPadded
-        );
-        assert_eq!(verified.event.as_deref(), Some("KAI_APP_ANR_FC"));
+        let mut ids = std::collections::BTreeSet::new();
+        for n in [1, 2] {
+            let event = maker.event(0, n, 0).unwrap();
+            let body = event["body"].as_str().unwrap();
+            let signature = event["headers"]["x-wsm-signature"].as_str().unwrap();
+            assert_eq!(body.len(), BODY_BYTES);
+            // The Python reference's json.dumps stand-in gives the body back only if it is
+            // already Jackson's form, so both receivers verify the same signature.
+            let canonical = hookwarden_verify::jackson::canonicalize(body.as_bytes()).unwrap();
+            assert_eq!(String::from_utf8(canonical).unwrap(), body);
+            let verified = hookwarden_verify::knox::verify(
+                body.as_bytes(),
+                signature,
+                std::slice::from_ref(&cert),
+                1_767_225_600,
+            )
+            .unwrap();
+            assert_eq!(
+                verified.form,
+                hookwarden_verify::knox::SignedForm::CanonicalPadded
+            );
+            assert_eq!(verified.event.as_deref(), Some("KAI_APP_ANR_FC"));
+            ids.insert(verified.content_sha256);
+        }
+        assert_eq!(ids.len(), 2, "every event is a new event, not a duplicate");
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! Use `bench/run.sh`, which builds everything first.
 
 mod events;
+mod identity;
 mod procfs;
 mod report;
 
@@ -29,6 +30,7 @@ use events::{EventMaker, Provider};
 use report::{Figures, RsaFigures};
 
 const BUCKET: &str = "hookwarden-bench";
+const BUS: &str = "hookwarden-bench";
 const KNOX_CERT_KEY: &str = "certs/knox-test-cert.pem";
 const SCALEFUSION_SECRET_ID: &str = "bench/scalefusion";
 const ONEACCESS_SECRET_ID: &str = "bench/oneaccess";
@@ -83,6 +85,16 @@ struct Args {
     /// Extra environment for every receiver, `NAME=value` (repeatable), e.g. to try a setting.
     #[arg(long = "env", value_name = "NAME=VALUE")]
     extra_env: Vec<String>,
+    /// Measure only the AWS requests and wall time per event (per sink, under injected AWS
+    /// round trips) instead of cold start, CPU and memory.
+    #[arg(long)]
+    identity: bool,
+    /// With --identity: the injected AWS round trips, in ms.
+    #[arg(long, value_delimiter = ',', default_value = "0,20,50")]
+    rtt_ms: Vec<u64>,
+    /// With --identity: first deliveries (and as many duplicates) per receiver, sink and round trip.
+    #[arg(long, default_value_t = 20)]
+    identity_events: usize,
     /// How long one invocation may take; far above any answer seen without a profiler.
     #[arg(long, default_value_t = 30)]
     timeout_secs: u64,
@@ -136,6 +148,7 @@ async fn run(args: Args) -> Result<(), BenchError> {
         .await;
     moto.create_secret(ONEACCESS_SECRET_ID, events::ONEACCESS_SECRET)
         .await;
+    moto.create_event_bus(BUS).await;
     let scratch = tempfile_dir()?;
     // Keep-alive as AWS endpoints do; moto alone closes every connection.
     let proxy = Proxy::start(&moto.endpoint()).await;
@@ -157,6 +170,20 @@ async fn run(args: Args) -> Result<(), BenchError> {
             make_executable(&script)?;
             receiver.program = script;
         }
+    }
+    if args.identity {
+        let timeout = Duration::from_secs(args.timeout_secs);
+        let rows = identity::measure(
+            &receivers,
+            &proxy,
+            BUS,
+            &args.rtt_ms,
+            args.identity_events,
+            timeout,
+        )
+        .await?;
+        print!("{}", identity::markdown(&rows, args.identity_events));
+        return Ok(());
     }
     let figures = measure_all(&receivers, &args, procfs::ticks_per_second()).await?;
     let rsa = RsaFigures {
@@ -288,17 +315,15 @@ fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// Sends event `n` and insists on a 200.
+/// Sends `event` (the `n`th) and insists on a 200.
 async fn invoke_ok(
     api: &RuntimeApi,
     process: &FunctionProcess,
     receiver: &Receiver,
-    maker: &EventMaker,
-    run: usize,
+    event: serde_json::Value,
     n: usize,
     timeout: Duration,
 ) -> Result<(), BenchError> {
-    let event = maker.event(run, n, now_ms())?;
     let outcome = api.invoke(event, timeout).await;
     match &outcome {
         Ok(response) if response["statusCode"] == 200 => Ok(()),
@@ -339,7 +364,15 @@ async fn cold_start(
     let api = RuntimeApi::start().await;
     let started = Instant::now();
     let mut process = api.spawn_function(&receiver.program, &env_pairs(receiver));
-    invoke_ok(&api, &process, receiver, maker, run, 0, timeout).await?;
+    invoke_ok(
+        &api,
+        &process,
+        receiver,
+        maker.event(run, 0, now_ms())?,
+        0,
+        timeout,
+    )
+    .await?;
     let elapsed = started.elapsed();
     let cpu = procfs::live_threads_cpu_time(process.id())?;
     process.kill();
@@ -363,13 +396,12 @@ struct Warm<'a> {
 impl Warm<'_> {
     async fn events(&mut self, count: usize, timeout: Duration) -> Result<(), BenchError> {
         for _ in 0..count {
-            let (api, process, maker) = (&self.api, &self.process, &self.maker);
+            let event = self.maker.event(self.run, self.n, now_ms())?;
             invoke_ok(
-                api,
-                process,
+                &self.api,
+                &self.process,
                 self.receiver,
-                maker,
-                self.run,
+                event,
                 self.n,
                 timeout,
             )

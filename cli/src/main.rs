@@ -11,6 +11,7 @@ mod files;
 mod function_url;
 mod ids;
 mod keys;
+mod secret_arg;
 mod send;
 mod serve;
 mod sign;

@@ -10,7 +10,7 @@ use hookwarden_verify::{knox, scalefusion};
 
 use crate::failure::Failure;
 use crate::function_url::Sample;
-use crate::sign::{now_ms, oneaccess_request};
+use crate::sign::{now_ms, oneaccess_request, ScalefusionSecret};
 use crate::test_keys::{self, TestKeys};
 use crate::{files, ids};
 
@@ -40,9 +40,10 @@ pub struct Args {
     /// Knox: sign with this PKCS#8 PEM key instead of the embedded test key.
     #[arg(long, value_name = "KEY.pem")]
     key: Option<PathBuf>,
-    /// Scalefusion: sign with this Secret Key instead of the embedded test secret.
-    #[arg(long)]
-    secret: Option<String>,
+    // Scalefusion: --secret, --secret-file or HOOKWARDEN_SCALEFUSION_SECRET instead of the
+    // embedded test secret.
+    #[command(flatten)]
+    secret: ScalefusionSecret,
     /// OneAccess: sign and encrypt with this secret JSON ({"bearer_token", "signature_key",
     /// "encryption_key", "encryption_mode"}) instead of the test config that built the sample.
     #[arg(long, value_name = "FILE")]
@@ -112,8 +113,8 @@ fn check_flags(args: &Args) -> Result<(), Failure> {
     let misplaced = [
         (args.key.is_some(), "--key", Provider::Knox, "knox"),
         (
-            args.secret.is_some(),
-            "--secret",
+            args.secret.flag_given(),
+            "--secret (or --secret-file)",
             Provider::Scalefusion,
             "scalefusion",
         ),
@@ -162,8 +163,8 @@ fn signed_afresh(args: &Args, sample: Sample) -> Result<Outgoing, Failure> {
             sample.body
         }
         Provider::Scalefusion => {
-            let secret = match &args.secret {
-                Some(secret) => secret.clone(),
+            let secret = match args.secret.optional()? {
+                Some(secret) => secret,
                 None => test_keys::scalefusion_secret(
                     test_keys::SCALEFUSION_SECRET_JSON,
                     "the embedded test secret",

@@ -42,6 +42,9 @@ use crate::{files, test_keys};
 pub const KNOX_CERT_KEY: &str = "knox-certificate.pem";
 /// Secrets are fixed for the life of the process; the cache only needs to hold them.
 const SECRET_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+/// Nothing rotates here: a configured previous secret (the embedded plain OneAccess config,
+/// say) verifies for as long as the server runs.
+const PREVIOUS_GRACE: Duration = Duration::MAX;
 /// A client that has not sent its headers by then is dropped.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 const PROVIDERS: [&str; 3] = ["knox", "scalefusion", "oneaccess"];
@@ -254,11 +257,13 @@ impl App {
             ),
             scalefusion: ScalefusionHandler::new(
                 common("scalefusion"),
-                SecretCache::new(source(keys.scalefusion), SECRET_TTL),
+                SecretCache::new(source(keys.scalefusion), SECRET_TTL)
+                    .with_previous_grace(PREVIOUS_GRACE),
             ),
             oneaccess: OneAccessHandler::new(
                 common("oneaccess"),
-                SecretCache::new(source(keys.oneaccess), SECRET_TTL),
+                SecretCache::new(source(keys.oneaccess), SECRET_TTL)
+                    .with_previous_grace(PREVIOUS_GRACE),
                 Duration::from_secs(replay_window),
             ),
             max_body,

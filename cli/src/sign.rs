@@ -7,8 +7,15 @@ use hookwarden_verify::oneaccess::{self, Config};
 use hookwarden_verify::{knox, scalefusion};
 
 use crate::failure::Failure;
+use crate::secret_arg::Sources;
 use crate::test_keys;
 use crate::{files, ids};
+
+/// Environment variables the secret flags fall back to.
+pub const SCALEFUSION_SECRET_ENV: &str = "HOOKWARDEN_SCALEFUSION_SECRET";
+pub const SIGNATURE_KEY_ENV: &str = "HOOKWARDEN_ONEACCESS_SIGNATURE_KEY";
+pub const ENCRYPTION_KEY_ENV: &str = "HOOKWARDEN_ONEACCESS_ENCRYPTION_KEY";
+pub const BEARER_TOKEN_ENV: &str = "HOOKWARDEN_ONEACCESS_BEARER_TOKEN";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -23,9 +30,8 @@ pub enum Command {
     },
     /// Print the X-SF-Signature value Scalefusion would send with the body (lowercase hex).
     Scalefusion {
-        /// The dashboard's Secret Key.
-        #[arg(long)]
-        secret: String,
+        #[command(flatten)]
+        secret: ScalefusionSecret,
         /// The request body, signed byte for byte as read.
         #[arg(long, value_name = "FILE")]
         body: PathBuf,
@@ -46,16 +52,66 @@ pub enum Command {
     },
 }
 
-/// A OneAccess application's signing and encryption settings, as in its console.
+/// The Scalefusion dashboard's Secret Key, from a file, the environment or (test keys only)
+/// the command line.
+#[derive(Debug, Args)]
+pub struct ScalefusionSecret {
+    /// The Scalefusion dashboard's Secret Key (`send`: instead of the embedded test one).
+    /// Other users can read command-line arguments: for test keys only; otherwise use
+    /// --secret-file or HOOKWARDEN_SCALEFUSION_SECRET.
+    #[arg(long, conflicts_with = "secret_file")]
+    pub secret: Option<String>,
+    /// A file holding the Secret Key (a final line break is ignored).
+    #[arg(long, value_name = "PATH")]
+    pub secret_file: Option<PathBuf>,
+}
+
+impl ScalefusionSecret {
+    fn sources(&self) -> Sources<'_> {
+        Sources {
+            flag: "secret",
+            value: self.secret.as_deref(),
+            file: self.secret_file.as_deref(),
+            env: Some(SCALEFUSION_SECRET_ENV),
+        }
+    }
+
+    /// The Secret Key: --secret, --secret-file or HOOKWARDEN_SCALEFUSION_SECRET.
+    pub fn required(&self) -> Result<String, Failure> {
+        self.sources().required()
+    }
+
+    /// The Secret Key if one was given any way.
+    pub fn optional(&self) -> Result<Option<String>, Failure> {
+        self.sources().optional()
+    }
+
+    pub fn flag_given(&self) -> bool {
+        self.secret.is_some() || self.secret_file.is_some()
+    }
+}
+
+/// A OneAccess application's signing and encryption settings, as in its console. Each key
+/// comes from its flag (test keys only: other users can read command-line arguments), its
+/// `-file` flag, or its environment variable.
 #[derive(Debug, Args)]
 pub struct OneAccessKeys {
-    /// The signature key ("signatureSaltValue").
-    #[arg(long)]
-    pub signature_key: String,
-    /// The encryption key (16, 24 or 32 ASCII characters); omit when encryption is off.
-    #[arg(long)]
+    /// The signature key ("signatureSaltValue"); for test keys only, otherwise use
+    /// --signature-key-file or HOOKWARDEN_ONEACCESS_SIGNATURE_KEY.
+    #[arg(long, conflicts_with = "signature_key_file")]
+    pub signature_key: Option<String>,
+    /// A file holding the signature key (a final line break is ignored).
+    #[arg(long, value_name = "PATH")]
+    pub signature_key_file: Option<PathBuf>,
+    /// The encryption key (16, 24 or 32 ASCII characters); omit when encryption is off. For
+    /// test keys only, otherwise use --encryption-key-file or
+    /// HOOKWARDEN_ONEACCESS_ENCRYPTION_KEY.
+    #[arg(long, conflicts_with = "encryption_key_file")]
     pub encryption_key: Option<String>,
-    /// The console's encryption algorithm; only read with --encryption-key.
+    /// A file holding the encryption key (a final line break is ignored).
+    #[arg(long, value_name = "PATH")]
+    pub encryption_key_file: Option<PathBuf>,
+    /// The console's encryption algorithm; only read with an encryption key.
     #[arg(long, value_enum, default_value_t = Mode::Gcm)]
     pub encryption_mode: Mode,
 }
@@ -72,10 +128,24 @@ impl OneAccessKeys {
     /// The config these settings describe, built through the secret parser so that it
     /// applies the same checks (key lengths) as the Lambda function.
     pub fn config(&self, bearer_token: &str) -> Result<Config, Failure> {
+        let signature_key = Sources {
+            flag: "signature-key",
+            value: self.signature_key.as_deref(),
+            file: self.signature_key_file.as_deref(),
+            env: Some(SIGNATURE_KEY_ENV),
+        }
+        .required()?;
+        let encryption_key = Sources {
+            flag: "encryption-key",
+            value: self.encryption_key.as_deref(),
+            file: self.encryption_key_file.as_deref(),
+            env: Some(ENCRYPTION_KEY_ENV),
+        }
+        .optional()?;
         let secret = serde_json::json!({
             "bearer_token": bearer_token,
-            "signature_key": self.signature_key,
-            "encryption_key": self.encryption_key,
+            "signature_key": signature_key,
+            "encryption_key": encryption_key,
             "encryption_mode": match self.encryption_mode { Mode::Gcm => "gcm", Mode::Ecb => "ecb" },
         });
         test_keys::oneaccess_config(&secret.to_string(), "OneAccess settings")
@@ -95,9 +165,10 @@ pub fn run(command: Command) -> Result<(), Failure> {
             let body = files::read_bytes(&body, "body file")?;
             knox::sign(&body, &key).map_err(|err| Failure::from_verify(err.kind(), err))?
         }
-        Command::Scalefusion { secret, body } => {
-            scalefusion::sign(secret.as_bytes(), &files::read_bytes(&body, "body file")?)
-        }
+        Command::Scalefusion { secret, body } => scalefusion::sign(
+            secret.required()?.as_bytes(),
+            &files::read_bytes(&body, "body file")?,
+        ),
         Command::Oneaccess {
             keys,
             event_type,

@@ -101,10 +101,7 @@ pub fn knox_certificate(bytes: &[u8], what: &str) -> Result<KnoxCertificate, Fai
 /// The Secret Key in a Scalefusion secret JSON (`{"secret_key": "..."}`), read the way the
 /// Lambda function reads it.
 pub fn scalefusion_secret(json: &str, what: &str) -> Result<String, Failure> {
-    let value = SecretValue {
-        text: json.to_string().into(),
-        version_id: what.to_string(),
-    };
+    let value = SecretValue::new(json, what);
     json_field(&value, SECRET_FIELD)
         .map(|key| key.to_string())
         .map_err(Failure::input)

@@ -9,7 +9,8 @@ use hookwarden_verify::{knox, scalefusion};
 use sha2::Digest as _;
 
 use crate::failure::Failure;
-use crate::sign::{now_ms, OneAccessKeys};
+use crate::secret_arg::Sources;
+use crate::sign::{now_ms, OneAccessKeys, ScalefusionSecret, BEARER_TOKEN_ENV};
 use crate::{files, test_keys};
 
 #[derive(Debug, Subcommand)]
@@ -29,9 +30,8 @@ pub enum Command {
     },
     /// Verify an X-SF-Signature against a body; prints the event and its id.
     Scalefusion {
-        /// The dashboard's Secret Key.
-        #[arg(long)]
-        secret: String,
+        #[command(flatten)]
+        secret: ScalefusionSecret,
         /// The X-SF-Signature header value.
         #[arg(long, value_name = "SIG")]
         signature: String,
@@ -39,22 +39,30 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         body: PathBuf,
     },
-    /// Verify a OneAccess callback body (signature, replay window, decryption) and print the
-    /// decrypted message.
+    /// Verify a OneAccess callback body (signature, replay window, decryption); print a line
+    /// naming the event and the MAC that matched, then the decrypted message.
     ///
-    /// The check always includes the bearer token, so --bearer-token is required. A body file
-    /// carries no header, so the request is taken to have carried
-    /// `Authorization: Bearer <--bearer-token>` unless --authorization gives the header it
-    /// really carried.
+    /// The check always includes the bearer token, so it is required (--bearer-token-file,
+    /// HOOKWARDEN_ONEACCESS_BEARER_TOKEN or --bearer-token). A body file carries no header, so
+    /// the request is taken to have carried `Authorization: Bearer <token>` unless
+    /// --authorization(-file) gives the header it really carried.
     Oneaccess {
         #[command(flatten)]
         keys: OneAccessKeys,
-        /// The security token configured in the OneAccess console.
-        #[arg(long)]
-        bearer_token: String,
-        /// The Authorization header the request carried, e.g. "Bearer abc".
-        #[arg(long, value_name = "HEADER")]
+        /// The security token configured in the OneAccess console; for test keys only,
+        /// otherwise use --bearer-token-file or HOOKWARDEN_ONEACCESS_BEARER_TOKEN.
+        #[arg(long, conflicts_with = "bearer_token_file")]
+        bearer_token: Option<String>,
+        /// A file holding the security token (a final line break is ignored).
+        #[arg(long, value_name = "PATH")]
+        bearer_token_file: Option<PathBuf>,
+        /// The Authorization header the request carried, e.g. "Bearer abc"; it holds the
+        /// token, so for test keys only, otherwise use --authorization-file.
+        #[arg(long, value_name = "HEADER", conflicts_with = "authorization_file")]
         authorization: Option<String>,
+        /// A file holding that Authorization header (a final line break is ignored).
+        #[arg(long, value_name = "PATH")]
+        authorization_file: Option<PathBuf>,
         /// How far the body's timestamp may be from now, in seconds.
         #[arg(long, value_name = "SECS", default_value_t = DEFAULT_REPLAY_WINDOW_SECS)]
         replay_window: u64,
@@ -90,6 +98,7 @@ pub fn run(command: Command) -> Result<(), Failure> {
             signature,
             body,
         } => {
+            let secret = secret.required()?;
             let body = files::read_bytes(&body, "body file")?;
             scalefusion::verify(&body, &signature, &[secret.as_bytes()])
                 .map_err(|err| Failure::from_verify(err.kind(), err))?;
@@ -105,12 +114,28 @@ pub fn run(command: Command) -> Result<(), Failure> {
         Command::Oneaccess {
             keys,
             bearer_token,
+            bearer_token_file,
             authorization,
+            authorization_file,
             replay_window,
             body,
         } => {
+            let bearer_token = Sources {
+                flag: "bearer-token",
+                value: bearer_token.as_deref(),
+                file: bearer_token_file.as_deref(),
+                env: Some(BEARER_TOKEN_ENV),
+            }
+            .required()?;
             let config = keys.config(&bearer_token)?;
-            let authorization = authorization.unwrap_or_else(|| format!("Bearer {bearer_token}"));
+            let authorization = Sources {
+                flag: "authorization",
+                value: authorization.as_deref(),
+                file: authorization_file.as_deref(),
+                env: None,
+            }
+            .optional()?
+            .unwrap_or_else(|| format!("Bearer {bearer_token}"));
             let body = files::read_bytes(&body, "body file")?;
             let verified = oneaccess::verify(
                 &body,
@@ -120,6 +145,11 @@ pub fn run(command: Command) -> Result<(), Failure> {
                 replay_window,
             )
             .map_err(|err| Failure::from_verify(err.kind(), err))?;
+            println!(
+                "verified: event {}, signature {}",
+                verified.event_type,
+                verified.mac.map_or("none (unsigned)", |mac| mac.as_str())
+            );
             println!("{}", verified.msg.as_str());
         }
     }

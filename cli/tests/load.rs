@@ -20,6 +20,7 @@ use hookwarden_testkit::log_audit::assert_no_needles;
 use hookwarden_verify::oneaccess::{self, Config};
 use hookwarden_verify::rsa::RsaSigningKey;
 use hookwarden_verify::{knox, scalefusion};
+use sha2::Digest as _;
 
 const DELIVERIES: usize = 10_000;
 const IN_FLIGHT: usize = 32;
@@ -145,6 +146,26 @@ fn knox_body(n: usize) -> Vec<u8> {
     .into_bytes()
 }
 
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// The id hookwarden gives a OneAccess callback: SHA-256 of `nonce&timestamp&eventType&data`.
+fn oneaccess_id(body: &str) -> String {
+    let fields: serde_json::Value = serde_json::from_str(body).unwrap();
+    let text = |name: &str| match &fields[name] {
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    let signed = oneaccess::signed_content(
+        &text("nonce"),
+        &text("timestamp"),
+        &text("eventType"),
+        &text("data"),
+    );
+    sha256_hex(&signed)
+}
+
 /// The first delivery number `n` of `provider`, valid.
 fn first_delivery(provider: Provider, n: usize, keys: &Keys, now_ms: i64) -> Delivery {
     let json = ("content-type", "application/json".to_string());
@@ -152,10 +173,11 @@ fn first_delivery(provider: Provider, n: usize, keys: &Keys, now_ms: i64) -> Del
         Provider::Knox => {
             let trace = format!("knox-{n}");
             let body = knox_body(n);
+            let canonical = hookwarden_verify::jackson::canonicalize(&body).unwrap();
             // Signed later, in parallel: RSA signing dominates the setup in a debug build.
             Delivery {
                 provider,
-                stored_as: Some(trace.clone()),
+                stored_as: Some(sha256_hex(&canonical)),
                 headers: vec![
                     json,
                     ("x-wsm-traceid", trace),
@@ -173,7 +195,7 @@ fn first_delivery(provider: Provider, n: usize, keys: &Keys, now_ms: i64) -> Del
             let signature = scalefusion::sign(keys.scalefusion.as_bytes(), &body);
             Delivery {
                 provider,
-                stored_as: Some(id),
+                stored_as: Some(sha256_hex(&body)),
                 headers: vec![json, ("x-sf-signature", signature)],
                 body,
             }
@@ -189,7 +211,7 @@ fn first_delivery(provider: Provider, n: usize, keys: &Keys, now_ms: i64) -> Del
             let bearer = format!("Bearer {}", keys.oneaccess.bearer_token.as_str());
             Delivery {
                 provider,
-                stored_as: Some(format!("{nonce}-{now_ms}")),
+                stored_as: Some(oneaccess_id(&body)),
                 headers: vec![json, ("authorization", bearer)],
                 body: body.into_bytes(),
             }

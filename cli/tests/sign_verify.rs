@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 
 use base64::Engine as _;
-use common::{assert_exit, hookwarden, stdout};
+use common::{assert_exit, hookwarden, hookwarden_with_env, stdout};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
@@ -231,7 +231,10 @@ fn scalefusion_round_trip() {
     let verified = verify("sf-secret-123", &signature, &body_path);
     assert_exit(&verified, 0);
     assert!(stdout(&verified).contains("device.enrolled"));
-    assert!(stdout(&verified).contains("4f1c2a9e-8d3b-4c6e-9a71-2b5d0e6f7a10"));
+    // The event's identity: the SHA-256 of the raw body Scalefusion signed.
+    let body_bytes = std::fs::read(&body_path).unwrap();
+    let content_sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body_bytes));
+    assert!(stdout(&verified).contains(&format!("content sha256 {content_sha256}")));
     // The documented Base64 spelling of the same MAC verifies too.
     assert_exit(
         &verify(
@@ -350,7 +353,10 @@ fn oneaccess_round_trip() {
     };
     let verified = verify(&[], &plain.path);
     assert_exit(&verified, 0);
-    assert_eq!(stdout(&verified), format!("{msg}\n"));
+    assert_eq!(
+        stdout(&verified),
+        format!("verified: event CREATE_USER, signature hmac-sha256\n{msg}\n")
+    );
 
     // Encrypted: `data` is not the message, and only the right keys open it.
     let encrypted = sign_oneaccess(
@@ -362,7 +368,10 @@ fn oneaccess_round_trip() {
     assert!(!encrypted.json["data"].as_str().unwrap().contains("zhang"));
     let verified = verify(&["--encryption-key", key], &encrypted.path);
     assert_exit(&verified, 0);
-    assert_eq!(stdout(&verified), format!("{msg}\n"));
+    assert_eq!(
+        stdout(&verified),
+        format!("verified: event CREATE_USER, signature hmac-sha256\n{msg}\n")
+    );
     assert_exit(
         &verify(
             &["--encryption-key", "fedcba9876543210fedcba9876543210"],
@@ -417,6 +426,133 @@ fn oneaccess_round_trip() {
     assert_exit(&signed, 2);
 }
 
+/// Review finding A16: every secret can come from a file or the environment instead of the
+/// command line, where other users of the machine can read it.
+#[test]
+fn secrets_come_from_files_or_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = r#"{"id":"4f1c2a9e-8d3b-4c6e-9a71-2b5d0e6f7a10","event":"device.enrolled","created_at":"2025-01-01T00:00:00Z","data":{"devices":[{"name":"Tablet-01","serial_no":"R52N123ABC","make":"samsung","model":"SM-T505","os_version":"13"}]}}"#;
+    let body_path = write(dir.path(), "body.json", body.as_bytes());
+    // The known answer of `scalefusion_round_trip`, whichever way the secret comes.
+    let expected = "1def1182702ab6168a1ffedfbd19b647ff65ed9197936bcaf74641c3586f40f6";
+    let secret_file = write(dir.path(), "sf-secret", b"sf-secret-123\n");
+    let sign = |extra: &[&str], env: &[(&str, &str)]| {
+        let mut args = vec!["sign", "scalefusion", "--body", &body_path];
+        args.extend_from_slice(extra);
+        hookwarden_with_env(&args, env)
+    };
+    for signed in [
+        sign(&["--secret-file", &secret_file], &[]),
+        sign(&[], &[("HOOKWARDEN_SCALEFUSION_SECRET", "sf-secret-123")]),
+        // The flag wins over the variable.
+        sign(
+            &["--secret-file", &secret_file],
+            &[("HOOKWARDEN_SCALEFUSION_SECRET", "other")],
+        ),
+    ] {
+        assert_exit(&signed, 0);
+        assert_eq!(stdout(&signed).trim(), expected);
+    }
+    let verified = hookwarden_with_env(
+        [
+            "verify",
+            "scalefusion",
+            "--signature",
+            expected,
+            "--body",
+            &body_path,
+        ],
+        &[("HOOKWARDEN_SCALEFUSION_SECRET", "sf-secret-123")],
+    );
+    assert_exit(&verified, 0);
+    // None given, both flags given, an empty file: usage errors naming the ways.
+    let missing = sign(&[], &[]);
+    assert_exit(&missing, 2);
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        stderr.contains("--secret-file PATH, HOOKWARDEN_SCALEFUSION_SECRET or --secret"),
+        "{stderr}"
+    );
+    assert_exit(
+        &sign(&["--secret", "s", "--secret-file", &secret_file], &[]),
+        2,
+    );
+    let empty = write(dir.path(), "empty", b"\n");
+    assert_exit(&sign(&["--secret-file", &empty], &[]), 2);
+
+    // OneAccess: signature key and encryption key from files, then from the environment,
+    // and the bearer token from a file.
+    let msg_path = write(dir.path(), "msg.json", br#"{"username":"zhang.wei"}"#);
+    let key = "0123456789abcdef0123456789abcdef";
+    let signature_key_file = write(dir.path(), "sig-key", b"sig-key\n");
+    let encryption_key_file = write(dir.path(), "enc-key", format!("{key}\n").as_bytes());
+    let signed = hookwarden([
+        "sign",
+        "oneaccess",
+        "--signature-key-file",
+        &signature_key_file,
+        "--encryption-key-file",
+        &encryption_key_file,
+        "--event-type",
+        "CREATE_USER",
+        "--msg",
+        &msg_path,
+    ]);
+    assert_exit(&signed, 0);
+    let request = write(
+        dir.path(),
+        "request.json",
+        stdout(&signed).trim().as_bytes(),
+    );
+    assert!(!stdout(&signed).contains("zhang"), "encrypted");
+    let token_file = write(dir.path(), "token", b"tok\n");
+    let env = [
+        ("HOOKWARDEN_ONEACCESS_SIGNATURE_KEY", "sig-key"),
+        ("HOOKWARDEN_ONEACCESS_ENCRYPTION_KEY", key),
+    ];
+    let verify = |extra: &[&str], env: &[(&str, &str)]| {
+        let mut args = vec!["verify", "oneaccess", "--body", &request];
+        args.extend_from_slice(extra);
+        hookwarden_with_env(&args, env)
+    };
+    let verified = verify(&["--bearer-token-file", &token_file], &env);
+    assert_exit(&verified, 0);
+    assert_eq!(
+        stdout(&verified),
+        "verified: event CREATE_USER, signature hmac-sha256\n{\"username\":\"zhang.wei\"}\n"
+    );
+    let verified = verify(
+        &[],
+        &[&env[..], &[("HOOKWARDEN_ONEACCESS_BEARER_TOKEN", "tok")]].concat(),
+    );
+    assert_exit(&verified, 0);
+    // The header the request carried, from a file: a wrong token is a rejection.
+    let header_file = write(dir.path(), "authorization", b"Bearer other\n");
+    assert_exit(
+        &verify(
+            &[
+                "--bearer-token-file",
+                &token_file,
+                "--authorization-file",
+                &header_file,
+            ],
+            &env,
+        ),
+        1,
+    );
+    // A wrong key from the environment is a rejection too; no signature key at all is a
+    // usage error.
+    assert_exit(
+        &verify(
+            &["--bearer-token-file", &token_file],
+            &[("HOOKWARDEN_ONEACCESS_SIGNATURE_KEY", "other"), env[1]],
+        ),
+        1,
+    );
+    assert_exit(&verify(&["--bearer-token-file", &token_file], &[env[1]]), 2);
+    assert_exit(&verify(&[], &env), 2);
+}
+
 #[test]
 fn usage_errors_are_one_line_and_exit_2() {
     assert_exit(&hookwarden(["sign", "knox", "--body", "x.json"]), 2);
@@ -432,6 +568,20 @@ fn usage_errors_are_one_line_and_exit_2() {
             "http://127.0.0.1:9/knox",
             "--secret",
             "s",
+        ]),
+        2,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let secret_file = write(dir.path(), "secret", b"s");
+    assert_exit(
+        &hookwarden([
+            "send",
+            "knox",
+            "x.json",
+            "--to",
+            "http://127.0.0.1:9/knox",
+            "--secret-file",
+            &secret_file,
         ]),
         2,
     );

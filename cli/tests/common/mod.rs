@@ -15,14 +15,36 @@ pub fn test_keys_dir() -> PathBuf {
     events_dir().join("test-keys")
 }
 
-/// Runs `hookwarden args…` to completion.
+/// The environment variables secret flags fall back to.
+pub const SECRET_ENV: [&str; 4] = [
+    "HOOKWARDEN_SCALEFUSION_SECRET",
+    "HOOKWARDEN_ONEACCESS_SIGNATURE_KEY",
+    "HOOKWARDEN_ONEACCESS_ENCRYPTION_KEY",
+    "HOOKWARDEN_ONEACCESS_BEARER_TOKEN",
+];
+
+/// Runs `hookwarden args…` to completion, without any secret from the caller's environment.
 pub fn hookwarden<I, S>(args: I) -> Output
 where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    Command::new(BIN)
+    hookwarden_with_env(args, &[])
+}
+
+/// Runs `hookwarden args…` with `env` set (and no other secret variable).
+pub fn hookwarden_with_env<I, S>(args: I, env: &[(&str, &str)]) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let mut command = Command::new(BIN);
+    for name in SECRET_ENV {
+        command.env_remove(name);
+    }
+    command
         .args(args)
+        .envs(env.iter().copied())
         .output()
         .expect("the hookwarden binary runs")
 }

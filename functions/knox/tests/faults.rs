@@ -154,6 +154,14 @@ fn test_signing_key() -> RsaSigningKey {
     RsaSigningKey::from_pkcs8_pem(&test_key("knox-test-key.pem")).unwrap()
 }
 
+/// `KNOX_CERT_SPKI_SHA256` for the test certificate: a download needs a pin.
+fn test_certificate_pin() -> String {
+    hookwarden_verify::x509::KnoxCertificate::parse(test_key("knox-test-cert.pem").as_bytes())
+        .unwrap()
+        .spki_sha256()
+        .to_string()
+}
+
 /// A Knox body unique to `id`, with a marker the log audit looks for.
 fn knox_body(id: &str) -> Vec<u8> {
     format!(
@@ -933,8 +941,16 @@ async fn secrets_manager_down_during_a_certificate_download() {
     moto.create_secret("knox/api", credentials).await;
     let proxy = FaultProxy::start(&moto.endpoint()).await;
     proxy.set(Target::SecretsManager, Fault::Drop);
-    let function =
-        Function::start(&proxy.url, CERT_KEY, &[("KNOX_API_SECRET_ID", "knox/api")]).await;
+    let pin = test_certificate_pin();
+    let function = Function::start(
+        &proxy.url,
+        CERT_KEY,
+        &[
+            ("KNOX_API_SECRET_ID", "knox/api"),
+            ("KNOX_CERT_SPKI_SHA256", &pin),
+        ],
+    )
+    .await;
     let (event, signature) = signed(&knox_body("sm"), "sm", &test_signing_key());
     let call = function.call(event).await;
     expect_unavailable("Secrets Manager down", &call);
@@ -1312,10 +1328,15 @@ async fn debug_logs_hold_no_secret_token_signature_or_body() {
     });
     moto.create_secret("knox/api", &credentials.to_string())
         .await;
+    let pin = test_certificate_pin();
     let function = Function::start(
         &moto.endpoint(),
         CERT_KEY,
-        &[("KNOX_API_SECRET_ID", "knox/api"), ("RUST_LOG", &level)],
+        &[
+            ("KNOX_API_SECRET_ID", "knox/api"),
+            ("KNOX_CERT_SPKI_SHA256", &pin),
+            ("RUST_LOG", &level),
+        ],
     )
     .await;
     let (event, signature) = signed(&knox_body("debug"), "debug", &test_signing_key());

@@ -298,3 +298,160 @@ async fn a_bad_setting_fails_the_cold_start_with_one_clear_line() {
         "{output}"
     );
 }
+
+/// SHA-256 of the test certificate's SubjectPublicKeyInfo: its `KNOX_CERT_SPKI_SHA256` pin.
+fn test_pin() -> String {
+    hookwarden_verify::x509::KnoxCertificate::parse(test_key("knox-test-cert.pem").as_bytes())
+        .unwrap()
+        .spki_sha256()
+        .to_string()
+}
+
+/// A Knox API on loopback handing out the test certificate, and the credentials secret
+/// pointing the function at it.
+async fn knox_api_serving_the_test_certificate(
+    deployment: &Deployment,
+) -> hookwarden_testkit::http_stub::StubServer {
+    use hookwarden_testkit::http_stub::{Answer, StubServer};
+    let certificate = test_key("knox-test-cert.pem");
+    let api = StubServer::start(move |request, _| {
+        if request.target.starts_with("/ams/v1/oauth2/token") {
+            Answer::new(
+                200,
+                "application/json",
+                r#"{"access_token":"TEST-ONLY-token"}"#,
+            )
+        } else {
+            Answer::new(200, "application/x-pem-file", certificate.clone())
+        }
+    })
+    .await;
+    let credentials = serde_json::json!({
+        "client_id": "TEST-ONLY-client", "client_secret": "TEST-ONLY-secret", "base_url": api.url(),
+    });
+    deployment
+        .moto
+        .create_secret("knox/api", &credentials.to_string())
+        .await;
+    api
+}
+
+/// A4/A5: a downloaded certificate is written to S3 and used only when its key is pinned.
+/// Pinned to Samsung's key, the test certificate the API hands out is refused: 503, nothing
+/// written, and the download is not repeated within the minute.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_downloaded_certificate_is_stored_only_when_its_key_is_pinned() {
+    let body = guard_body("123456789123", "KG_DEVICE_LOCKED", "pinned");
+    let samsung = hookwarden_verify::x509::SAMSUNG_KNOX_SPKI_SHA256;
+
+    let mut deployment = Deployment::prepare(BINARY).await;
+    let api = knox_api_serving_the_test_certificate(&deployment).await;
+    deployment.start(
+        Some("s3"),
+        &[
+            ("KNOX_CERT_KEY", CERT_KEY),
+            ("KNOX_API_SECRET_ID", "knox/api"),
+            ("KNOX_CERT_SPKI_SHA256", samsung),
+        ],
+    );
+    for _ in 0..2 {
+        let (status, reply) = deployment.invoke(signed(&body, "t", false)).await;
+        assert_eq!(status, 503, "{reply}\n{}", deployment.logs());
+    }
+    assert_eq!(api.requests().len(), 2, "a token and one download");
+    assert_eq!(deployment.moto.get_object(BUCKET, CERT_KEY).await, None);
+    assert!(deployment.events("knox").await.is_empty());
+    assert!(
+        deployment.logs().contains(&format!(
+            "{}) that KNOX_CERT_SPKI_SHA256 does not pin",
+            test_pin()
+        )),
+        "{}",
+        deployment.logs()
+    );
+
+    // Pinned to the test key (and Samsung's, as during a rotation): stored and used.
+    let mut deployment = Deployment::prepare(BINARY).await;
+    let _api = knox_api_serving_the_test_certificate(&deployment).await;
+    let pins = format!("{samsung},{}", test_pin());
+    deployment.start(
+        Some("s3"),
+        &[
+            ("KNOX_CERT_KEY", CERT_KEY),
+            ("KNOX_API_SECRET_ID", "knox/api"),
+            ("KNOX_CERT_SPKI_SHA256", &pins),
+        ],
+    );
+    let (status, reply) = deployment.invoke(signed(&body, "t", false)).await;
+    assert_eq!(status, 200, "{reply}\n{}", deployment.logs());
+    assert_eq!(
+        deployment.moto.get_object(BUCKET, CERT_KEY).await.unwrap(),
+        test_key("knox-test-cert.pem").trim().as_bytes()
+    );
+}
+
+/// With a pin, a certificate written to S3 cannot change the key either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stored_certificate_whose_key_is_not_pinned_is_not_used() {
+    let samsung = hookwarden_verify::x509::SAMSUNG_KNOX_SPKI_SHA256;
+    let deployment = deploy_with("s3", true, &[("KNOX_CERT_SPKI_SHA256", samsung)]).await;
+    let body = guard_body("123456789123", "KG_DEVICE_LOCKED", "stored");
+    let (status, reply) = deployment.invoke(signed(&body, "t", false)).await;
+    assert_eq!(status, 503, "{reply}");
+    assert!(deployment.events("knox").await.is_empty());
+}
+
+/// A download configured without a pin is a configuration error, named at cold start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_without_a_pin_fails_the_cold_start() {
+    let mut deployment = Deployment::prepare(BINARY).await;
+    deployment.start(
+        Some("s3"),
+        &[
+            ("KNOX_CERT_KEY", CERT_KEY),
+            ("KNOX_API_SECRET_ID", "knox/api"),
+        ],
+    );
+    let function = deployment.function.as_mut().unwrap();
+    let status = function
+        .wait_exit(INVOKE_TIMEOUT)
+        .await
+        .expect("the function exits");
+    assert!(!status.success());
+    let output = deployment.logs();
+    assert!(
+        output.contains("KNOX_CERT_SPKI_SHA256: required with KNOX_API_SECRET_ID"),
+        "{output}"
+    );
+}
+
+/// A10: a certificate rotated in S3 is used by a warm function at the first callback its
+/// cached certificate does not verify, without a redeploy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_rotated_in_s3_is_used_without_a_redeploy() {
+    let deployment = deploy("s3", true).await;
+    let before = guard_body("123456789123", "KG_DEVICE_LOCKED", "before");
+    assert_eq!(deployment.invoke(signed(&before, "t1", false)).await.0, 200);
+
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["knox-rotated.test".into()]).unwrap();
+    params.not_before = rcgen::date_time_ymd(2025, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2125, 1, 1);
+    let rotated = params.self_signed(&key).unwrap();
+    deployment
+        .moto
+        .put_object(BUCKET, CERT_KEY, rotated.pem())
+        .await;
+    let signer = RsaSigningKey::from_pkcs8_der(&key.serialize_der()).unwrap();
+    let after = guard_body("123456789123", "KG_DEVICE_LOCKED", "after");
+    let signature = knox::sign(&after, &signer).unwrap();
+    let event = with_request(
+        &samples("knox")[0].1,
+        &after,
+        &[("x-wsm-signature", &signature), ("x-wsm-traceid", "t2")],
+        false,
+    );
+    let (status, reply) = deployment.invoke(event).await;
+    assert_eq!(status, 200, "{reply}\n{}", deployment.logs());
+    assert_eq!(deployment.events("knox").await.len(), 2);
+}

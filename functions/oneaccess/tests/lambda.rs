@@ -12,8 +12,12 @@ const SECRET_ID: &str = "hookwarden/oneaccess";
 const BINARY: &str = env!("CARGO_BIN_EXE_oneaccess-webhook");
 
 async fn deploy(sink: Option<&str>) -> (Deployment, Config) {
+    deploy_with("oneaccess-encrypted.json", sink).await
+}
+
+async fn deploy_with(secret_file: &str, sink: Option<&str>) -> (Deployment, Config) {
     let mut deployment = Deployment::prepare(BINARY).await;
-    let secret = test_key("oneaccess-encrypted.json");
+    let secret = test_key(secret_file);
     deployment.moto.create_secret(SECRET_ID, &secret).await;
     deployment.start(sink, &[("ONEACCESS_SECRET_ID", SECRET_ID)]);
     (deployment, Config::from_secret_json(&secret).unwrap())
@@ -234,4 +238,106 @@ async fn hmac_sha1_callbacks_verify_end_to_end() {
     );
     assert_eq!(deployment.events("oneaccess").await.len(), 1);
     deployment.assert_logs_clean(&sample_needles("oneaccess/encrypted"));
+}
+
+/// No credential at rest (review A1): a CREATE_USER and an UPDATE_USER carry passwords in
+/// `data`, in clear when encryption is off. In either mode, no S3 object (state included), no
+/// bus entry and no log line holds a password in any spelling, and the envelope says what was
+/// removed while `content_sha256` still names the signed bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_password_is_stored_published_or_logged_in_either_mode() {
+    use base64::Engine as _;
+    for secret_file in ["oneaccess-plain.json", "oneaccess-encrypted.json"] {
+        let (deployment, config) = deploy_with(secret_file, Some("s3,eventbridge")).await;
+        let capture = deployment.moto.capture_events(BUS).await;
+        let passwords = ["Pl4in&Passw0rd\"q", "N3w-Pass/word+x", "0ld-Passphrase"];
+        let create = format!(
+            r#"{{"username":"wang.wu","name":"Wang Wu","password":{}}}"#,
+            serde_json::to_string(passwords[0]).unwrap()
+        );
+        let update = format!(
+            r#"{{"id":"wang.wu","username":"wang.wu","newPassword":{},"profile":{{"PassPhrase":{},"tags":[{{"userPwd":{}}}]}}}}"#,
+            serde_json::to_string(passwords[1]).unwrap(),
+            serde_json::to_string(passwords[2]).unwrap(),
+            serde_json::to_string(passwords[0]).unwrap(),
+        );
+        for (event_type, msg, nonce) in [
+            ("CREATE_USER", &create, "NonceCreateUser1"),
+            ("UPDATE_USER", &update, "NonceUpdateUser1"),
+        ] {
+            let (status, reply) = deployment
+                .invoke(request(&config, event_type, msg, nonce, now_ms()))
+                .await;
+            assert_eq!(status, 200, "{secret_file} {event_type}: {reply}");
+        }
+        let keys = deployment
+            .moto
+            .list_keys(hookwarden_testkit::deployment::BUCKET, "oneaccess/")
+            .await;
+        let mut written = Vec::new();
+        for key in &keys {
+            let bytes = deployment
+                .moto
+                .get_object(hookwarden_testkit::deployment::BUCKET, key)
+                .await
+                .unwrap();
+            written.push((key.clone(), String::from_utf8_lossy(&bytes).into_owned()));
+        }
+        let published = capture.receive(2, INVOKE_TIMEOUT).await;
+        assert_eq!(published.len(), 2, "{secret_file}");
+        for event in &published {
+            written.push(("bus".into(), event.to_string()));
+        }
+        written.push(("logs".into(), deployment.logs()));
+        for password in passwords {
+            let escaped = serde_json::to_string(password).unwrap();
+            let spellings = [
+                password.to_string(),
+                escaped.trim_matches('"').to_string(),
+                base64::engine::general_purpose::STANDARD.encode(password),
+            ];
+            for (place, text) in &written {
+                for spelling in &spellings {
+                    assert!(
+                        !text.contains(spelling.as_str()),
+                        "{secret_file}: {place} holds a password as {spelling:?}"
+                    );
+                }
+            }
+        }
+        let envelopes: Vec<serde_json::Value> = deployment
+            .events("oneaccess")
+            .await
+            .iter()
+            .map(|key| {
+                let text = &written.iter().find(|(k, _)| k == key).unwrap().1;
+                serde_json::from_str(text).unwrap()
+            })
+            .collect();
+        assert_eq!(envelopes.len(), 2);
+        for envelope in &envelopes {
+            let removed: Vec<&str> = envelope["redacted"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap())
+                .collect();
+            assert!(removed.contains(&"body.data"), "{removed:?}");
+            assert_eq!(envelope["body"]["data"], "[removed: see message]");
+            assert_eq!(envelope["content_sha256"], envelope["id"]);
+            match envelope["event_type"].as_str().unwrap() {
+                "CREATE_USER" => assert!(removed.contains(&"message.password")),
+                _ => {
+                    for path in [
+                        "message.newPassword",
+                        "message.profile.PassPhrase",
+                        "message.profile.tags[0].userPwd",
+                    ] {
+                        assert!(removed.contains(&path), "{path} in {removed:?}");
+                    }
+                    assert_eq!(envelope["message"]["username"], "wang.wu");
+                }
+            }
+        }
+    }
 }

@@ -107,6 +107,24 @@ async fn samples_rotation_and_forgeries() {
     deployment.assert_logs_clean(&sample_needles("scalefusion"));
 }
 
+/// Rotating a leaked secret revokes it: once `HOOKWARDEN_PREVIOUS_SECRET_GRACE_SECS` have
+/// passed since AWSCURRENT was created (Secrets Manager's CreatedDate), AWSPREVIOUS verifies
+/// nothing. (`samples_rotation_and_forgeries` shows it verifying within the default grace
+/// period, which needs that date read.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_previous_secret_is_refused_after_the_grace_period() {
+    let (deployment, _) = deploy("s3", &[("HOOKWARDEN_PREVIOUS_SECRET_GRACE_SECS", "1")]).await;
+    // moto dates versions to the second: past the 1 s grace period for sure.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let body = br#"{"id":"0d7c3f5e-1111-4c2a-9d6b-000000000003","event":"device.locked"}"#;
+    let (status, reply) = deployment.invoke(signed(OLD_SECRET, body)).await;
+    assert_eq!(status, 406, "{reply}");
+    assert!(deployment.events("scalefusion").await.is_empty());
+    let (status, reply) = deployment.invoke(signed(&current_secret(), body)).await;
+    assert_eq!(status, 200, "{reply}");
+    deployment.assert_logs_clean(&sample_needles("scalefusion"));
+}
+
 /// Once the HMAC matches, the body is Scalefusion's: every shape is stored and answered 200,
 /// and two different bodies that share an `id` are two events.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -19,10 +19,15 @@ use crate::https::{self, HttpsClient};
 use crate::settings::{read_var, SettingsError};
 use crate::sigv4::{self, Credentials};
 
-/// Two attempts: one retry absorbs a transient 5xx or throttle, and both fit in the operation
-/// timeout, so a request still gets its 503 inside the Lambda deadline.
+/// Two attempts: one retry absorbs a transient 5xx or a dropped connection, and both fit in
+/// the operation timeout, so a request still gets its 503 inside the Lambda deadline.
 const MAX_ATTEMPTS: u32 = 2;
 const RETRY_BACKOFF: Duration = Duration::from_millis(100);
+/// A throttle (S3 `SlowDown`, `ThrottlingException`) is retried for as long as the operation
+/// timeout allows, with exponential backoff and full jitter from this base up to the cap: a
+/// burst's callers spread out instead of retrying in step into the same quota.
+const THROTTLE_BACKOFF_BASE: Duration = Duration::from_millis(50);
+const THROTTLE_BACKOFF_CAP: Duration = Duration::from_millis(800);
 /// Connecting to an AWS endpoint takes milliseconds; waiting longer only burns the budget.
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Every answer hookwarden reads is small: a certificate, a dedupe record, a secret, a
@@ -188,12 +193,11 @@ impl CallError {
         }
     }
 
-    fn is_transient(&self) -> bool {
+    /// The service refused for rate: a quota binds.
+    pub fn is_throttle(&self) -> bool {
         match self {
-            CallError::Transport(_) => true,
             CallError::Service { status, code, .. } => {
-                *status >= 500
-                    || *status == 429
+                *status == 429
                     || matches!(
                         code.as_str(),
                         "Throttling"
@@ -201,9 +205,18 @@ impl CallError {
                             | "ThrottledException"
                             | "TooManyRequestsException"
                             | "RequestLimitExceeded"
-                            | "RequestTimeout"
                             | "SlowDown"
                     )
+            }
+            _ => false,
+        }
+    }
+
+    fn is_transient(&self) -> bool {
+        match self {
+            CallError::Transport(_) => true,
+            CallError::Service { status, code, .. } => {
+                *status >= 500 || code == "RequestTimeout" || self.is_throttle()
             }
             CallError::Timeout(_)
             | CallError::TooLarge
@@ -336,31 +349,42 @@ impl AwsClient {
         })
     }
 
-    /// Sends `call`, retrying once within the operation timeout when the failure is
-    /// transient. Returns the body of a 2xx answer.
+    /// Sends `call`, retrying within the operation timeout when the failure is transient:
+    /// once for an error or a dropped connection, and with jittered exponential backoff for
+    /// as long as the timeout allows when the service throttles. Returns the body of a 2xx
+    /// answer.
     pub(crate) async fn call(&self, call: Call<'_>) -> Result<Bytes, CallError> {
         let timeout = self.inner.timeout;
         let deadline = tokio::time::Instant::now() + timeout;
         let target = self.target(&call)?;
         let payload_sha256 = sigv4::sha256_hex(&call.body);
-        let mut attempt = 1;
+        let (mut attempt, mut throttles) = (1, 0);
+        let mut last_throttle = None;
         loop {
             let sent = self.attempt(&call, &target, &payload_sha256);
             let error = match tokio::time::timeout_at(deadline, sent).await {
-                Err(_) => return Err(CallError::Timeout(timeout)),
+                // Out of time after being throttled: the quota is why, so say that.
+                Err(_) => return Err(last_throttle.unwrap_or(CallError::Timeout(timeout))),
                 Ok(Ok(body)) => return Ok(body),
                 Ok(Err(error)) => error,
             };
-            if attempt == MAX_ATTEMPTS || !error.is_transient() {
+            let backoff = if error.is_throttle() {
+                throttles += 1;
+                throttle_backoff(throttles, jitter())
+            } else if attempt < MAX_ATTEMPTS && error.is_transient() {
+                RETRY_BACKOFF
+            } else {
                 return Err(error);
-            }
+            };
             attempt += 1;
-            if tokio::time::timeout_at(deadline, tokio::time::sleep(RETRY_BACKOFF))
-                .await
-                .is_err()
-            {
+            // No time left for the wait and another attempt: give the caller its 503 now.
+            if tokio::time::Instant::now() + backoff >= deadline {
                 return Err(error);
             }
+            if error.is_throttle() {
+                last_throttle = Some(error);
+            }
+            tokio::time::sleep(backoff).await;
         }
     }
 
@@ -537,6 +561,23 @@ fn cut(mut text: String) -> String {
         text.push('…');
     }
     text
+}
+
+/// A draw in [0, 1) for backoff jitter: std's per-process random hash keys, so no RNG crate
+/// for one number per throttle.
+fn jitter() -> f64 {
+    use std::hash::BuildHasher as _;
+    let bits = std::collections::hash_map::RandomState::new().hash_one(std::time::Instant::now());
+    (bits >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter"): a wait drawn
+/// uniformly below `base × 2^(n-1)`, capped; `unit` is the draw in [0, 1).
+fn throttle_backoff(throttles: u32, unit: f64) -> Duration {
+    let ceiling = THROTTLE_BACKOFF_BASE
+        .saturating_mul(1 << throttles.saturating_sub(1).min(16))
+        .min(THROTTLE_BACKOFF_CAP);
+    ceiling.mul_f64(unit.clamp(0.0, 1.0))
 }
 
 #[cfg(test)]
@@ -718,5 +759,46 @@ mod tests {
             (Some("ThrottlingException".into()), Some("slow down".into()))
         );
         assert_eq!(cut("é".repeat(200)).chars().count(), MAX_ERROR_TEXT / 2 + 1);
+    }
+
+    #[test]
+    fn throttles_back_off_with_full_jitter_under_a_cap() {
+        assert_eq!(throttle_backoff(1, 0.0), Duration::ZERO);
+        assert_eq!(throttle_backoff(1, 0.5), THROTTLE_BACKOFF_BASE / 2);
+        assert_eq!(throttle_backoff(3, 0.5), THROTTLE_BACKOFF_BASE * 2);
+        assert_eq!(
+            throttle_backoff(40, 0.999_999),
+            THROTTLE_BACKOFF_CAP.mul_f64(0.999_999)
+        );
+        let draws: Vec<f64> = (0..64).map(|_| jitter()).collect();
+        assert!(draws.iter().all(|d| (0.0..1.0).contains(d)));
+        let distinct: std::collections::BTreeSet<u64> = draws.iter().map(|d| d.to_bits()).collect();
+        assert!(distinct.len() > 60, "the jitter varies: {draws:?}");
+    }
+
+    #[test]
+    fn throttles_are_told_apart_from_other_errors() {
+        let service = |status, code: &str| CallError::Service {
+            status,
+            code: code.into(),
+            message: String::new(),
+        };
+        for throttle in [
+            service(503, "SlowDown"),
+            service(400, "ThrottlingException"),
+            service(429, "TooManyRequestsException"),
+        ] {
+            assert!(
+                throttle.is_throttle() && throttle.is_transient(),
+                "{throttle}"
+            );
+        }
+        for other in [
+            service(500, "InternalError"),
+            service(412, "PreconditionFailed"),
+        ] {
+            assert!(!other.is_throttle(), "{other}");
+        }
+        assert!(!CallError::Transport("reset".into()).is_throttle());
     }
 }

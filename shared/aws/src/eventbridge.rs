@@ -81,7 +81,13 @@ impl EventBus for EventBridgeBus {
                 body: body.into(),
             })
             .await
-            .map_err(|err| DependencyError::new(DEPENDENCY, format_args!("PutEvents: {err}")))?;
+            .map_err(|err| {
+                let detail = format_args!("PutEvents: {err}");
+                match err.is_throttle() {
+                    true => DependencyError::throttled(DEPENDENCY, detail),
+                    false => DependencyError::new(DEPENDENCY, detail),
+                }
+            })?;
         let answer: Answer = serde_json::from_slice(&answer).map_err(|err| {
             DependencyError::new(
                 DEPENDENCY,
@@ -99,10 +105,11 @@ impl EventBus for EventBridgeBus {
                 .first()
                 .and_then(|e| e.error_code.as_deref())
                 .unwrap_or("no error code given");
-            return Err(DependencyError::new(
-                DEPENDENCY,
-                format_args!("PutEvents to {} rejected the entry: {code}", self.bus_name),
-            ));
+            let detail = format_args!("PutEvents to {} rejected the entry: {code}", self.bus_name);
+            return Err(match code {
+                "ThrottlingException" => DependencyError::throttled(DEPENDENCY, detail),
+                _ => DependencyError::new(DEPENDENCY, detail),
+            });
         }
         Ok(())
     }

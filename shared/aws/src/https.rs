@@ -13,6 +13,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::connect::dns::{GaiResolver, Name};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -27,16 +28,32 @@ const TCP_KEEPALIVE: Duration = Duration::from_secs(15);
 pub(crate) type Request = http::Request<Full<Bytes>>;
 pub(crate) type Response = http::Response<Incoming>;
 
-/// Cheap to clone: clones share the connection pool.
+/// Cheap to clone: clones share the connection pool. `R` resolves host names: the system's
+/// resolver, or one that filters the addresses a host may be reached at (the Knox
+/// certificate download's redirects, `knox_api::PublicOnly`).
 #[derive(Clone, Debug)]
-pub(crate) struct HttpsClient {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+pub(crate) struct HttpsClient<R = GaiResolver> {
+    client: Client<HttpsConnector<HttpConnector<R>>, Full<Bytes>>,
 }
 
 impl HttpsClient {
     /// `http://` URLs are sent in the clear: callers accept them for loopback hosts only.
     pub fn new(connect_timeout: Duration) -> Self {
-        let mut tcp = HttpConnector::new();
+        Self::with_resolver(connect_timeout, GaiResolver::new())
+    }
+}
+
+impl<R> HttpsClient<R>
+where
+    R: tower_service::Service<Name> + Clone + Send + Sync + 'static,
+    R::Response: Iterator<Item = std::net::SocketAddr>,
+    R::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    R::Future: Send,
+{
+    /// As [`HttpsClient::new`], resolving host names with `resolver`. An IP address in the
+    /// URL is connected to as it is, without the resolver.
+    pub fn with_resolver(connect_timeout: Duration, resolver: R) -> Self {
+        let mut tcp = HttpConnector::new_with_resolver(resolver);
         // The HTTPS connector below decides the scheme.
         tcp.enforce_http(false);
         tcp.set_nodelay(true);

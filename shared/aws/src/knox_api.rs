@@ -21,8 +21,22 @@
 //! `base_url` defaults to [`DEFAULT_BASE_URL`], `certificate_path` to
 //! [`DEFAULT_CERTIFICATE_PATH`]; without `scope` none is requested and the token carries the
 //! scopes granted to the client in the Knox portal.
+//!
+//! What comes back is not trusted for its origin: the certificate cache uses a downloaded
+//! certificate only when its public key is pinned (`KNOX_CERT_SPKI_SHA256`). Redirects are
+//! followed (up to three) to a path on the API's own origin, or to an `https://` URL whose host
+//! is public: never `http://`, never `localhost`, never an address that is loopback,
+//! link-local (the instance metadata and Lambda runtime endpoints), private, shared (CGNAT),
+//! multicast, unspecified or reserved ([`is_public`]). A host name is held to the same rule
+//! where it is resolved: the connection for a redirect goes only to the public addresses the
+//! name resolves to ([`PublicOnly`]), so a name pointing at `127.0.0.1` (or rebinding to it
+//! after a check) is not reached either.
 
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -31,6 +45,7 @@ use hookwarden_pipeline::ports::{CertificateFetcher, DependencyError, SecretSour
 use hookwarden_verify::encoding;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
 use http::StatusCode;
+use hyper_util::client::legacy::connect::dns::{GaiResolver, Name};
 use serde::Deserialize;
 use zeroize::{Zeroize as _, Zeroizing};
 
@@ -55,6 +70,8 @@ pub struct KnoxApi {
     /// Built on first download: the TLS setup is not worth paying at every cold start, and
     /// most cold starts find the certificate in S3.
     http: OnceLock<HttpsClient>,
+    /// For redirects off the API's origin: connects to public addresses only.
+    redirected: OnceLock<HttpsClient<PublicOnly>>,
 }
 
 /// An answer read whole: status, `Content-Type` and `Location`, body.
@@ -94,24 +111,38 @@ impl KnoxApi {
             credentials,
             timeout,
             http: OnceLock::new(),
+            redirected: OnceLock::new(),
         }
     }
 
-    /// Sends `request` to `url` and reads the answer, all within the timeout.
+    /// Sends `request` to `url` and reads the answer, all within the timeout. `off_api`: the
+    /// URL is not on the API's origin (a redirect led there), so only a public address of its
+    /// host is connected to.
     async fn exchange(
         &self,
         url: &str,
         request: http::request::Builder,
         body: Bytes,
+        off_api: bool,
     ) -> Result<Answer, DependencyError> {
         let request = request.uri(url).body(body.into());
         let url = shown(url);
         let request = request.map_err(|err| {
             DependencyError::new(DEPENDENCY, format_args!("{url} is not a usable URL: {err}"))
         })?;
-        let http = self.http.get_or_init(|| HttpsClient::new(self.timeout));
         let exchange = async {
-            let response = http.send(request).await?;
+            let response = match off_api {
+                false => {
+                    let http = self.http.get_or_init(|| HttpsClient::new(self.timeout));
+                    http.send(request).await?
+                }
+                true => {
+                    let http = self.redirected.get_or_init(|| {
+                        HttpsClient::with_resolver(self.timeout, PublicOnly::default())
+                    });
+                    http.send(request).await?
+                }
+            };
             let header = |name| {
                 let value = response.headers().get(name)?.to_str().ok()?;
                 Some(value.to_string())
@@ -191,7 +222,12 @@ impl KnoxApi {
             .header(CONTENT_LENGTH, form.len());
         // Not followed: a redirect would carry the client secret to wherever it points.
         let answer = self
-            .exchange(&url, request, Bytes::copy_from_slice(form.as_bytes()))
+            .exchange(
+                &url,
+                request,
+                Bytes::copy_from_slice(form.as_bytes()),
+                false,
+            )
             .await?;
         if !answer.status.is_success() {
             let moved = match &answer.location {
@@ -242,10 +278,11 @@ impl CertificateFetcher for KnoxApi {
                 "application/x-pem-file, application/pkix-cert, application/json;q=0.9, */*;q=0.5",
             );
             // The token is for the Knox API only, not for a host a redirect names.
-            if origin(&url) == api_origin {
+            let off_api = origin(&url) != api_origin;
+            if !off_api {
                 request = request.header(AUTHORIZATION, format!("Bearer {}", token.as_str()));
             }
-            let answer = self.exchange(&url, request, Bytes::new()).await?;
+            let answer = self.exchange(&url, request, Bytes::new(), off_api).await?;
             match (&answer.location, answer.status.is_redirection()) {
                 (Some(location), true) if redirects < MAX_REDIRECTS => {
                     url = redirect_target(&url, location)?;
@@ -320,25 +357,145 @@ fn origin(url: &str) -> &str {
     &url[..end]
 }
 
-/// Where a redirect from `url` to `location` leads: an absolute URL held to the same rule as
-/// `base_url`, or a path on the same origin.
+/// Where a redirect from `url` to `location` leads: a path on the same origin, or an
+/// absolute `https://` URL whose host is not `localhost` nor a non-public IP address (a host
+/// name's addresses are checked when it is resolved, by [`PublicOnly`]).
 fn redirect_target(url: &str, location: &str) -> Result<String, DependencyError> {
-    let target = if location.starts_with('/') && !location.starts_with("//") {
-        format!("{}{location}", origin(url))
-    } else {
-        location.to_string()
-    };
-    if secure(&target) {
-        return Ok(target);
+    if location.starts_with('/') && !location.starts_with("//") {
+        return Ok(format!("{}{location}", origin(url)));
     }
-    Err(DependencyError::new(
-        DEPENDENCY,
-        format_args!(
-            "{} redirected to {:?}, which is not an https:// URL; not followed",
-            shown(url),
-            shown(location)
-        ),
-    ))
+    let refused = |why: &str| {
+        Err(DependencyError::new(
+            DEPENDENCY,
+            format_args!(
+                "{} redirected to {:?}, which {why}; not followed",
+                shown(url),
+                shown(location)
+            ),
+        ))
+    };
+    let Some(host) = http::Uri::try_from(location)
+        .ok()
+        .filter(|uri| uri.scheme_str() == Some("https"))
+        .and_then(|uri| {
+            let authority = uri.authority()?;
+            (!authority.as_str().contains('@')).then(|| authority.host().to_owned())
+        })
+    else {
+        return refused("is not an https:// URL");
+    };
+    let name = host.trim_end_matches('.').to_ascii_lowercase();
+    let literal = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>();
+    if name == "localhost" || name.ends_with(".localhost") || literal.is_ok_and(|ip| !is_public(ip))
+    {
+        return refused("is a loopback, link-local or private address");
+    }
+    Ok(location.to_string())
+}
+
+/// Whether `ip` is an address on the public internet: not unspecified, loopback, private
+/// (RFC 1918, unique local), shared (RFC 6598), link-local (169.254/16 holds the instance
+/// metadata service and fe80::/10), multicast, broadcast, documentation, benchmarking or
+/// reserved. IPv4 embedded in IPv6 (mapped, compatible, NAT64, 6to4) is judged as IPv4.
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => is_public_v6(v6),
+    }
+}
+
+fn is_public_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, c, _] = ip.octets();
+    !(a == 0 // "this network"
+        || a == 10
+        || a == 127
+        || (a == 100 && (64..128).contains(&b)) // shared address space (CGNAT)
+        || (a == 169 && b == 254)
+        || (a == 172 && (16..32).contains(&b))
+        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
+        || (a == 192 && b == 0 && c == 2)
+        || (a == 192 && b == 168)
+        || (a == 198 && (18..20).contains(&b)) // benchmarking
+        || (a == 198 && b == 51 && c == 100)
+        || (a == 203 && b == 0 && c == 113)
+        || a >= 224) // multicast, reserved, broadcast
+}
+
+fn is_public_v6(ip: Ipv6Addr) -> bool {
+    let segments = ip.segments();
+    let embedded = |high: usize| {
+        Ipv4Addr::new(
+            (segments[high] >> 8) as u8,
+            segments[high] as u8,
+            (segments[high + 1] >> 8) as u8,
+            segments[high + 1] as u8,
+        )
+    };
+    match segments {
+        // Unspecified, loopback and IPv4-compatible (::a.b.c.d).
+        [0, 0, 0, 0, 0, 0, _, _] => segments[6] != 0 && is_public_v4(embedded(6)),
+        // IPv4-mapped.
+        [0, 0, 0, 0, 0, 0xffff, _, _] => is_public_v4(embedded(6)),
+        // NAT64 (64:ff9b::/96 and the local-use 64:ff9b:1::/48).
+        [0x64, 0xff9b, 0, 0, 0, 0, _, _] => is_public_v4(embedded(6)),
+        [0x64, 0xff9b, 1, ..] => false,
+        // 6to4 carries an IPv4 address in its second and third segments.
+        [0x2002, ..] => is_public_v4(embedded(1)),
+        // Teredo, ORCHID and documentation.
+        [0x2001, 0, ..] | [0x2001, 0x10..=0x2f, ..] | [0x2001, 0xdb8, ..] => false,
+        // Discard-only.
+        [0x100, 0, 0, 0, ..] => false,
+        // Unique local, link-local, site-local, multicast.
+        [first, ..] => {
+            !((first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || (first & 0xffc0) == 0xfec0
+                || (first & 0xff00) == 0xff00)
+        }
+    }
+}
+
+/// Resolves like the system resolver, then keeps only the public addresses ([`is_public`]);
+/// a name with none is an error, so the connection is never made. The addresses checked are
+/// the ones connected to: a name that rebinds between a check and the connection cannot slip
+/// through.
+#[derive(Clone)]
+pub(crate) struct PublicOnly(GaiResolver);
+
+impl Default for PublicOnly {
+    fn default() -> Self {
+        Self(GaiResolver::new())
+    }
+}
+
+impl tower_service::Service<Name> for PublicOnly {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = std::io::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        let host = name.as_str().to_owned();
+        let lookup = self.0.call(name);
+        Box::pin(async move {
+            let public: Vec<SocketAddr> = lookup.await?.filter(|a| is_public(a.ip())).collect();
+            if public.is_empty() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::PermissionDenied,
+                    format!(
+                        "{host} resolves only to loopback, link-local or private addresses; not connected"
+                    ),
+                ));
+            }
+            Ok(public.into_iter())
+        })
+    }
 }
 
 /// `: invalid_client` from an OAuth error answer; the code is a fixed token and safe to log,
@@ -502,13 +659,141 @@ mod tests {
             "https://cdn.example/c.pem"
         );
         for location in [
+            "https://8.8.8.8/c.pem",
+            "https://[2606:4700::1111]/c.pem",
+            "https://cdn.example:8443/c.pem?X-Amz-Signature=abc",
+        ] {
+            assert_eq!(redirect_target(from, location).unwrap(), location);
+        }
+        for location in [
             "//cdn.example/c.pem",
             "c.pem",
             "http://cdn.example/c.pem",
             "ftp://x/c",
+            "https://user@cdn.example/c.pem",
         ] {
-            assert!(redirect_target(from, location).is_err(), "{location}");
+            let err = redirect_target(from, location).unwrap_err();
+            assert!(err.detail.contains("not an https:// URL"), "{err}");
         }
+    }
+
+    /// A11: no redirect reaches the Lambda Runtime API, the metadata service or a private
+    /// network, whatever the scheme.
+    #[test]
+    fn redirects_to_non_public_addresses_are_refused() {
+        let from = "https://api.samsungknox.com/kwn/v1/downloadCertificate";
+        let err = redirect_target(
+            from,
+            "http://127.0.0.1:9001/2018-06-01/runtime/invocation/next",
+        )
+        .unwrap_err();
+        assert!(err.detail.contains("not an https:// URL"), "{err}");
+        for location in [
+            "https://127.0.0.1:9001/2018-06-01/runtime/invocation/next",
+            "https://127.1.2.3/",
+            "https://[::1]/",
+            "https://169.254.169.254/latest/meta-data/",
+            "https://[fe80::1]/",
+            "https://10.0.0.1/",
+            "https://172.16.0.1/",
+            "https://172.31.255.255/",
+            "https://192.168.1.1/",
+            "https://100.64.0.1/",
+            "https://0.0.0.0/",
+            "https://[::]/",
+            "https://[::ffff:127.0.0.1]/",
+            "https://[::ffff:169.254.169.254]/",
+            "https://[fd00:ec2::254]/",
+            "https://[64:ff9b::a00:1]/",
+            "https://[2002:7f00:1::]/",
+            "https://localhost:9001/",
+            "https://LocalHost./",
+            "https://runtime.localhost/",
+        ] {
+            let err = redirect_target(from, location).unwrap_err();
+            assert!(
+                err.detail
+                    .contains("is a loopback, link-local or private address; not followed"),
+                "{location}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn public_addresses() {
+        for public in [
+            "8.8.8.8",
+            "52.94.76.1",
+            "172.32.0.1",
+            "100.128.0.1",
+            "192.0.3.1",
+            "2606:4700::1111",
+            "2a05:d018::1",
+            "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+        ] {
+            assert!(is_public(public.parse().unwrap()), "{public}");
+        }
+        for private in [
+            "0.1.2.3",
+            "10.255.0.1",
+            "127.0.0.1",
+            "169.254.170.2",
+            "172.16.0.1",
+            "192.168.0.1",
+            "100.127.255.255",
+            "192.0.0.9",
+            "192.0.2.1",
+            "198.18.0.1",
+            "198.51.100.1",
+            "203.0.113.1",
+            "224.0.0.1",
+            "240.0.0.1",
+            "255.255.255.255",
+            "::",
+            "::1",
+            "::127.0.0.1",
+            "::ffff:10.0.0.1",
+            "64:ff9b::7f00:1",
+            "64:ff9b:1::1",
+            "2002:a00:1::1",
+            "2001::1",
+            "2001:db8::1",
+            "2001:20::1",
+            "100::1",
+            "fc00::1",
+            "fd12:3456::1",
+            "fe80::1",
+            "febf::1",
+            "fec0::1",
+            "ff02::1",
+        ] {
+            assert!(!is_public(private.parse().unwrap()), "{private}");
+        }
+    }
+
+    /// The resolver behind redirects: a name whose addresses are all non-public is not
+    /// connected to.
+    #[tokio::test]
+    async fn the_redirect_resolver_drops_non_public_addresses() {
+        use tower_service::Service as _;
+        let name = |host: &str| host.parse::<Name>().unwrap();
+        let err = PublicOnly::default()
+            .call(name("localhost"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::PermissionDenied);
+        assert!(
+            err.to_string()
+                .contains("localhost resolves only to loopback, link-local or private"),
+            "{err}"
+        );
+        // getaddrinfo reads a bare number as an IPv4 address: 2130706433 is 127.0.0.1.
+        assert!(PublicOnly::default()
+            .call(name("2130706433"))
+            .await
+            .is_err());
     }
 
     #[test]

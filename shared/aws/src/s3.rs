@@ -49,7 +49,11 @@ impl S3Store {
 }
 
 fn failed(operation: &str, key: &str, err: CallError) -> DependencyError {
-    DependencyError::new(DEPENDENCY, format_args!("{operation} {key}: {err}"))
+    let detail = format_args!("{operation} {key}: {err}");
+    match err.is_throttle() {
+        true => DependencyError::throttled(DEPENDENCY, detail),
+        false => DependencyError::new(DEPENDENCY, detail),
+    }
 }
 
 #[async_trait]

@@ -31,6 +31,17 @@ struct Answer {
     secret_string: Option<Zeroizing<String>>,
     #[serde(rename = "VersionId")]
     version_id: Option<String>,
+    /// Epoch seconds, a JSON number that may carry a fraction (`1.523477145713E9`).
+    #[serde(rename = "CreatedDate")]
+    created_date: Option<f64>,
+}
+
+/// `CreatedDate` as a time, to the millisecond (what Secrets Manager sends); `None` when
+/// absent or out of range, which leaves the rotation undated: AWSPREVIOUS is then refused,
+/// never accepted without limit.
+fn created(seconds: Option<f64>) -> Option<time::OffsetDateTime> {
+    let millis = (seconds.filter(|s| s.is_finite())? * 1000.0).round() as i128;
+    time::OffsetDateTime::from_unix_timestamp_nanos(millis.checked_mul(1_000_000)?).ok()
 }
 
 #[async_trait]
@@ -96,6 +107,42 @@ impl SecretSource for SecretsManagerSource {
                 format_args!("{}: no VersionId", operation()),
             ));
         };
-        Ok(Some(SecretValue { text, version_id }))
+        Ok(Some(SecretValue {
+            text,
+            version_id,
+            created: created(answer.created_date),
+            stage,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn created_date_is_epoch_seconds_with_or_without_a_fraction() {
+        let answer: Answer = serde_json::from_str(
+            r#"{"SecretString":"s","VersionId":"v","CreatedDate":1.523477145713E9}"#,
+        )
+        .unwrap();
+        let at = created(answer.created_date).unwrap();
+        assert_eq!(at.unix_timestamp(), 1_523_477_145);
+        assert_eq!(at.millisecond(), 713);
+        let answer: Answer = serde_json::from_str(
+            r#"{"SecretString":"s","VersionId":"v","CreatedDate":1795000000}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            created(answer.created_date).unwrap().unix_timestamp(),
+            1_795_000_000
+        );
+        for text in [
+            r#"{"SecretString":"s","VersionId":"v"}"#,
+            r#"{"SecretString":"s","VersionId":"v","CreatedDate":1e300}"#,
+        ] {
+            let answer: Answer = serde_json::from_str(text).unwrap();
+            assert_eq!(created(answer.created_date), None, "{text}");
+        }
     }
 }

@@ -10,10 +10,12 @@
 //! | `HOOKWARDEN_EVENT_BUS` | EventBridge bus name or ARN. Required with the `eventbridge` sink. |
 //! | `HOOKWARDEN_MAX_BODY_BYTES` | Largest accepted body in bytes (after transport base64 is undone); larger ones get 413. Default 1048576; at most 6291456 (the Lambda payload limit). |
 //! | `HOOKWARDEN_SECRET_TTL_SECS` | How long a fetched secret is reused before it is read again. Default 300; 0 reads it on every request; at most 86400. |
+//! | `HOOKWARDEN_PREVIOUS_SECRET_GRACE_SECS` | How long after a rotation (AWSCURRENT's creation date) the rotated-out value, AWSPREVIOUS, still verifies. Default 3600; 0 never accepts AWSPREVIOUS; at most 604800. |
 //! | `HOOKWARDEN_DEPENDENCY_TIMEOUT_MS` | Time limit for each AWS call, retries included, so a slow dependency becomes a 503 inside the Lambda deadline. Default 3000; between 100 and 60000. |
 //! | `KNOX_CERT_BUCKET` | Knox only: bucket holding the Samsung Knox validation certificate. Default: `HOOKWARDEN_BUCKET`. |
 //! | `KNOX_CERT_KEY` | Knox only, required: object key of that certificate (PEM or DER). |
-//! | `KNOX_API_SECRET_ID` | Knox only, optional: Secrets Manager secret with Knox API credentials; when set, a missing or expired certificate is downloaded and written back to `KNOX_CERT_KEY`. |
+//! | `KNOX_API_SECRET_ID` | Knox only, optional: Secrets Manager secret with Knox API credentials; when set, a missing or expired certificate is downloaded and written back to `KNOX_CERT_KEY`. Needs `KNOX_CERT_SPKI_SHA256`. |
+//! | `KNOX_CERT_SPKI_SHA256` | Knox only: comma-separated SHA-256 digests (64 hex digits each) of the public keys (DER SubjectPublicKeyInfo) the certificate may carry; several during a key rotation. Set: a certificate with another key is never used, whether stored or downloaded, and one with a pinned key verifies even outside its validity period. Unset: the stored certificate is trusted as installed, only inside its validity period, and no download is accepted — so it is required with `KNOX_API_SECRET_ID`. Samsung's key: `c7bd4723b0358695a301338180fc0d296aeb4973c3c1d88dd7ef197dfdd23527` (the template's default). |
 //! | `KNOX_SUBSCRIPTION_IDS` | Knox only, optional: comma-separated Knox subscription ids this deployment serves; a validly signed callback whose `subscriptionId` is not listed gets 403 and nothing is stored. Unset: every subscription is accepted — and since Samsung signs every customer's callbacks with one key, that includes other Knox customers'. |
 //! | `SCALEFUSION_SECRET_ID` | Scalefusion only, required: Secrets Manager secret holding the webhook signing secret. |
 //! | `ONEACCESS_SECRET_ID` | OneAccess only, required: Secrets Manager secret holding the callback signing/encryption settings. |
@@ -22,6 +24,7 @@
 use std::time::Duration;
 
 use hookwarden_pipeline::request::DEFAULT_MAX_BODY_BYTES;
+use hookwarden_verify::x509::{SpkiPin, SAMSUNG_KNOX_SPKI_SHA256};
 
 /// The Lambda request/response payload limit; a larger body can never arrive.
 const LAMBDA_PAYLOAD_LIMIT: usize = 6 * 1024 * 1024;
@@ -36,6 +39,8 @@ pub struct Settings {
     pub prefix: String,
     pub max_body_bytes: usize,
     pub secret_ttl: Duration,
+    /// How long AWSPREVIOUS verifies after AWSCURRENT was created; zero: never.
+    pub previous_secret_grace: Duration,
     pub dependency_timeout: Duration,
     pub provider_settings: ProviderSettings,
 }
@@ -56,6 +61,8 @@ pub enum ProviderSettings {
         cert_bucket: String,
         cert_key: String,
         api_secret_id: Option<String>,
+        /// `KNOX_CERT_SPKI_SHA256`; empty: no pin (and then no API secret).
+        cert_spki_sha256: Vec<SpkiPin>,
         /// Empty: every subscription is accepted.
         subscription_ids: Vec<String>,
     },
@@ -142,6 +149,12 @@ impl Settings {
             300,
             0..=86_400,
         )?;
+        let previous_secret_grace = number(
+            var("HOOKWARDEN_PREVIOUS_SECRET_GRACE_SECS"),
+            "HOOKWARDEN_PREVIOUS_SECRET_GRACE_SECS",
+            hookwarden_pipeline::secrets::DEFAULT_PREVIOUS_GRACE.as_secs(),
+            0..=604_800,
+        )?;
         let timeout_ms = number(
             var("HOOKWARDEN_DEPENDENCY_TIMEOUT_MS"),
             "HOOKWARDEN_DEPENDENCY_TIMEOUT_MS",
@@ -160,6 +173,10 @@ impl Settings {
                     )
                 })?,
                 cert_key: required("KNOX_CERT_KEY")?,
+                cert_spki_sha256: knox_pins(
+                    var("KNOX_CERT_SPKI_SHA256"),
+                    var("KNOX_API_SECRET_ID").is_some(),
+                )?,
                 api_secret_id: var("KNOX_API_SECRET_ID"),
                 subscription_ids: var("KNOX_SUBSCRIPTION_IDS")
                     .map(|text| parse_subscription_ids(&text))
@@ -186,9 +203,28 @@ impl Settings {
             prefix,
             max_body_bytes,
             secret_ttl: Duration::from_secs(secret_ttl),
+            previous_secret_grace: Duration::from_secs(previous_secret_grace),
             dependency_timeout: Duration::from_millis(timeout_ms),
             provider_settings,
         })
+    }
+}
+
+/// `KNOX_CERT_SPKI_SHA256`: public-key pins separated by commas. Required with a Knox API
+/// secret: a downloaded certificate is accepted only when its key is pinned, so without a pin
+/// the download could never succeed (and before pins, whoever answered it set the anchor).
+fn knox_pins(text: Option<String>, downloads: bool) -> Result<Vec<SpkiPin>, SettingsError> {
+    match text {
+        Some(text) => SpkiPin::parse_list(&text)
+            .map_err(|err| SettingsError::new("KNOX_CERT_SPKI_SHA256", err.to_string())),
+        None if downloads => Err(SettingsError::required(
+            "KNOX_CERT_SPKI_SHA256",
+            &format!(
+                "with KNOX_API_SECRET_ID (a downloaded certificate is used only when its public key is pinned; \
+                 Samsung's is {SAMSUNG_KNOX_SPKI_SHA256})"
+            ),
+        )),
+        None => Ok(Vec::new()),
     }
 }
 
@@ -338,6 +374,7 @@ mod tests {
                 prefix: "scalefusion".into(),
                 max_body_bytes: 1_048_576,
                 secret_ttl: Duration::from_secs(300),
+                previous_secret_grace: Duration::from_secs(3600),
                 dependency_timeout: Duration::from_millis(3000),
                 provider_settings: ProviderSettings::Scalefusion {
                     secret_id: "sf".into()
@@ -357,9 +394,11 @@ mod tests {
                 ("HOOKWARDEN_PREFIX", "prod/knox-1.v2"),
                 ("HOOKWARDEN_MAX_BODY_BYTES", "2048"),
                 ("HOOKWARDEN_SECRET_TTL_SECS", "0"),
+                ("HOOKWARDEN_PREVIOUS_SECRET_GRACE_SECS", "0"),
                 ("HOOKWARDEN_DEPENDENCY_TIMEOUT_MS", "1500"),
                 ("KNOX_CERT_KEY", "certs/knox.pem"),
                 ("KNOX_API_SECRET_ID", "knox-api"),
+                ("KNOX_CERT_SPKI_SHA256", SAMSUNG_KNOX_SPKI_SHA256),
                 ("KNOX_CERT_BUCKET", ""),
                 (
                     "KNOX_SUBSCRIPTION_IDS",
@@ -379,6 +418,7 @@ mod tests {
         assert_eq!(s.prefix, "prod/knox-1.v2");
         assert_eq!(s.max_body_bytes, 2048);
         assert_eq!(s.secret_ttl, Duration::ZERO);
+        assert_eq!(s.previous_secret_grace, Duration::ZERO);
         assert_eq!(s.dependency_timeout, Duration::from_millis(1500));
         // An empty KNOX_CERT_BUCKET falls back to HOOKWARDEN_BUCKET.
         assert_eq!(
@@ -387,6 +427,7 @@ mod tests {
                 cert_bucket: "events".into(),
                 cert_key: "certs/knox.pem".into(),
                 api_secret_id: Some("knox-api".into()),
+                cert_spki_sha256: vec![SpkiPin::from_hex(SAMSUNG_KNOX_SPKI_SHA256).unwrap()],
                 subscription_ids: vec!["123456789123".into(), "566797f70f280325c20ff234".into()],
             }
         );
@@ -402,6 +443,44 @@ mod tests {
             )
             .unwrap_err();
             assert_eq!(err.variable, "KNOX_SUBSCRIPTION_IDS", "{typo:?}");
+        }
+    }
+
+    /// A4/A5: a certificate download is only ever configured with a key pin.
+    #[test]
+    fn knox_certificate_pins() {
+        let base = [
+            ("HOOKWARDEN_SINK", "s3"),
+            ("HOOKWARDEN_BUCKET", "events"),
+            ("KNOX_CERT_KEY", "_certificates/knox.pem"),
+        ];
+        let pins = |vars: &[(&str, &str)]| {
+            settings("knox", &[&base[..], vars].concat()).map(|s| match s.provider_settings {
+                ProviderSettings::Knox {
+                    cert_spki_sha256, ..
+                } => cert_spki_sha256,
+                _ => unreachable!(),
+            })
+        };
+        assert_eq!(pins(&[]).unwrap(), []);
+        let rotation = format!("{SAMSUNG_KNOX_SPKI_SHA256}, {}", "AB".repeat(32));
+        assert_eq!(
+            pins(&[("KNOX_CERT_SPKI_SHA256", &rotation)]).unwrap(),
+            [
+                SpkiPin::from_hex(SAMSUNG_KNOX_SPKI_SHA256).unwrap(),
+                SpkiPin::from_hex(&"ab".repeat(32)).unwrap()
+            ]
+        );
+        let err = pins(&[("KNOX_API_SECRET_ID", "knox-api")]).unwrap_err();
+        assert_eq!(err.variable, "KNOX_CERT_SPKI_SHA256");
+        assert!(
+            err.problem.starts_with("required with KNOX_API_SECRET_ID")
+                && err.problem.contains(SAMSUNG_KNOX_SPKI_SHA256),
+            "{err}"
+        );
+        for bad in ["c7bd", "sha256:ab", &format!("{SAMSUNG_KNOX_SPKI_SHA256},")] {
+            let err = pins(&[("KNOX_CERT_SPKI_SHA256", bad)]).unwrap_err();
+            assert_eq!(err.variable, "KNOX_CERT_SPKI_SHA256", "{bad}");
         }
     }
 
@@ -553,6 +632,11 @@ mod tests {
                 "HOOKWARDEN_SECRET_TTL_SECS",
                 "86401",
                 "expected a whole number from 0 to 86400, got \"86401\"",
+            ),
+            (
+                "HOOKWARDEN_PREVIOUS_SECRET_GRACE_SECS",
+                "604801",
+                "expected a whole number from 0 to 604800, got \"604801\"",
             ),
         ] {
             assert_eq!(

@@ -46,6 +46,7 @@ fn common(settings: &Settings, client: &AwsClient) -> Common {
 fn secret_cache(settings: &Settings, client: &AwsClient, secret_id: &str) -> SecretCache {
     let source = SecretsManagerSource::new(client.clone(), secret_id);
     SecretCache::new(Arc::new(source), settings.secret_ttl)
+        .with_previous_grace(settings.previous_secret_grace)
 }
 
 fn wrong_provider(settings: &Settings, wanted: &str) -> ! {
@@ -60,6 +61,7 @@ pub fn knox(settings: &Settings, client: &AwsClient) -> KnoxHandler {
         cert_bucket,
         cert_key,
         api_secret_id,
+        cert_spki_sha256,
         subscription_ids,
     } = &settings.provider_settings
     else {
@@ -75,7 +77,7 @@ pub fn knox(settings: &Settings, client: &AwsClient) -> KnoxHandler {
     });
     KnoxHandler::new(
         common(settings, client),
-        CertificateCache::new(store, cert_key, fetcher),
+        CertificateCache::new(store, cert_key, fetcher).pin_keys(cert_spki_sha256.iter().copied()),
     )
     .allow_subscriptions(subscription_ids.iter().cloned())
 }

@@ -253,24 +253,23 @@ fn redirect(status: u16, location: &str) -> Answer {
     answer
 }
 
-/// A certificate download may be handed on: redirects are followed (a path on the Knox API,
-/// then another host), and the bearer token goes to the Knox API's origin only.
+/// A certificate download may be handed on: a redirect to a path on the Knox API is
+/// followed, with the token (which goes to the API's origin only).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_redirected_download_is_followed_without_the_token_leaving_the_api() {
+async fn a_redirect_on_the_api_is_followed_with_the_token() {
     let (pem, _) = openssl_certificate();
-    let file_host = {
+    let api_stub = {
         let pem = pem.clone();
-        StubServer::start(move |_, _| Answer::new(200, "application/x-pem-file", pem.clone())).await
+        StubServer::start(move |request: &Recorded, _| match request.target.as_str() {
+            "/ams/v1/oauth2/token" => token_answer(),
+            "/kwn/v1/downloadCertificate" => redirect(302, "/kwn/v1/certificates/current"),
+            "/kwn/v1/certificates/current" => {
+                Answer::new(200, "application/x-pem-file", pem.clone())
+            }
+            _ => Answer::new(404, "text/plain", "no"),
+        })
+        .await
     };
-    // As a presigned download URL would be: its query is a credential.
-    let elsewhere = format!("{}/files/knox.pem?X-Amz-Signature=abc123", file_host.url());
-    let api_stub = StubServer::start(move |request: &Recorded, _| match request.target.as_str() {
-        "/ams/v1/oauth2/token" => token_answer(),
-        "/kwn/v1/downloadCertificate" => redirect(302, "/kwn/v1/certificates/current"),
-        "/kwn/v1/certificates/current" => redirect(307, &elsewhere),
-        _ => Answer::new(404, "text/plain", "no"),
-    })
-    .await;
     let api = KnoxApi::new(
         credentials(&api_stub.url(), serde_json::json!({})),
         Duration::from_secs(5),
@@ -288,13 +287,73 @@ async fn a_redirected_download_is_followed_without_the_token_leaving_the_api() {
             request.target
         );
     }
-    let at_file_host = file_host.requests();
-    assert_eq!(at_file_host.len(), 1);
-    assert_eq!(
-        at_file_host[0].target,
-        "/files/knox.pem?X-Amz-Signature=abc123"
-    );
-    assert_eq!(at_file_host[0].header("authorization"), None);
+}
+
+/// A11: whoever answers the download cannot send it to loopback (the Lambda Runtime API
+/// listens there), link-local (the metadata services) or private addresses: not over
+/// `http://`, not by IP address, not by `localhost`, not by a name that resolves there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirects_to_loopback_link_local_or_private_addresses_are_not_followed() {
+    let (pem, _) = openssl_certificate();
+    let inside =
+        StubServer::start(move |_, _| Answer::new(200, "application/x-pem-file", pem.clone()))
+            .await;
+    let port = inside.url().rsplit_once(':').unwrap().1.to_owned();
+    let mut cases = vec![
+        (
+            format!("http://127.0.0.1:{port}/2018-06-01/runtime/invocation/next"),
+            "which is not an https:// URL; not followed",
+        ),
+        (
+            format!("https://127.0.0.1:{port}/knox.pem"),
+            "which is a loopback, link-local or private address; not followed",
+        ),
+        (
+            format!("https://[::1]:{port}/knox.pem"),
+            "which is a loopback, link-local or private address; not followed",
+        ),
+        (
+            format!("https://localhost:{port}/knox.pem"),
+            "which is a loopback, link-local or private address; not followed",
+        ),
+        (
+            "https://169.254.169.254/latest/meta-data/iam/security-credentials/".to_owned(),
+            "which is a loopback, link-local or private address; not followed",
+        ),
+        (
+            "https://10.0.0.1/knox.pem".to_owned(),
+            "which is a loopback, link-local or private address; not followed",
+        ),
+    ];
+    // A host name that resolves to loopback: this machine's own name, where /etc/hosts maps
+    // it to 127.x (Debian's default). Checked where it is resolved, not by its spelling.
+    let own_name = std::fs::read_to_string("/etc/hostname")
+        .map(|name| name.trim().to_owned())
+        .unwrap_or_default();
+    let resolves_to_loopback = !own_name.is_empty()
+        && std::net::ToSocketAddrs::to_socket_addrs(&(own_name.as_str(), 443))
+            .is_ok_and(|mut addrs| addrs.all(|a| a.ip().is_loopback()));
+    if resolves_to_loopback {
+        cases.push((
+            format!("https://{own_name}:{port}/knox.pem"),
+            "resolves only to loopback, link-local or private addresses; not connected",
+        ));
+    } else {
+        eprintln!("skipped the resolved-name case: {own_name:?} does not resolve to loopback only");
+    }
+    for (location, expected) in cases {
+        let api_stub = {
+            let location = location.clone();
+            StubServer::start(move |request: &Recorded, _| match request.target.as_str() {
+                "/ams/v1/oauth2/token" => token_answer(),
+                _ => redirect(302, &location),
+            })
+            .await
+        };
+        let err = download_error(api_stub.url()).await;
+        assert!(err.detail.contains(expected), "{location}: {err}");
+        assert!(inside.requests().is_empty(), "{location} was reached");
+    }
 }
 
 /// Redirects that would carry a secret somewhere unchecked are not followed, and say so.

@@ -47,6 +47,20 @@ async fn current_and_previous_follow_rotation() {
         (previous.text.as_str(), previous.version_id.as_str()),
         ("first-secret", first.as_str())
     );
+    assert_eq!(
+        (current.stage, previous.stage),
+        (SecretStage::Current, SecretStage::Previous)
+    );
+    // CreatedDate is read: the rotation just happened. It starts AWSPREVIOUS's grace period.
+    let now = time::OffsetDateTime::now_utc();
+    for value in [&current, &previous] {
+        let created = value.created.expect("GetSecretValue returns CreatedDate");
+        assert!(
+            (now - created).whole_seconds().abs() < 120,
+            "{created} is not now ({now})"
+        );
+    }
+    assert!(current.created >= previous.created);
     // Debug output never shows the value.
     assert!(!format!("{current:?}").contains("second-secret"));
 }

@@ -208,6 +208,7 @@ mod tests {
             source_ip: None,
             body: bytes::Bytes::from(body.to_string()),
             message: None,
+            redacted: None,
         }
     }
 

@@ -47,6 +47,18 @@ pub struct VerifiedEvent {
     /// Provider-specific decoded content worth keeping beside the raw body (OneAccess's
     /// decrypted message, with passwords redacted).
     pub message: Option<serde_json::Value>,
+    /// What the envelope stores instead of `body`, when the body carries what must not rest
+    /// anywhere (OneAccess's `data`, a user's password in clear when encryption is off).
+    pub redacted: Option<Redacted>,
+}
+
+/// A body with parts removed, and which.
+#[derive(Debug, Clone)]
+pub struct Redacted {
+    /// JSON: the received body with the removed parts replaced.
+    pub body: bytes::Bytes,
+    /// What was removed, as paths into the envelope (`body.data`, `message.password`).
+    pub removed: Vec<String>,
 }
 
 /// The JSON document stored in S3 and sent as the EventBridge detail.
@@ -77,6 +89,9 @@ pub struct Envelope<'a> {
     pub body_base64: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<&'a serde_json::Value>,
+    /// What was removed before storing, when anything was (`body.data`, `message.password`).
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub redacted: &'a [String],
     /// Where the full envelope is stored, when the bus event had to leave the body out.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stored_at: Option<StoredAt<'a>>,
@@ -107,14 +122,18 @@ pub struct StoredAt<'a> {
 impl VerifiedEvent {
     /// The envelope with the body embedded.
     pub fn envelope(&self) -> Envelope<'_> {
-        let raw = std::str::from_utf8(&self.body)
+        let (stored, redacted) = match &self.redacted {
+            Some(redacted) => (&redacted.body, &redacted.removed[..]),
+            None => (&self.body, &[][..]),
+        };
+        let raw = std::str::from_utf8(stored)
             .ok()
             .and_then(|text| serde_json::from_str::<&RawValue>(text).ok());
         let body_base64 = match raw {
             Some(_) => None,
             None => Some(base64::Engine::encode(
                 &base64::engine::general_purpose::STANDARD,
-                &self.body,
+                stored,
             )),
         };
         Envelope {
@@ -133,6 +152,7 @@ impl VerifiedEvent {
             body: raw,
             body_base64,
             message: self.message.as_ref(),
+            redacted,
             stored_at: None,
         }
     }
@@ -198,6 +218,7 @@ mod tests {
             source_ip: Some("203.0.113.9".into()),
             body: bytes::Bytes::from_static(body),
             message: None,
+            redacted: None,
         }
     }
 

@@ -185,36 +185,51 @@ impl EventBus for FileBus {
     }
 }
 
-/// Secrets fixed at start: `current` and optionally `previous`.
+/// Secrets fixed at start: `current` and optionally `previous`. The rotation that made
+/// `current` AWSCURRENT is dated when the source is built (see [`StaticSecret::rotated_at`]),
+/// so `previous` verifies for a grace period from then. Counts its reads.
 pub struct StaticSecret {
     current: SecretValue,
     previous: Option<SecretValue>,
+    fetches: AtomicU64,
 }
 
 impl StaticSecret {
     pub fn new(current: impl Into<String>) -> Self {
         Self {
-            current: local_value(current.into(), "local-current"),
+            current: SecretValue {
+                created: Some(time::OffsetDateTime::now_utc()),
+                ..SecretValue::new(current, "local-current")
+            },
             previous: None,
+            fetches: AtomicU64::new(0),
         }
     }
 
     pub fn with_previous(mut self, previous: impl Into<String>) -> Self {
-        self.previous = Some(local_value(previous.into(), "local-previous"));
+        self.previous = Some(SecretValue {
+            stage: SecretStage::Previous,
+            ..SecretValue::new(previous, "local-previous")
+        });
         self
     }
-}
 
-fn local_value(text: String, version_id: &str) -> SecretValue {
-    SecretValue {
-        text: text.into(),
-        version_id: version_id.to_string(),
+    /// Dates the rotation: `current`'s creation, from which `previous`'s grace period runs.
+    pub fn rotated_at(mut self, at: time::OffsetDateTime) -> Self {
+        self.current.created = Some(at);
+        self
+    }
+
+    /// How many times a stage was read.
+    pub fn fetches(&self) -> u64 {
+        self.fetches.load(Ordering::SeqCst)
     }
 }
 
 #[async_trait]
 impl SecretSource for StaticSecret {
     async fn fetch(&self, stage: SecretStage) -> Result<Option<SecretValue>, DependencyError> {
+        self.fetches.fetch_add(1, Ordering::SeqCst);
         Ok(match stage {
             SecretStage::Current => Some(self.current.clone()),
             SecretStage::Previous => self.previous.clone(),

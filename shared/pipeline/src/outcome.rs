@@ -1,4 +1,4 @@
-//! One JSON log line per request, and the `SignatureRejected` metric.
+//! One JSON log line per request, and the `SignatureRejected` and `Throttled` metrics.
 //!
 //! The line names provider, event type, delivery id, outcome, status and latency — never a
 //! secret, a signature or a body: reasons come from hookwarden's own error messages, which
@@ -106,8 +106,8 @@ impl Trail {
                 "request accepted"
             );
         }
-        if outcome == Outcome::SignatureRejected {
-            signature_rejected_metric(self.provider);
+        if let Some(metric) = outcome.metric() {
+            emit_metric(self.provider, metric);
         }
         reply
     }
@@ -128,6 +128,9 @@ pub enum Outcome {
     TooLarge,
     MethodNotAllowed,
     Unavailable,
+    /// A dependency kept refusing for rate (S3 `SlowDown`, EventBridge throttling) through
+    /// the backoff: a quota binds. Answered like `Unavailable` (503, the provider retries).
+    Throttled,
     /// A setting or secret is wrong: the operator must fix it.
     Misconfigured,
 }
@@ -145,12 +148,25 @@ impl Outcome {
             Outcome::TooLarge => "too_large",
             Outcome::MethodNotAllowed => "method_not_allowed",
             Outcome::Unavailable => "unavailable",
+            Outcome::Throttled => "throttled",
             Outcome::Misconfigured => "misconfigured",
         }
     }
 }
 
-fn signature_rejected_metric(provider: &str) {
+impl Outcome {
+    /// The CloudWatch metric (namespace `Hookwarden`, dimension `Provider`) counting this
+    /// outcome, for the outcomes an alarm watches.
+    pub fn metric(self) -> Option<&'static str> {
+        match self {
+            Outcome::SignatureRejected => Some("SignatureRejected"),
+            Outcome::Throttled => Some("Throttled"),
+            _ => None,
+        }
+    }
+}
+
+fn emit_metric(provider: &str, metric: &str) {
     if !EMIT_METRICS.load(Ordering::Relaxed) {
         return;
     }
@@ -158,18 +174,18 @@ fn signature_rejected_metric(provider: &str) {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis())
         .unwrap_or_default();
-    // EMF: CloudWatch turns this log line into the Hookwarden/SignatureRejected metric.
-    let line = serde_json::json!({
+    // EMF: CloudWatch turns this log line into the Hookwarden/<metric> metric.
+    let mut line = serde_json::json!({
         "_aws": {
             "Timestamp": timestamp,
             "CloudWatchMetrics": [{
                 "Namespace": "Hookwarden",
                 "Dimensions": [["Provider"]],
-                "Metrics": [{"Name": "SignatureRejected", "Unit": "Count"}]
+                "Metrics": [{"Name": metric, "Unit": "Count"}]
             }]
         },
         "Provider": provider,
-        "SignatureRejected": 1
     });
+    line[metric] = 1.into();
     println!("{line}");
 }

@@ -12,6 +12,10 @@ use async_trait::async_trait;
 pub struct DependencyError {
     pub dependency: &'static str,
     pub detail: String,
+    /// The service refused for rate (S3 `SlowDown`, EventBridge or Secrets Manager
+    /// throttling) even after backing off: a quota binds, which the log and metrics name
+    /// apart from an outage.
+    pub throttled: bool,
 }
 
 impl DependencyError {
@@ -19,6 +23,14 @@ impl DependencyError {
         Self {
             dependency,
             detail: detail.to_string(),
+            throttled: false,
+        }
+    }
+
+    pub fn throttled(dependency: &'static str, detail: impl std::fmt::Display) -> Self {
+        Self {
+            throttled: true,
+            ..Self::new(dependency, detail)
         }
     }
 }
@@ -93,6 +105,25 @@ impl SecretStage {
 pub struct SecretValue {
     pub text: zeroize::Zeroizing<String>,
     pub version_id: String,
+    /// When this version was created (Secrets Manager's `CreatedDate`). For AWSCURRENT that
+    /// is the moment of the last rotation, from which AWSPREVIOUS's grace period runs.
+    /// `None` when unknown: AWSPREVIOUS is then never accepted.
+    pub created: Option<time::OffsetDateTime>,
+    /// The stage the value was read under.
+    pub stage: SecretStage,
+}
+
+impl SecretValue {
+    /// An AWSCURRENT value of unknown age; [`SecretValue::created`] and
+    /// [`SecretValue::stage`] say otherwise.
+    pub fn new(text: impl Into<String>, version_id: impl Into<String>) -> Self {
+        Self {
+            text: zeroize::Zeroizing::new(text.into()),
+            version_id: version_id.into(),
+            created: None,
+            stage: SecretStage::Current,
+        }
+    }
 }
 
 impl std::fmt::Debug for SecretValue {
@@ -100,6 +131,8 @@ impl std::fmt::Debug for SecretValue {
         f.debug_struct("SecretValue")
             .field("text", &"<redacted>")
             .field("version_id", &self.version_id)
+            .field("created", &self.created)
+            .field("stage", &self.stage)
             .finish()
     }
 }
@@ -107,6 +140,8 @@ impl std::fmt::Debug for SecretValue {
 #[async_trait]
 pub trait SecretSource: Send + Sync {
     /// The secret at `stage`; `Ok(None)` when that stage does not exist (no previous version yet).
+    /// Sources fill in [`SecretValue::created`] when they know it: without it a rotation has
+    /// no start, and AWSPREVIOUS is refused.
     async fn fetch(&self, stage: SecretStage) -> Result<Option<SecretValue>, DependencyError>;
 }
 

@@ -333,6 +333,85 @@ async fn scalefusion_accepts_the_previous_secret_during_rotation() {
     assert_eq!(rig.counts(), (1, 1));
 }
 
+/// Rotating a leaked secret revokes it: once the grace period after the rotation is over, a
+/// request signed with the rotated-out value (AWSPREVIOUS) is refused.
+#[tokio::test]
+async fn scalefusion_refuses_the_previous_secret_after_the_grace_period() {
+    let rig = Rig::new();
+    let rotated = OffsetDateTime::now_utc() - time::Duration::hours(2);
+    let secrets = StaticSecret::new(r#"{"secret_key":"new-secret"}"#)
+        .with_previous(r#"{"secret_key":"leaked-secret"}"#)
+        .rotated_at(rotated);
+    let handler = ScalefusionHandler::new(
+        rig.common("scalefusion", NOW),
+        SecretCache::new(Arc::new(secrets), Duration::from_secs(300)),
+    );
+    let body =
+        br#"{"id":"4f1c2a9e-8d3b-4c6e-9a71-2b5d0e6f7a11","event":"device.locked","data":{}}"#;
+    let leaked = scalefusion::sign(b"leaked-secret", body);
+    let reply = handler
+        .handle(post(&[("x-sf-signature", &leaked)], body))
+        .await;
+    assert_eq!(reply.status, 406, "{}", reply.body);
+    assert_eq!(rig.counts(), (0, 0));
+    let new = scalefusion::sign(b"new-secret", body);
+    let reply = handler
+        .handle(post(&[("x-sf-signature", &new)], body))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+}
+
+/// A flood of forged requests costs at most one Secrets Manager read per execution
+/// environment and minute: here, the first read and nothing more.
+#[tokio::test]
+async fn forged_requests_do_not_make_the_secret_be_read_again() {
+    let rig = Rig::new();
+    let secrets = Arc::new(StaticSecret::new(r#"{"secret_key":"the-secret"}"#));
+    let handler = ScalefusionHandler::new(
+        rig.common("scalefusion", NOW),
+        SecretCache::new(secrets.clone(), Duration::from_secs(300)),
+    );
+    let body = br#"{"id":"1","event":"device.locked"}"#;
+    let forged = scalefusion::sign(b"a-guess", body);
+    for _ in 0..50 {
+        let reply = handler
+            .handle(post(&[("x-sf-signature", &forged)], body))
+            .await;
+        assert_eq!(reply.status, 406);
+    }
+    // AWSCURRENT, and AWSPREVIOUS because the rotation that made it current is recent.
+    assert_eq!(secrets.fetches(), 2);
+}
+
+/// OneAccess: a request without the bearer token, or with a wrong one, never makes the
+/// function re-read the secret (a bare POST used to cost two GetSecretValue calls).
+#[tokio::test]
+async fn oneaccess_requests_without_the_bearer_token_do_not_read_the_secret() {
+    let rig = Rig::new();
+    let now_ms = NOW * 1000;
+    let secrets = Arc::new(StaticSecret::new(ONEACCESS_PLAIN));
+    let handler = OneAccessHandler::new(
+        rig.common("oneaccess", NOW),
+        SecretCache::new(secrets.clone(), Duration::from_secs(300)),
+        Duration::from_secs(300),
+    );
+    let config = Config::from_secret_json(ONEACCESS_PLAIN).unwrap();
+    let body = oneaccess::build_request("CHECK_URL", "random", &config, "jmgjjEAJbrMzWmUw", now_ms)
+        .unwrap();
+    let reply = handler.handle(post(&[], body.as_bytes())).await;
+    assert_eq!(reply.status, 401, "{}", reply.body);
+    let read = secrets.fetches();
+    assert!(read <= 2, "{read}");
+    for headers in [&[][..], &[("authorization", "Bearer wrong-token")][..]] {
+        for _ in 0..20 {
+            let reply = handler.handle(post(headers, body.as_bytes())).await;
+            assert_eq!(reply.status, 401, "{}", reply.body);
+        }
+    }
+    assert_eq!(secrets.fetches(), read);
+    assert_eq!(rig.counts(), (0, 0));
+}
+
 fn oneaccess_handler(rig: &Rig, now_ms: i64, with_sink: bool) -> OneAccessHandler {
     let secrets = StaticSecret::new(ONEACCESS_ENCRYPTED).with_previous(ONEACCESS_PLAIN);
     let mut common = rig.common("oneaccess", now_ms / 1000);

@@ -25,7 +25,7 @@ use crate::encoding::{JAVA_URL_DECODER, URL_PADDED, URL_UNPADDED};
 use crate::jackson::{self, CanonicalError};
 use crate::reject::RejectKind;
 use crate::rsa::{verify_pkcs1_sha256, RsaSigningKey};
-use crate::x509::KnoxCertificate;
+use crate::x509::{KnoxCertificate, SpkiPin};
 
 mod jose_header;
 
@@ -126,6 +126,8 @@ pub enum KnoxError {
     NoAnchor,
     #[error("none of the {configured} configured Knox validation certificates is valid now; install a current one (GET /downloadCertificate)")]
     NoValidAnchor { configured: usize },
+    #[error("none of the {configured} configured Knox validation certificates carries a pinned public key (KNOX_CERT_SPKI_SHA256)")]
+    NoPinnedAnchor { configured: usize },
     #[error(
         "the signature is {actual} bytes, which matches the key size of no valid Knox certificate"
     )]
@@ -142,9 +144,9 @@ impl KnoxError {
             | KnoxError::SignatureEncoding
             | KnoxError::Body(_) => RejectKind::Malformed,
             KnoxError::SignatureLength { .. } | KnoxError::BadSignature => RejectKind::Forged,
-            KnoxError::NoAnchor | KnoxError::NoValidAnchor { .. } => {
-                RejectKind::CertificateUnusable
-            }
+            KnoxError::NoAnchor
+            | KnoxError::NoValidAnchor { .. }
+            | KnoxError::NoPinnedAnchor { .. } => RejectKind::CertificateUnusable,
         }
     }
 }
@@ -158,6 +160,39 @@ pub fn verify(
     anchors: &[KnoxCertificate],
     now_unix: i64,
 ) -> Result<Verified, KnoxError> {
+    verify_anchors(body, signature_header, anchors, Trust::ValidAt(now_unix))
+}
+
+/// Verifies like [`verify`], but trusts an anchor because its public key is one of `pins`
+/// (SHA-256 of the SubjectPublicKeyInfo, `KNOX_CERT_SPKI_SHA256`), whatever its validity
+/// period. The pin is then the trust decision: Samsung renews the certificate and keeps the
+/// key (research notes, protocols-2.md), so a pinned key that verifies is Samsung's key
+/// whether or not the certificate holding it has expired, and a certificate carrying any
+/// other key is never used, however valid.
+pub fn verify_pinned(
+    body: &[u8],
+    signature_header: &str,
+    anchors: &[KnoxCertificate],
+    pins: &[SpkiPin],
+) -> Result<Verified, KnoxError> {
+    verify_anchors(body, signature_header, anchors, Trust::Pinned(pins))
+}
+
+/// What makes an anchor usable.
+#[derive(Clone, Copy)]
+enum Trust<'a> {
+    /// Inside its validity period at this unix time (Samsung's verifier's rule).
+    ValidAt(i64),
+    /// Its public key is pinned.
+    Pinned(&'a [SpkiPin]),
+}
+
+fn verify_anchors(
+    body: &[u8],
+    signature_header: &str,
+    anchors: &[KnoxCertificate],
+    trust: Trust<'_>,
+) -> Result<Verified, KnoxError> {
     let jws = Jws::parse(signature_header)?;
     let canonical = jackson::canonicalize(body)?;
 
@@ -166,11 +201,16 @@ pub fn verify(
     }
     let valid: Vec<&KnoxCertificate> = anchors
         .iter()
-        .filter(|anchor| anchor.is_valid_at(now_unix))
+        .filter(|anchor| match trust {
+            Trust::ValidAt(now_unix) => anchor.is_valid_at(now_unix),
+            Trust::Pinned(pins) => anchor.key_is_pinned(pins),
+        })
         .collect();
     if valid.is_empty() {
-        return Err(KnoxError::NoValidAnchor {
-            configured: anchors.len(),
+        let configured = anchors.len();
+        return Err(match trust {
+            Trust::ValidAt(_) => KnoxError::NoValidAnchor { configured },
+            Trust::Pinned(_) => KnoxError::NoPinnedAnchor { configured },
         });
     }
     // Java's `Signature.verify` throws on a length mismatch rather than returning false; an

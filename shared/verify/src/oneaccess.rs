@@ -147,13 +147,19 @@ pub enum OneAccessError {
     NotAString(&'static str),
     #[error("timestamp must be decimal digits (epoch milliseconds), as a JSON number or string")]
     BadTimestamp,
+    #[error(
+        "field `{0}` contains '&', which would make the signed nonce&timestamp&eventType&data \
+         ambiguous; OneAccess never sends one"
+    )]
+    AmbiguousField(&'static str),
     #[error("no `Authorization: Bearer <token>` header; OneAccess sends the callback's security token there")]
     MissingBearer,
     #[error("bearer token does not match the security token configured for OneAccess")]
     WrongBearer,
     #[error(
-        "signature is empty (signing is off in OneAccess); turn signing on in the console, or \
-         set allow_unsigned in the secret"
+        "signature is empty (signing is off in OneAccess); turn signing on in the console, or, \
+         if it must stay off, remove signature_key from the secret and set allow_unsigned \
+         (never with ECB)"
     )]
     Unsigned,
     #[error(
@@ -196,6 +202,7 @@ impl OneAccessError {
             | Self::MissingField(_)
             | Self::NotAString(_)
             | Self::BadTimestamp
+            | Self::AmbiguousField(_)
             | Self::PlaintextLayout
             | Self::RecordNotJson { .. }
             | Self::MissingRecordField { .. } => RejectKind::Malformed,
@@ -344,19 +351,35 @@ impl Callback {
             Some(raw) if raw.get() == "null" => String::new(),
             Some(raw) => string_field(Some(raw), "signature")?,
         };
-        Ok(Self {
+        let callback = Self {
             nonce: string_field(raw.nonce, "nonce")?,
             timestamp,
             event_type: string_field(raw.event_type, "eventType")?,
             data: string_field(raw.data, "data")?,
             signature,
-        })
+        };
+        unambiguous(&callback.nonce, &callback.event_type)?;
+        Ok(callback)
     }
+}
+
+/// Refuses a nonce or eventType containing `&`. The signed string joins the fields with `&`
+/// and escapes nothing; `timestamp` is digits, so with these two free of `&` the first three
+/// `&` are the separators and the string names exactly one (nonce, timestamp, eventType,
+/// data). Otherwise `eventType` "CREATE_USER&{…" and a shortened `data` would sign alike.
+fn unambiguous(nonce: &str, event_type: &str) -> Result<(), OneAccessError> {
+    for (field, value) in [("nonce", nonce), ("eventType", event_type)] {
+        if value.contains('&') {
+            return Err(OneAccessError::AmbiguousField(field));
+        }
+    }
+    Ok(())
 }
 
 /// The bytes OneAccess signs: `nonce&timestamp&eventType&data`, each field's UTF-8 as sent
 /// (JSON escapes decoded, eventType untrimmed, `data` encrypted when encryption is on), with
-/// nothing escaped, so a field containing `&` is ambiguous exactly as in OneAccess's scheme.
+/// nothing escaped, exactly as in OneAccess's scheme. That is ambiguous when the nonce or
+/// eventType contains `&`, so [`verify`] refuses those before any MAC is computed.
 pub fn signed_content(
     nonce: &str,
     timestamp: &str,
@@ -432,7 +455,7 @@ fn authenticate(
         return Err(OneAccessError::WrongBearer);
     }
     if callback.signature.is_empty() {
-        return match config.allow_unsigned {
+        return match unsigned_allowed(config) {
             true => Ok(None),
             false => Err(OneAccessError::Unsigned),
         };
@@ -451,6 +474,16 @@ fn authenticate(
         true => Ok(Some(mac)),
         false => Err(OneAccessError::BadSignature),
     }
+}
+
+/// Whether `config` accepts a callback with an empty signature: only with `allow_unsigned`,
+/// no signature key (a key means OneAccess signs, so an empty signature is a stripped one,
+/// not a downgrade to allow) and no ECB (which then nothing would authenticate).
+/// [`Config::from_secret_json`] refuses the other combinations; this also holds for configs
+/// built in code.
+fn unsigned_allowed(config: &Config) -> bool {
+    let ecb = matches!(&config.encryption, Some(e) if e.mode == CipherMode::Ecb);
+    config.allow_unsigned && config.signature_key.is_none() && !ecb
 }
 
 /// Refuses a timestamp more than `window_secs` before or after `now_ms`.
@@ -574,6 +607,7 @@ pub fn build_request_with(
     nonce: &str,
     timestamp_ms: i64,
 ) -> Result<String, OneAccessError> {
+    unambiguous(nonce, event_type)?;
     let data = match &config.encryption {
         Some(encryption) => encrypt(msg, encryption)?,
         None => msg.to_string(),

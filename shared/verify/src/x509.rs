@@ -1,7 +1,10 @@
 //! The Samsung Knox validation certificate.
 //!
 //! Only the public key and the validity period are used. The certificate is a pinned anchor
-//! the operator (or the downloader) supplies; no chain is built because Samsung documents none.
+//! the operator (or the downloader) supplies; no chain is built because Samsung documents none
+//! (its issuer, "Samsung Service Server", is a Samsung-private CA). What can be pinned instead
+//! is the key: [`SpkiPin`] is the SHA-256 of the certificate's DER SubjectPublicKeyInfo, which
+//! Samsung kept across its 2024 renewal ([`SAMSUNG_KNOX_SPKI_SHA256`]).
 
 use base64::Engine as _;
 use der::{Decode as _, Encode as _};
@@ -14,6 +17,55 @@ use crate::rsa::{RsaError, RsaPublicKey};
 
 const PEM_BEGIN: &str = "-----BEGIN CERTIFICATE-----";
 const PEM_END: &str = "-----END CERTIFICATE-----";
+
+/// The SubjectPublicKeyInfo SHA-256 of Samsung's published Knox validation certificate
+/// (`CN=*.samsungknox.com`, valid 2024-09-25 to 2027-09-25) and of the one before it (valid
+/// 2022-10-31 to 2025-10-30): one key, renewed twice. Research notes `protocols-2.md`.
+pub const SAMSUNG_KNOX_SPKI_SHA256: &str =
+    "c7bd4723b0358695a301338180fc0d296aeb4973c3c1d88dd7ef197dfdd23527";
+
+/// A public-key pin: the SHA-256 of a certificate's DER SubjectPublicKeyInfo, as
+/// `openssl x509 -pubkey -noout -in cert.pem | openssl pkey -pubin -outform DER | sha256sum`
+/// prints it. Unlike a certificate fingerprint it survives a renewal that keeps the key.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct SpkiPin([u8; 32]);
+
+impl std::fmt::Debug for SpkiPin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SpkiPin({})", hex::encode(self.0))
+    }
+}
+
+impl std::fmt::Display for SpkiPin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("expected SHA-256 digests as 64 hex digits, separated by commas, got {0:?}")]
+pub struct PinError(pub String);
+
+impl SpkiPin {
+    /// 64 hex digits, either case.
+    pub fn from_hex(text: &str) -> Result<Self, PinError> {
+        let mut digest = [0u8; 32];
+        hex::decode_to_slice(text.trim(), &mut digest).map_err(|_| PinError(text.to_owned()))?;
+        Ok(Self(digest))
+    }
+
+    /// Comma-separated pins, each trimmed (several during a key rotation). An empty entry is
+    /// a typo, not "no pin", so it is refused.
+    pub fn parse_list(text: &str) -> Result<Vec<Self>, PinError> {
+        text.split(',')
+            .map(|pin| Self::from_hex(pin).map_err(|_| PinError(text.to_owned())))
+            .collect()
+    }
+
+    pub fn digest(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum CertificateError {
@@ -40,6 +92,7 @@ impl CertificateError {
 pub struct KnoxCertificate {
     der: Vec<u8>,
     fingerprint: String,
+    spki: SpkiPin,
     not_before: i64,
     not_after: i64,
     public_key: RsaPublicKey,
@@ -49,6 +102,7 @@ impl std::fmt::Debug for KnoxCertificate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KnoxCertificate")
             .field("fingerprint_sha256", &self.fingerprint)
+            .field("spki_sha256", &self.spki)
             .field("not_before", &self.not_before)
             .field("not_after", &self.not_after)
             .finish_non_exhaustive()
@@ -73,6 +127,7 @@ impl KnoxCertificate {
         let public_key = RsaPublicKey::from_spki_der(&spki)?;
         Ok(Self {
             fingerprint: hex::encode(Sha256::digest(&der)),
+            spki: SpkiPin(Sha256::digest(&spki).into()),
             not_before: unix_seconds(tbs.validity.not_before),
             not_after: unix_seconds(tbs.validity.not_after),
             public_key,
@@ -84,6 +139,16 @@ impl KnoxCertificate {
     /// without colons.
     pub fn fingerprint_sha256(&self) -> &str {
         &self.fingerprint
+    }
+
+    /// The SHA-256 of the DER SubjectPublicKeyInfo: what a [`SpkiPin`] is compared with.
+    pub fn spki_sha256(&self) -> SpkiPin {
+        self.spki
+    }
+
+    /// Whether the certificate's public key is one of `pins`.
+    pub fn key_is_pinned(&self, pins: &[SpkiPin]) -> bool {
+        pins.contains(&self.spki)
     }
 
     /// Start of the validity period, unix seconds.
@@ -327,5 +392,87 @@ mod tests {
             CertificateError::PublicKey(RsaError::NotRsa { .. })
         ));
         assert_eq!(err.kind(), RejectKind::CertificateUnusable);
+    }
+
+    /// Samsung's published certificate and the one it replaced, as the KWN tutorials offered
+    /// them (`assets/samsung-knox-validation-certificate.pem`): two certificates, one key.
+    #[test]
+    fn samsungs_certificates_carry_the_default_pin() {
+        let pin = SpkiPin::from_hex(SAMSUNG_KNOX_SPKI_SHA256).unwrap();
+        for (pem, fingerprint, not_after) in [
+            (
+                include_str!("../tests/data/samsung-knox-validation-2024.pem"),
+                "d076963268e3ddce4cc8239004067426c905695baf4bd1d58e186215c4439ccc",
+                "2027-09-25 21:19:33 UTC",
+            ),
+            (
+                include_str!("../tests/data/samsung-knox-validation-2022.pem"),
+                "5d32eff2ed2a8acc93c8fff41539eb4c16fb023bd1baa327039975e95561a7c6",
+                "2025-10-30 05:17:14 UTC",
+            ),
+        ] {
+            let cert = KnoxCertificate::parse(pem.as_bytes()).unwrap();
+            assert_eq!(cert.fingerprint_sha256(), fingerprint);
+            assert_eq!(cert.not_after(), gnu_date(not_after));
+            assert_eq!(cert.spki_sha256(), pin);
+            assert_eq!(cert.spki_sha256().to_string(), SAMSUNG_KNOX_SPKI_SHA256);
+            assert!(cert.key_is_pinned(&[pin]));
+            assert_eq!(cert.public_key().modulus_len(), 256);
+        }
+    }
+
+    /// The SPKI digest against openssl's own DER encoding of the public key.
+    #[test]
+    fn spki_digest_matches_openssl() {
+        let openssl_cert = OpensslCert::rsa(&["-days", "1"]);
+        let cert = KnoxCertificate::parse(openssl_cert.pem().as_bytes()).unwrap();
+        let dir = &openssl_cert.dir;
+        let public = dir.path().join("public.pem");
+        let spki = dir.path().join("spki.der");
+        let cert_path = dir.path().join("cert.pem");
+        let (cert_path, public, spki) = (
+            cert_path.to_str().unwrap(),
+            public.to_str().unwrap(),
+            spki.to_str().unwrap(),
+        );
+        openssl(&[
+            "x509", "-pubkey", "-noout", "-in", cert_path, "-out", public,
+        ]);
+        openssl(&[
+            "pkey", "-pubin", "-in", public, "-outform", "DER", "-out", spki,
+        ]);
+        let expected = hex::encode(Sha256::digest(std::fs::read(spki).unwrap()));
+        assert_eq!(cert.spki_sha256().to_string(), expected);
+        assert!(!cert.key_is_pinned(&[SpkiPin::from_hex(SAMSUNG_KNOX_SPKI_SHA256).unwrap()]));
+        assert!(!cert.key_is_pinned(&[]));
+    }
+
+    #[test]
+    fn pin_lists() {
+        let samsung = SpkiPin::from_hex(SAMSUNG_KNOX_SPKI_SHA256).unwrap();
+        let other = SpkiPin([0xab; 32]);
+        assert_eq!(
+            SpkiPin::parse_list(&SAMSUNG_KNOX_SPKI_SHA256.to_uppercase()).unwrap(),
+            [samsung]
+        );
+        assert_eq!(
+            SpkiPin::parse_list(&format!(" {SAMSUNG_KNOX_SPKI_SHA256} , {other} ")).unwrap(),
+            [samsung, other]
+        );
+        for bad in [
+            "",
+            ",",
+            "c7bd",
+            &format!("{SAMSUNG_KNOX_SPKI_SHA256},"),
+            &format!("{SAMSUNG_KNOX_SPKI_SHA256}00"),
+            &format!("sha256:{SAMSUNG_KNOX_SPKI_SHA256}"),
+            &SAMSUNG_KNOX_SPKI_SHA256.replace('c', "g"),
+        ] {
+            assert_eq!(
+                SpkiPin::parse_list(bad),
+                Err(PinError(bad.to_owned())),
+                "{bad:?}"
+            );
+        }
     }
 }

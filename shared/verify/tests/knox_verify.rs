@@ -451,6 +451,57 @@ fn certificates_outside_their_validity_are_unusable() {
     assert_eq!(err.kind(), RejectKind::CertificateUnusable);
 }
 
+/// `verify_pinned`: the pin decides, not the validity period. An expired certificate whose
+/// key is pinned verifies (Samsung renews its certificate and keeps the key); a valid
+/// certificate whose key is not pinned is never used.
+#[test]
+fn pinned_keys_verify_whatever_the_validity_period() {
+    let body = VECTOR_BODY.as_bytes();
+    let expired = anchor_valid(2048, 2020, 2025);
+    let pin = expired.certificate.spki_sha256();
+    let header = knox::sign(body, &expired.signing_key).unwrap();
+    let verified = knox::verify_pinned(
+        body,
+        &header,
+        std::slice::from_ref(&expired.certificate),
+        &[pin],
+    )
+    .unwrap();
+    assert_eq!(
+        verified.certificate_fingerprint,
+        expired.certificate.fingerprint_sha256()
+    );
+
+    let unpinned = shared_anchor();
+    let err = knox::verify_pinned(
+        body,
+        &header,
+        std::slice::from_ref(&unpinned.certificate),
+        &[pin],
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, KnoxError::NoPinnedAnchor { configured: 1 }),
+        "{err}"
+    );
+    assert_eq!(err.kind(), RejectKind::CertificateUnusable);
+    let err = knox::verify_pinned(
+        body,
+        &header,
+        std::slice::from_ref(&expired.certificate),
+        &[],
+    )
+    .unwrap_err();
+    assert!(matches!(err, KnoxError::NoPinnedAnchor { .. }), "{err}");
+
+    // Signed by the valid but unpinned key: that anchor is not tried.
+    let forged = knox::sign(body, &unpinned.signing_key).unwrap();
+    let anchors = [expired.certificate.clone(), unpinned.certificate.clone()];
+    let err = knox::verify_pinned(body, &forged, &anchors, &[pin]).unwrap_err();
+    assert!(matches!(err, KnoxError::BadSignature), "{err}");
+    assert!(knox::verify(body, &forged, &anchors, NOW).is_ok());
+}
+
 #[test]
 fn pem_and_der_anchors_both_verify() {
     let anchor = shared_anchor();

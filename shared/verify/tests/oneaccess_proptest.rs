@@ -105,7 +105,9 @@ proptest! {
         // GCM data: the tag catches every changed byte, IV and tag included.
         let mut config = configs()[which].clone();
         if unsigned {
+            // Signing off: no signature key (with one, an empty signature is refused).
             config.allow_unsigned = true;
+            config.signature_key = None;
         }
         let body = build_request("CREATE_USER", MSG, &config, "bqVHvThFGooCRjSf", NOW_MS).unwrap();
         let mut value: Value = serde_json::from_str(&body).unwrap();

@@ -195,8 +195,12 @@ fn empty_signature_needs_allow_unsigned() {
         )
         .as_bytes()
     );
+    // allow_unsigned does not apply to a config holding a signature key: no downgrade.
     strict.allow_unsigned = true;
-    assert_eq!(check(&body, &[strict]).unwrap().msg.as_str(), USER);
+    assert!(matches!(
+        check(&body, &[strict]).unwrap_err(),
+        OneAccessError::Unsigned
+    ));
     // Absent or null signature counts as empty.
     for replacement in [r#","signature":null}"#, "}"] {
         let edited = body.replace(r#","signature":""}"#, replacement);
@@ -216,6 +220,113 @@ fn empty_signature_needs_allow_unsigned() {
     let err = check(&signed, &[unsigned]).unwrap_err();
     assert!(matches!(err, OneAccessError::NoSignatureKey), "{err}");
     assert_eq!(err.return_code(), 500);
+}
+
+/// Review finding A6: with a signature key configured, `allow_unsigned` must not let a
+/// holder of the bearer token strip the signature and relabel the event (UPDATE_USER data
+/// re-sent as DELETE_USER).
+#[test]
+fn a_stripped_signature_is_refused_whenever_a_key_is_configured() {
+    for encryption in [None, Some(("0123456789abcdef", CipherMode::Gcm))] {
+        let mut config = config(encryption);
+        let body = build_request("UPDATE_USER", USER, &config, NONCE, NOW_MS).unwrap();
+        let mut stripped: Value = serde_json::from_str(&body).unwrap();
+        stripped["signature"] = json!("");
+        stripped["eventType"] = json!("DELETE_USER");
+        let stripped = stripped.to_string();
+        for allow_unsigned in [false, true] {
+            config.allow_unsigned = allow_unsigned;
+            let err = check(&stripped, std::slice::from_ref(&config)).unwrap_err();
+            assert!(matches!(err, OneAccessError::Unsigned), "{err}");
+            assert_eq!((err.kind(), err.return_code()), (RejectKind::Forged, 401));
+        }
+        // And the secret parser refuses the combination outright.
+        let secret = json!({
+            "bearer_token": TOKEN,
+            "signature_key": "signature-key-1234",
+            "encryption_key": encryption.map(|(key, _)| key),
+            "allow_unsigned": true,
+        });
+        assert!(Config::from_secret_json(&secret.to_string()).is_err());
+    }
+}
+
+/// ECB without a signature authenticates nothing: refused even by a config built in code.
+#[test]
+fn ecb_without_a_signature_is_refused() {
+    let mut config = config(Some(("0123456789abcdef", CipherMode::Ecb)));
+    config.signature_key = None;
+    config.allow_unsigned = true;
+    let body = build_request("CREATE_USER", USER, &config, NONCE, NOW_MS).unwrap();
+    let err = check(&body, &[config]).unwrap_err();
+    assert!(matches!(err, OneAccessError::Unsigned), "{err}");
+    let secret = r#"{"bearer_token":"t","encryption_key":"0123456789abcdef","encryption_mode":"ecb","allow_unsigned":true}"#;
+    assert!(Config::from_secret_json(secret).is_err());
+}
+
+/// Review finding A8: moving the first `&` of `data` into `eventType` keeps the signed
+/// string, and so the signature; such an eventType (or a nonce with `&`) is refused before
+/// any MAC is computed.
+#[test]
+fn an_ampersand_in_event_type_or_nonce_is_refused() {
+    let data = r#"{"username":"rd.admin","name":"R&D","password":"x"}"#;
+    let genuine = body_with(
+        &NOW_MS.to_string(),
+        &NOW_MS.to_string(),
+        "UPDATE_USER",
+        data,
+    );
+    assert!(check(&genuine, &[config(None)]).is_ok());
+    let signature = serde_json::from_str::<Value>(&genuine).unwrap()["signature"].clone();
+    let (head, tail) = data.split_once('&').unwrap();
+    let shifted = json!({
+        "nonce": NONCE,
+        "timestamp": NOW_MS,
+        "eventType": format!("UPDATE_USER&{head}"),
+        "data": tail,
+        "signature": signature,
+    })
+    .to_string();
+    // The signed strings are the same: the MAC alone cannot tell them apart.
+    assert_eq!(
+        signed_content(
+            NONCE,
+            &NOW_MS.to_string(),
+            &format!("UPDATE_USER&{head}"),
+            tail
+        )
+        .as_slice(),
+        signed_content(NONCE, &NOW_MS.to_string(), "UPDATE_USER", data).as_slice(),
+    );
+    let err = check(&shifted, &[config(None)]).unwrap_err();
+    assert!(
+        matches!(err, OneAccessError::AmbiguousField("eventType")),
+        "{err}"
+    );
+    assert_eq!(
+        (err.kind(), err.return_code()),
+        (RejectKind::Malformed, 400)
+    );
+
+    // A nonce with `&`, however signed, and building one, are refused too.
+    let signature = sign(
+        "signature-key-1234",
+        "a&b",
+        &NOW_MS.to_string(),
+        "CHECK_URL",
+        "x",
+    );
+    let body = json!({"nonce": "a&b", "timestamp": NOW_MS, "eventType": "CHECK_URL", "data": "x", "signature": signature}).to_string();
+    assert!(matches!(
+        check(&body, &[config(None)]).unwrap_err(),
+        OneAccessError::AmbiguousField("nonce")
+    ));
+    for (event_type, nonce) in [("CREATE_USER&x", NONCE), ("CREATE_USER", "a&b")] {
+        assert!(matches!(
+            build_request(event_type, USER, &config(None), nonce, NOW_MS),
+            Err(OneAccessError::AmbiguousField(_))
+        ));
+    }
 }
 
 #[test]

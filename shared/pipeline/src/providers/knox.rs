@@ -74,30 +74,26 @@ impl Provider for KnoxHandler {
             .map(str::to_string);
 
         let now = self.common.clock.now();
-        let certificate = self
+        // The key is the pinned certificate's, never the request's; a signature it does not
+        // verify makes the cache look once for a certificate replaced in the store.
+        let verified = self
             .certificates
-            .current(now.unix_timestamp())
+            .verify(&request.body, signature, now.unix_timestamp())
             .await
             .map_err(|problem| match problem {
-                CertificateProblem::Dependency(err) => Failure::unavailable(err),
+                CertificateProblem::Dependency(err) => Failure::from(err),
                 // Knox retries: 503 keeps the event coming back until a certificate is in place.
                 other => Failure::unavailable(other),
+            })?
+            .map_err(|err| {
+                let (outcome, status) = rejection(err.kind(), 401);
+                let message = if status == 503 {
+                    "temporarily unavailable, retry later".to_string()
+                } else {
+                    err.to_string()
+                };
+                Failure::new(Reply::error(status, &message), outcome, err)
             })?;
-        let verified = knox::verify(
-            &request.body,
-            signature,
-            std::slice::from_ref(&*certificate),
-            now.unix_timestamp(),
-        )
-        .map_err(|err| {
-            let (outcome, status) = rejection(err.kind(), 401);
-            let message = if status == 503 {
-                "temporarily unavailable, retry later".to_string()
-            } else {
-                err.to_string()
-            };
-            Failure::new(Reply::error(status, &message), outcome, err)
-        })?;
         trail.event_type = verified.event.clone();
         trail.event_id = Some(verified.content_sha256.clone());
         trail.scheme = Some(verified.form.as_str());
@@ -134,6 +130,7 @@ impl Provider for KnoxHandler {
             source_ip: request.source_ip.clone(),
             body: request.body.clone(),
             message: None,
+            redacted: None,
         };
         let delivered = delivery.deliver(&event).await?;
         Ok(stored_reply(&delivered, &event.id))

@@ -88,8 +88,17 @@ impl Common {
 }
 
 impl From<DependencyError> for Failure {
+    /// 503 either way, so the provider retries; a throttle is its own outcome and metric,
+    /// since it says a quota binds rather than that a service is down.
     fn from(err: DependencyError) -> Self {
-        Failure::unavailable(err)
+        match err.throttled {
+            true => Failure::new(
+                Reply::error(503, "temporarily unavailable, retry later"),
+                Outcome::Throttled,
+                err,
+            ),
+            false => Failure::unavailable(err),
+        }
     }
 }
 

@@ -12,10 +12,10 @@ use hookwarden_verify::reject::RejectKind;
 
 use super::{Common, Failure, Provider};
 use crate::delivery::Delivered;
-use crate::envelope::{VerifiedBy, VerifiedEvent};
+use crate::envelope::{Redacted, VerifiedBy, VerifiedEvent};
 use crate::outcome::{Outcome, Trail};
 use crate::request::{Inbound, Reply};
-use crate::secrets::{verify_with_rotation, SecretCache};
+use crate::secrets::{usable_candidates, verify_with_rotation, SecretCache};
 
 pub const PROVIDER: &str = "oneaccess";
 const CHECK_URL: &str = "CHECK_URL";
@@ -50,21 +50,48 @@ enum Miss {
     Secret(String),
 }
 
-/// Keeps a record's content but not its password: CREATE_USER carries one in clear.
-fn redact_passwords(value: &mut serde_json::Value) {
+/// Whether a field's name says it holds a password (`password`, `newPassword`, `userPwd`,
+/// `PASSWD`, `passphrase`…), in any case.
+fn names_a_password(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    ["password", "passwd", "pwd", "passphrase"]
+        .iter()
+        .any(|word| key.contains(word))
+}
+
+/// Keeps a record's content but not its passwords: CREATE_USER and UPDATE_USER carry one in
+/// clear. Returns the paths replaced, under `path`.
+fn redact_passwords(value: &mut serde_json::Value, path: &str, removed: &mut Vec<String>) {
     match value {
         serde_json::Value::Object(map) => {
             for (key, field) in map.iter_mut() {
-                if key.eq_ignore_ascii_case("password") {
+                let here = format!("{path}.{key}");
+                if names_a_password(key) {
                     *field = serde_json::Value::String("[redacted]".into());
+                    removed.push(here);
                 } else {
-                    redact_passwords(field);
+                    redact_passwords(field, &here, removed);
                 }
             }
         }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(redact_passwords),
+        serde_json::Value::Array(items) => {
+            for (n, item) in items.iter_mut().enumerate() {
+                redact_passwords(item, &format!("{path}[{n}]"), removed);
+            }
+        }
         _ => {}
     }
+}
+
+/// The body as stored: `data` replaced, since it is the message itself when encryption is off
+/// (a user's password in clear) and ciphertext of it otherwise. The decrypted, redacted
+/// message travels as the envelope's `message`; `content_sha256` still proves what was signed.
+fn body_without_data(body: &[u8]) -> Option<bytes::Bytes> {
+    let mut fields: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(body).ok()?;
+    let data = fields.get_mut("data")?;
+    *data = serde_json::Value::String("[removed: see message]".into());
+    Some(serde_json::to_vec(&fields).ok()?.into())
 }
 
 #[async_trait]
@@ -89,24 +116,28 @@ impl Provider for OneAccessHandler {
         let checked = verify_with_rotation(
             &self.secrets,
             |candidates| {
-                let configs = candidates
-                    .iter()
-                    .map(|c| {
-                        Config::from_secret_json(&c.text)
-                            .map_err(|err| format!("secret version {}: {err}", c.version_id))
-                    })
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(Miss::Secret)?;
+                let usable = usable_candidates(candidates, |c| {
+                    Config::from_secret_json(&c.text)
+                        .map_err(|err| format!("secret version {}: {err}", c.version_id))
+                })
+                .map_err(Miss::Secret)?;
+                let (indexes, configs): (Vec<usize>, Vec<Config>) = usable.into_iter().unzip();
                 let verified = oneaccess::verify(body, authorization, &configs, now_ms, window)
                     .map_err(Miss::Protocol)?;
-                let index = verified.config_index;
+                let index = indexes[verified.config_index];
+                let config = configs[verified.config_index].clone();
                 Ok((
-                    verified,
-                    configs[index].clone(),
-                    candidates[index].version_id.clone(),
+                    index,
+                    (verified, config, candidates[index].version_id.clone()),
                 ))
             },
-            |miss| matches!(miss, Miss::Protocol(err) if err.kind() == RejectKind::Forged),
+            // Only a sender holding a configured bearer token gets past it, so a token that
+            // is missing or wrong never makes the function re-read the secret: a bare POST
+            // cannot cost a GetSecretValue.
+            |miss| {
+                matches!(miss, Miss::Protocol(err) if err.kind() == RejectKind::Forged
+                    && !matches!(err, OneAccessError::MissingBearer | OneAccessError::WrongBearer))
+            },
         )
         .await
         .map_err(|err| failure(500, Outcome::Unavailable, err))?;
@@ -144,9 +175,21 @@ impl Provider for OneAccessHandler {
             .common
             .delivery()
             .map_err(|f| failure(500, f.outcome, f.reason))?;
+        let mut removed = Vec::new();
+        // The verifier read the body as a JSON object with a string `data`, so the whole body
+        // is dropped only if that changed under our feet.
+        let stored_body = body_without_data(body);
+        removed.push(
+            if stored_body.is_some() {
+                "body.data"
+            } else {
+                "body"
+            }
+            .to_string(),
+        );
         let message = match serde_json::from_str::<serde_json::Value>(&verified.msg) {
             Ok(mut value) => {
-                redact_passwords(&mut value);
+                redact_passwords(&mut value, "message", &mut removed);
                 value
             }
             Err(_) => serde_json::Value::String("[message is not JSON]".into()),
@@ -161,12 +204,20 @@ impl Provider for OneAccessHandler {
             source_ip: request.source_ip.clone(),
             body: body.clone(),
             message: Some(message),
+            redacted: Some(Redacted {
+                body: stored_body.unwrap_or_else(|| bytes::Bytes::from_static(b"{}")),
+                removed,
+            }),
         };
         match delivery.deliver(&event).await {
             Ok(Delivered::Stored { .. }) => reply(Outcome::Stored),
             // A redelivery gets the same answer as the first delivery: OneAccess needs the id.
             Ok(Delivered::Duplicate { .. }) => reply(Outcome::Duplicate),
-            Err(err) => Err(failure(500, Outcome::Unavailable, err)),
+            // OneAccess's "system busy" either way; the outcome tells a quota apart.
+            Err(err) => {
+                let dependency = Failure::from(err);
+                Err(failure(500, dependency.outcome, dependency.reason))
+            }
         }
     }
 }

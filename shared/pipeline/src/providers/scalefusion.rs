@@ -9,7 +9,7 @@ use crate::envelope::{VerifiedBy, VerifiedEvent};
 use crate::ids::sha256_hex;
 use crate::outcome::{Outcome, Trail};
 use crate::request::{Inbound, Reply};
-use crate::secrets::{json_field, verify_with_rotation, SecretCache};
+use crate::secrets::{json_field, usable_candidates, verify_with_rotation, SecretCache};
 
 pub const PROVIDER: &str = "scalefusion";
 /// The field of the Secrets Manager JSON secret that holds the dashboard's Secret Key.
@@ -59,14 +59,12 @@ impl Provider for ScalefusionHandler {
         let checked = verify_with_rotation(
             &self.secrets,
             |candidates| {
-                let keys = candidates
-                    .iter()
-                    .map(|c| json_field(c, SECRET_FIELD))
-                    .collect::<Result<Vec<_>, _>>()
+                let usable = usable_candidates(candidates, |c| json_field(c, SECRET_FIELD))
                     .map_err(Miss::Secret)?;
-                let keys: Vec<&[u8]> = keys.iter().map(|k| k.as_bytes()).collect();
-                let index = scalefusion::verify(body, header, &keys).map_err(Miss::Signature)?;
-                Ok(candidates[index].version_id.clone())
+                let keys: Vec<&[u8]> = usable.iter().map(|(_, k)| k.as_bytes()).collect();
+                let matched = scalefusion::verify(body, header, &keys).map_err(Miss::Signature)?;
+                let index = usable[matched].0;
+                Ok((index, candidates[index].version_id.clone()))
             },
             |miss| matches!(miss, Miss::Signature(err) if err.kind() == RejectKind::Forged),
         )
@@ -105,6 +103,7 @@ impl Provider for ScalefusionHandler {
             source_ip: request.source_ip.clone(),
             body: body.clone(),
             message: None,
+            redacted: None,
         };
         trail.event_id = Some(verified.id.clone());
         trail.scheme = Some("hmac-sha256");

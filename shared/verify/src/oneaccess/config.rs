@@ -16,7 +16,10 @@ pub struct Config {
     /// Set when message encryption is on in the console.
     pub encryption: Option<Encryption>,
     /// Accept an empty `signature` (signing switched off in the console); the bearer token is
-    /// then the only proof of origin.
+    /// then the only proof of origin. Only without `signature_key` and without ECB: with a
+    /// key an empty signature is always refused (else anyone holding the bearer token could
+    /// strip the signature and change eventType, nonce or timestamp), and ECB without a
+    /// signature would leave `data` unauthenticated.
     pub allow_unsigned: bool,
 }
 
@@ -63,7 +66,9 @@ impl Config {
     /// ```
     ///
     /// `encryption_mode` is `"gcm"` (the default) or `"ecb"`, and only read when
-    /// `encryption_key` is set. Other fields are ignored. Errors never quote secret values.
+    /// `encryption_key` is set. `allow_unsigned: true` is refused together with a
+    /// `signature_key` (it would let the signature be stripped) and with ECB (nothing would
+    /// authenticate `data`). Other fields are ignored. Errors never quote secret values.
     pub fn from_secret_json(text: &str) -> Result<Self, OneAccessError> {
         let bad = |reason: String| OneAccessError::BadSecret(reason);
         let raw: SecretJson = serde_json::from_str(text).map_err(|err| {
@@ -80,12 +85,23 @@ impl Config {
         })?;
         let allow_unsigned = raw.allow_unsigned.unwrap_or(false);
         let signature_key = present(raw.signature_key);
-        if signature_key.is_none() && !allow_unsigned {
-            return Err(bad(
-                "signature_key is missing; copy the console's signature key, or set \
-                 allow_unsigned to true if signing is off"
-                    .into(),
-            ));
+        match (&signature_key, allow_unsigned) {
+            (None, false) => {
+                return Err(bad(
+                    "signature_key is missing; copy the console's signature key, or set \
+                     allow_unsigned to true if signing is off"
+                        .into(),
+                ))
+            }
+            (Some(_), true) => {
+                return Err(bad(
+                    "allow_unsigned is true but a signature_key is set: anyone holding the \
+                     bearer token could then strip the signature; set allow_unsigned to false \
+                     (signing on), or remove signature_key (signing off in the console)"
+                        .into(),
+                ))
+            }
+            _ => {}
         }
         let encryption = match present(raw.encryption_key) {
             None => None,
@@ -98,6 +114,13 @@ impl Config {
                         return Err(bad("encryption_mode must be \"gcm\" or \"ecb\"".into()))
                     }
                 };
+                if allow_unsigned && mode == CipherMode::Ecb {
+                    return Err(bad(
+                        "allow_unsigned with encryption_mode \"ecb\": ECB does not authenticate \
+                         data, so without a signature nothing would; turn signing on, or use gcm"
+                            .into(),
+                    ));
+                }
                 Some(Encryption::new(&key, mode)?)
             }
         };
@@ -169,6 +192,37 @@ mod tests {
                     assert!(!err.to_string().contains("secret-value"), "{err}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn refuses_allow_unsigned_with_a_signature_key_or_ecb() {
+        for (text, says) in [
+            (
+                r#"{"bearer_token":"tok","signature_key":"sig","allow_unsigned":true}"#,
+                "strip the signature",
+            ),
+            (
+                r#"{"bearer_token":"tok","signature_key":"sig","encryption_key":"0123456789abcdef","allow_unsigned":true}"#,
+                "strip the signature",
+            ),
+            (
+                r#"{"bearer_token":"tok","encryption_key":"0123456789abcdef","encryption_mode":"ecb","allow_unsigned":true}"#,
+                "ECB does not authenticate",
+            ),
+        ] {
+            let err = Config::from_secret_json(text).unwrap_err();
+            assert_eq!(err.kind(), RejectKind::CertificateUnusable, "{err}");
+            assert!(err.to_string().contains(says), "{text}: {err}");
+            assert!(!err.to_string().contains("sig\""), "{err}");
+        }
+        // Signing off with GCM or no encryption stays possible; ECB with a signature too.
+        for text in [
+            r#"{"bearer_token":"tok","encryption_key":"0123456789abcdef","allow_unsigned":true}"#,
+            r#"{"bearer_token":"tok","allow_unsigned":true}"#,
+            r#"{"bearer_token":"tok","signature_key":"sig","encryption_key":"0123456789abcdef","encryption_mode":"ecb"}"#,
+        ] {
+            assert!(Config::from_secret_json(text).is_ok(), "{text}");
         }
     }
 
