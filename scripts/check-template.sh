@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Checks template.yaml without AWS access: cfn-lint, `sam validate --lint`, checkov, then a
-# local SAM transform whose output is evaluated for four parameter sets and checked against
+# local SAM transform whose output is evaluated for five parameter sets and checked against
 # the code (environment variables the functions read, binary names, the EMF metric) and
 # against least privilege. Exits non-zero on any failure.
 # Needs cfn-lint, aws-sam-cli (which brings samtranslator) and checkov: `bash .ci/run`.
@@ -38,9 +38,10 @@ run "sam validate --lint" sam validate --lint --template-file template.yaml
 run checkov checkov --file template.yaml --framework cloudformation --skip-download --quiet --compact
 
 run "transformed template" python3 - <<'PY'
-"""Transforms template.yaml with SAM's translator, resolves it for four parameter sets
+"""Transforms template.yaml with SAM's translator, resolves it for five parameter sets
 and checks what each function can do and is told."""
 import copy
+import fnmatch
 import glob
 import re
 import sys
@@ -194,7 +195,7 @@ def as_list(x):
 
 # --- what the code says --------------------------------------------------------------------
 settings_rs = open("shared/aws/src/settings.rs").read()
-code_vars = set(re.findall(r'"((?:HOOKWARDEN|KNOX|SCALEFUSION|ONEACCESS)_[A-Z_]+)"', settings_rs))
+code_vars = set(re.findall(r'"((?:HOOKWARDEN|KNOX|SCALEFUSION|ONEACCESS)_[A-Z0-9_]+)"', settings_rs))
 check(len(code_vars) >= 13, f"found only {sorted(code_vars)} in settings.rs; did it move?")
 binaries = set()
 for manifest in glob.glob("functions/*/Cargo.toml"):
@@ -207,7 +208,8 @@ for needle in ['"Namespace": "Hookwarden"', '"Dimensions": [["Provider"]]', '"Na
     check(needle in outcome_rs, f"outcome.rs no longer emits {needle}; update the Hookwarden alarms")
 
 FUNCTIONS = {
-    "KnoxFunction": ("knox", "knox-webhook", {"KNOX_CERT_BUCKET", "KNOX_CERT_KEY", "KNOX_API_SECRET_ID", "KNOX_SUBSCRIPTION_IDS"}),
+    "KnoxFunction": ("knox", "knox-webhook", {"KNOX_CERT_BUCKET", "KNOX_CERT_KEY", "KNOX_API_SECRET_ID", "KNOX_SUBSCRIPTION_IDS",
+                                              "KNOX_CERT_SPKI_SHA256"}),
     "ScalefusionFunction": ("scalefusion", "scalefusion-webhook", {"SCALEFUSION_SECRET_ID"}),
     "OneAccessFunction": ("oneaccess", "oneaccess-webhook", {"ONEACCESS_SECRET_ID", "ONEACCESS_REPLAY_WINDOW_SECS"}),
 }
@@ -220,7 +222,7 @@ for logical, (prefix, binary, own) in FUNCTIONS.items():
     check(meta.get("BuildProperties", {}).get("Binary") == binary, f"{logical}: BuildProperties.Binary is not {binary}")
     check(binary in binaries, f"{logical}: no [[bin]] named {binary} in functions/*/Cargo.toml")
 
-# --- four parameter sets --------------------------------------------------------------------
+# --- five parameter sets --------------------------------------------------------------------
 KEY = "arn:aws:kms:us-east-1:123456789012:key/0f1e2d3c-aaaa-bbbb-cccc-111122223333"
 SF = "arn:aws:secretsmanager:us-east-1:123456789012:secret:sf-AbCdEf"
 OA = "arn:aws:secretsmanager:us-east-1:123456789012:secret:oa-AbCdEf"
@@ -240,7 +242,30 @@ SCENARIOS = {
         "Sink": "eventbridge", "ExistingEventBusName": "default", "ScalefusionSecretArn": SF,
         "OneAccessSecretArn": OA, "KnoxApiSecret": KA, "AlarmTopicArn": TOPIC,
         "AlarmEmail": "ignored@example.com"},
+    # The old default key, inside the Knox event prefix: the explicit Deny still keeps the
+    # role from writing it (A4). Two pins, as during a key rotation.
+    "certificate under knox/, no Knox API, two pins": {
+        "Sink": "eventbridge", "KnoxCertificateKey": "knox/_certificate/knox-validation.pem",
+        "KnoxCertificateSpkiSha256": "c7bd4723b0358695a301338180fc0d296aeb4973c3c1d88dd7ef197dfdd23527," + "ab" * 32},
 }
+
+# Rules: a Knox API secret needs a key pin (a download is accepted only under one).
+def rule_holds(stack, rule):
+    if "RuleCondition" in rule and not stack.cond(rule["RuleCondition"]):
+        return True
+    return all(stack.cond(a["Assert"]) for a in rule["Assertions"])
+
+
+rules = template.get("Rules", {})
+check("KnoxDownloadNeedsPin" in rules, "no KnoxDownloadNeedsPin rule")
+for overrides, holds in [({"KnoxApiSecret": "create", "KnoxCertificateSpkiSha256": ""}, False),
+                         ({"KnoxApiSecret": "", "KnoxCertificateSpkiSha256": ""}, True),
+                         ({"KnoxApiSecret": KA}, True)]:
+    check(rule_holds(Stack(overrides), rules.get("KnoxDownloadNeedsPin", {"Assertions": []})) == holds,
+          f"KnoxDownloadNeedsPin with {overrides} should {'hold' if holds else 'fail'}")
+for scenario, overrides in SCENARIOS.items():
+    for name, rule in rules.items():
+        check(rule_holds(Stack(overrides), rule), f"[{scenario}] rule {name} fails")
 
 for scenario, overrides in SCENARIOS.items():
     stack = Stack(overrides)
@@ -282,6 +307,7 @@ for scenario, overrides in SCENARIOS.items():
             check(env["KNOX_CERT_BUCKET"] == cert_bucket and env["KNOX_CERT_KEY"] == p["KnoxCertificateKey"], f"{where}: certificate location")
             check(env["KNOX_API_SECRET_ID"] == (secrets[logical] or ""), f"{where}: KNOX_API_SECRET_ID {env['KNOX_API_SECRET_ID']!r}")
             check(env["KNOX_SUBSCRIPTION_IDS"] == p["KnoxSubscriptionIds"], f"{where}: KNOX_SUBSCRIPTION_IDS {env['KNOX_SUBSCRIPTION_IDS']!r}")
+            check(env["KNOX_CERT_SPKI_SHA256"] == p["KnoxCertificateSpkiSha256"], f"{where}: KNOX_CERT_SPKI_SHA256 {env['KNOX_CERT_SPKI_SHA256']!r}")
         else:
             secret_var = "SCALEFUSION_SECRET_ID" if logical == "ScalefusionFunction" else "ONEACCESS_SECRET_ID"
             check(env[secret_var] == secrets[logical], f"{where}: {secret_var} {env[secret_var]!r}")
@@ -306,20 +332,23 @@ for scenario, overrides in SCENARIOS.items():
         # Least privilege: exactly these grants, nothing on "*".
         role = stack.props(fn["Role"].strip("<>").split(".")[0])
         statements = [s for pol in role["Policies"] for s in pol["PolicyDocument"]["Statement"]]
-        grants = {}
+        grants, denials = {}, {}
         for s in statements:
-            check(s["Effect"] == "Allow", f"{where}: unexpected {s['Effect']} statement")
+            check(s["Effect"] in ("Allow", "Deny"), f"{where}: unexpected {s['Effect']} statement")
             for action in as_list(s["Action"]):
                 for resource in as_list(s["Resource"]):
                     check("*" != resource and not resource.endswith(":*") or action.startswith("logs:"),
                           f"{where}: {action} on {resource}")
-                    grants.setdefault(action, set()).add((resource, repr(s.get("Condition"))))
+                    (grants if s["Effect"] == "Allow" else denials).setdefault(action, set()).add(
+                        (resource, repr(s.get("Condition"))))
         own_objects = f"<EventsBucket.Arn>/{prefix}/*"
+        # Every event write is a create (If-None-Match: *): the role cannot overwrite (A15).
+        create_only = repr({"StringEquals": {"s3:if-none-match": "*"}})
         expected = {
             "logs:CreateLogStream": {(f"<{log_group.strip('<>')}.Arn>", "None")},
             "logs:PutLogEvents": {(f"<{log_group.strip('<>')}.Arn>", "None")},
             "s3:GetObject": {(own_objects, "None")},
-            "s3:PutObject": {(own_objects, "None")},
+            "s3:PutObject": {(own_objects, create_only)},
             # Unconditional: a GET or HEAD carries no s3:prefix, so only a plain grant makes
             # S3 answer 404 for a missing key (review B1).
             "s3:ListBucket": {("<EventsBucket.Arn>", "None")},
@@ -333,11 +362,31 @@ for scenario, overrides in SCENARIOS.items():
         if secrets[logical]:
             expected["secretsmanager:GetSecretValue"] = {(secrets[logical], "None")}
         if eventbridge:
-            expected["events:PutEvents"] = {(bus_arn, "None")}
+            # Only under its own source: no function publishes as another provider (A15).
+            expected["events:PutEvents"] = {(bus_arn, repr({"StringEquals": {"events:source": f"hookwarden.{prefix}"}}))}
         if p["KmsKeyArn"]:
             expected["kms:Decrypt"] = {(KEY, "None")}
             expected["kms:GenerateDataKey"] = {(KEY, "None")}
         check(grants == expected, f"{where}: role grants\n  got      {sorted(grants.items())}\n  expected {sorted(expected.items())}")
+        expected_denials = {}
+        if logical == "KnoxFunction" and not secrets[logical]:
+            expected_denials["s3:PutObject"] = {(cert_object, "None")}
+        check(denials == expected_denials, f"{where}: role denials {sorted(denials.items())} != {sorted(expected_denials.items())}")
+
+        # A4: the trust anchor is writable exactly when the download is configured. Resource
+        # patterns are matched as IAM matches them (`*` spans `/`), over the resolved ARNs.
+        if logical == "KnoxFunction":
+            def arn(resource):
+                return resource.replace("<EventsBucket.Arn>", "arn:aws:s3:::<EventsBucket>")
+            allowing = [r for r, _ in grants.get("s3:PutObject", ()) if fnmatch.fnmatchcase(cert_object, arn(r))]
+            denying = [r for r, c in denials.get("s3:PutObject", ())
+                       if c == "None" and fnmatch.fnmatchcase(cert_object, arn(r))]
+            writable = bool(allowing) and not denying
+            check(writable == bool(secrets[logical]),
+                  f"{where}: certificate {cert_object} writable={writable} (allowed by {allowing}, denied by {denying}), "
+                  f"expected {bool(secrets[logical])}")
+            if not secrets[logical] and not p["KnoxCertificateKey"].startswith(f"{prefix}/"):
+                check(not allowing, f"{where}: an Allow statement grants s3:PutObject on the certificate: {allowing}")
 
     # The bucket: private, TLS only, encrypted as asked.
     bucket = stack.props("EventsBucket")

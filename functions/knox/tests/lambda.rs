@@ -455,3 +455,54 @@ async fn a_certificate_rotated_in_s3_is_used_without_a_redeploy() {
     assert_eq!(status, 200, "{reply}\n{}", deployment.logs());
     assert_eq!(deployment.events("knox").await.len(), 2);
 }
+
+/// Review B3: the largest body a function URL can carry, in the shape that costs the
+/// canonicalizer most (short keys, nested), verified and stored within a 128 MB function.
+/// Peak RSS is read from the process (`VmHWM`), in the test's debug build.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_largest_body_fits_in_a_128_mb_function() {
+    const LIMIT: usize = 6 * 1024 * 1024;
+    let mut deployment = Deployment::prepare(BINARY).await;
+    put_certificate(&deployment).await;
+    let limit = LIMIT.to_string();
+    deployment.start(
+        Some("s3"),
+        &[
+            ("KNOX_CERT_KEY", CERT_KEY),
+            ("HOOKWARDEN_MAX_BODY_BYTES", limit.as_str()),
+        ],
+    );
+    // A function URL event is at most 6 MB of JSON: leave room for the event around the body.
+    let target = LIMIT - 64 * 1024;
+    let mut body =
+        String::from(r#"{"subscriptionId":"123456789123","event":"KAI_BIG","payload":{"#);
+    let mut n = 0usize;
+    while body.len() < target - 32 {
+        if n > 0 {
+            body.push(',');
+        }
+        body.push_str(&format!(r#""{n:x}":{{"a":1}}"#));
+        n += 1;
+    }
+    body.push_str("}}");
+    let event = signed(body.as_bytes(), "big-1", false);
+    let (status, reply) = deployment.invoke(event).await;
+    assert_eq!(status, 200, "{reply}");
+    let pid = deployment.function.as_ref().unwrap().id();
+    let status_text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let peak_kib: u64 = status_text
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/<pid>/status");
+    let peak_mib = peak_kib as f64 / 1024.0;
+    println!(
+        "a {} byte body ({n} nested objects): peak RSS {peak_mib:.1} MiB",
+        body.len()
+    );
+    assert!(
+        peak_mib < 100.0,
+        "peak RSS {peak_mib:.1} MiB leaves too little of a 128 MB function"
+    );
+    assert_eq!(deployment.events("knox").await.len(), 1);
+}
