@@ -592,3 +592,38 @@ fn usage_errors_are_one_line_and_exit_2() {
         "the config shape is documented"
     );
 }
+
+/// Issue 14: `hookwarden verify knox` accepts any JOSE header over a valid RS256 signature, as
+/// Samsung's verifier does, and refuses the same signature under another header.
+#[test]
+fn verify_knox_accepts_any_signed_jose_header() {
+    use hookwarden_verify::encoding::URL_UNPADDED;
+    let dir = tempfile::tempdir().unwrap();
+    let keys = common::test_keys_dir();
+    let key_pem = std::fs::read_to_string(keys.join("knox-test-key.pem")).unwrap();
+    let key = hookwarden_verify::rsa::RsaSigningKey::from_pkcs8_pem(&key_pem).unwrap();
+    let cert = keys.join("knox-test-cert.pem");
+    let body = write(dir.path(), "body.json", KNOX_BODY.as_bytes());
+    let verify = |signature: &str| {
+        hookwarden([
+            "verify",
+            "knox",
+            "--cert",
+            cert.to_str().unwrap(),
+            "--signature",
+            signature,
+            "--body",
+            &body,
+        ])
+    };
+    for header in [r#"{"typ":"JWT"}"#, "{}", r#"{"alg":"none"}"#, "not json"] {
+        let protected = base64::Engine::encode(&URL_UNPADDED, header);
+        let signature =
+            hookwarden_verify::knox::sign_with_header(KNOX_BODY.as_bytes(), &protected, &key)
+                .unwrap();
+        assert_exit(&verify(&signature), 0);
+        let (_, rest) = signature.split_once('.').unwrap();
+        let swapped = format!("{}.{rest}", base64::Engine::encode(&URL_UNPADDED, "{}x"));
+        assert_exit(&verify(&swapped), 1);
+    }
+}

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hookwarden_testkit::deployment::{BUCKET, BUS};
+use hookwarden_testkit::deployment::{event_id, event_keys, BUCKET, BUS};
 use hookwarden_testkit::load::{mix, shuffle};
 use hookwarden_testkit::moto::MotoServer;
 use hookwarden_testkit::proxy::{self, Action, Proxy, Service};
@@ -329,16 +329,10 @@ async fn exactly_once_under_faults_and_sigkill() {
     proxy.set_policy(Arc::new(|_: &proxy::Request| Action::Forward));
 
     // Stored envelopes, by id.
-    let keys: Vec<String> = moto
-        .list_keys(BUCKET, "knox/")
-        .await
-        .into_iter()
-        .filter(|k| !k.contains("/_state/") && !k.contains("/_certificate/"))
-        .collect();
+    let keys = event_keys(&moto, "knox").await;
     let mut stored: BTreeMap<String, usize> = BTreeMap::new();
     for key in &keys {
-        let id = key.rsplit('/').next().unwrap().trim_end_matches(".json");
-        *stored.entry(id.to_string()).or_default() += 1;
+        *stored.entry(event_id(key).to_string()).or_default() += 1;
     }
 
     let valid: BTreeSet<&str> = ended

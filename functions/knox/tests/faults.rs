@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+use hookwarden_testkit::deployment::{event_id, event_keys};
 use hookwarden_testkit::load::{percentile, shuffle};
 use hookwarden_testkit::log_audit::assert_no_needles;
 use hookwarden_testkit::moto::MotoServer;
@@ -1231,17 +1232,10 @@ async fn load_through_the_runtime_api() {
     let wall = started.elapsed();
 
     // Exactly the unique valid events are stored: none lost, none forged, none twice.
-    let stored: BTreeSet<String> = keys(&moto)
+    let stored: BTreeSet<String> = event_keys(&moto, "knox")
         .await
-        .into_iter()
-        .filter(|k| !k.contains("/_state/") && !k.contains("/_certificate/"))
-        .map(|k| {
-            k.rsplit('/')
-                .next()
-                .unwrap()
-                .trim_end_matches(".json")
-                .to_string()
-        })
+        .iter()
+        .map(|k| event_id(k).to_string())
         .collect();
     assert_eq!(stored.len(), firsts, "one object per unique delivery");
     assert_eq!(stored, valid_ids, "exactly the valid events, so no forgery");

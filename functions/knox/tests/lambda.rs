@@ -506,3 +506,49 @@ async fn the_largest_body_fits_in_a_128_mb_function() {
     );
     assert_eq!(deployment.events("knox").await.len(), 1);
 }
+
+/// Issue 14: whatever JOSE header Samsung sends, the function accepts what Samsung's verifier
+/// accepts (the header is signed verbatim and decides nothing) and refuses a changed one; the
+/// outcome line says what the header held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_jose_header_samsung_accepts_is_accepted() {
+    use hookwarden_verify::encoding::URL_UNPADDED;
+    let deployment = deploy("s3", true).await;
+    let key = RsaSigningKey::from_pkcs8_pem(&test_key("knox-test-key.pem")).unwrap();
+    let b64 = |text: &str| base64::Engine::encode(&URL_UNPADDED, text);
+    let headers = [
+        (b64(r#"{"typ":"JWT"}"#), "alg=- typ=JWT kid=-"),
+        (b64("{}"), "alg=- typ=- kid=-"),
+        (b64(r#"{"alg":"rs256"}"#), "alg=rs256 typ=- kid=-"),
+        (b64(r#"{"alg":"none"}"#), "alg=none typ=- kid=-"),
+        (
+            b64(r#"{"alg":"HS256","kid":"k1"}"#),
+            "alg=HS256 typ=- kid=k1",
+        ),
+        (b64("not json"), "not a JSON object"),
+        (String::new(), "empty"),
+    ];
+    for (n, (protected, described)) in headers.iter().enumerate() {
+        let body = guard_body("123456789123", "KG_DEVICE_LOCKED", &format!("hdr-{n}"));
+        let signature = knox::sign_with_header(&body, protected, &key).unwrap();
+        let template = &samples("knox")[0].1;
+        let event = with_request(template, &body, &[("x-wsm-signature", &signature)], false);
+        let (status, reply) = deployment.invoke(event).await;
+        assert_eq!(status, 200, "{protected:?}: {reply}");
+        let logs = deployment.logs();
+        assert!(
+            logs.contains(&format!("\"jose_header\":\"{described}\"")),
+            "{described}: {logs}"
+        );
+        // The header's bytes are signed: another header under the same signature is refused.
+        let (_, rest) = signature.split_once('.').unwrap();
+        let swapped = format!("{}.{rest}", b64(r#"{"alg":"RS256"}"#));
+        let event = with_request(template, &body, &[("x-wsm-signature", &swapped)], false);
+        assert_eq!(
+            deployment.invoke(event).await.0,
+            401,
+            "{protected:?} swapped"
+        );
+    }
+    assert_eq!(deployment.events("knox").await.len(), headers.len());
+}

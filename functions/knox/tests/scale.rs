@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hookwarden_testkit::deployment::{BUCKET, BUS};
+use hookwarden_testkit::deployment::{event_id, event_keys, BUCKET, BUS};
 use hookwarden_testkit::load::mix;
 use hookwarden_testkit::moto::MotoServer;
 use hookwarden_testkit::proxy::{self, Action, Proxy, Service};
@@ -201,22 +201,8 @@ async fn burst(layout: Layout, events: &[(usize, Value)]) -> Report {
             (*status == 200).then(|| (*n, body["id"].as_str().unwrap().to_string()))
         })
         .collect();
-    let stored: Vec<String> = moto
-        .list_keys(BUCKET, "knox/")
-        .await
-        .into_iter()
-        .filter(|k| !k.contains("/_state/") && !k.contains("/_certificate/"))
-        .collect();
-    let stored_ids: BTreeSet<String> = stored
-        .iter()
-        .map(|k| {
-            k.rsplit('/')
-                .next()
-                .unwrap()
-                .trim_end_matches(".json")
-                .to_string()
-        })
-        .collect();
+    let stored = event_keys(&moto, "knox").await;
+    let stored_ids: BTreeSet<&str> = stored.iter().map(|k| event_id(k)).collect();
     assert_eq!(
         stored_ids.len(),
         stored.len(),
@@ -224,7 +210,7 @@ async fn burst(layout: Layout, events: &[(usize, Value)]) -> Report {
     );
     for id in acknowledged.values() {
         assert!(
-            stored_ids.contains(id),
+            stored_ids.contains(id.as_str()),
             "{layout:?}: {id} answered 200, not stored"
         );
     }

@@ -73,10 +73,7 @@ impl Deployment {
 
     /// Keys of stored envelopes under `prefix/` (the dedupe state under `_state/` left out).
     pub async fn events(&self, prefix: &str) -> Vec<String> {
-        let keys = self.moto.list_keys(BUCKET, &format!("{prefix}/")).await;
-        keys.into_iter()
-            .filter(|k| !k.contains("/_state/") && !k.contains("/_certificate/"))
-            .collect()
+        event_keys(&self.moto, prefix).await
     }
 
     /// A stored envelope as JSON.
@@ -101,4 +98,19 @@ impl Deployment {
             .map(|f| format!("{}{}", f.stdout(), f.stderr()))
             .unwrap_or_default()
     }
+}
+
+/// Keys of the envelopes stored in [`BUCKET`] under `prefix/`: the dedupe state (`_state/`)
+/// and a certificate (`_certificate/`) left out.
+pub async fn event_keys(moto: &MotoServer, prefix: &str) -> Vec<String> {
+    let keys = moto.list_keys(BUCKET, &format!("{prefix}/")).await;
+    keys.into_iter()
+        .filter(|k| !k.contains("/_state/") && !k.contains("/_certificate/"))
+        .collect()
+}
+
+/// The event id an envelope key ends in (`…/{id}.json`).
+pub fn event_id(key: &str) -> &str {
+    let name = key.rsplit('/').next().unwrap_or(key);
+    name.strip_suffix(".json").unwrap_or(name)
 }

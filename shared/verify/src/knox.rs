@@ -263,9 +263,18 @@ fn verify_anchors(
 
 /// Produces the `X-WSM-SIGNATURE` Samsung would send for `body` (tests, `hookwarden sign`).
 pub fn sign(body: &[u8], key: &RsaSigningKey) -> Result<String, KnoxError> {
+    sign_with_header(body, &URL_UNPADDED.encode(PROTECTED_HEADER), key)
+}
+
+/// As [`sign`], with `protected` as the JWS header part, verbatim (tests: Samsung's verifier
+/// signs whatever `parts[0]` holds, so hookwarden must accept any).
+pub fn sign_with_header(
+    body: &[u8],
+    protected: &str,
+    key: &RsaSigningKey,
+) -> Result<String, KnoxError> {
     let canonical = jackson::canonicalize(body)?;
-    let protected = URL_UNPADDED.encode(PROTECTED_HEADER);
-    let input = signing_input(&protected, &canonical, &URL_PADDED);
+    let input = signing_input(protected, &canonical, &URL_PADDED);
     let signature = URL_UNPADDED.encode(key.sign_pkcs1_sha256(input.as_bytes()));
     // `input` is already `parts[0].parts[1]`: Samsung's payload part is the padded canonical form.
     Ok(format!("{input}.{signature}"))
