@@ -6,6 +6,7 @@
 # usage: bench/instructions.sh RECEIVER FUNCTIONS_DIR [EVENTS]
 #   RECEIVER: knox, scalefusion, oneaccess or python-knox; FUNCTIONS_DIR holds the binaries.
 # Prints one line: RECEIVER cold_instructions per_event_instructions
+# INSTRUCTIONS_ARGS: more harness arguments, e.g. "--tenants 100".
 # With INSTRUCTIONS_TOP=N, also prints (to stderr) the N functions with the most inclusive
 # instructions in the warm process (INSTRUCTIONS_PROFILE=cold: in a cold start) — where the
 # time goes. Symbols need a build with them:
@@ -35,7 +36,7 @@ chmod +x "$dir/wrap.sh"
 
 target/debug/hookwarden-bench --functions "$functions" --python "$python" --only "$receiver" \
     --cold-runs 1 --warmup 0 --events "$events" --rss-events $((events + 1)) \
-    --wrap "$dir/wrap.sh" --timeout-secs 900 > /dev/null 2> "$dir/harness.log" ||
+    --wrap "$dir/wrap.sh" --timeout-secs 900 ${INSTRUCTIONS_ARGS:-} > /dev/null 2> "$dir/harness.log" ||
     { cat "$dir/harness.log" >&2; exit 1; }
 
 # Three processes: an unmeasured cold start, a measured one, then 1 + EVENTS events.

@@ -16,6 +16,8 @@
 #   BENCH_CALLGRIND=0      skip the instruction counts (callgrind; about 5 minutes)
 #   BENCH_IDENTITY=0       skip the AWS requests and wall time per event under injected round trips
 #   BENCH_RTT_MS=0,20,50   the injected AWS round trips for that measurement
+#   BENCH_TENANTS=100      also measure scalefusion and oneaccess with 1 and with this many
+#                          tenants (events sent to /t<n mod N>): the tenant lookup's cost; 0 skips
 # Output: the report on stdout and in bench/out/report.md, figures in bench/out/*.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -79,6 +81,19 @@ if [ "${BENCH_IDENTITY:-1}" = 1 ]; then
         --python "$python" \
         --rtt-ms "${BENCH_RTT_MS:-0,20,50}" \
         "${only_args[@]}" | tee -a "$out/report.md"
+fi
+
+tenants=${BENCH_TENANTS:-100}
+if [ "$tenants" != 0 ]; then
+    for count in 1 "$tenants"; do
+        echo "== scalefusion and oneaccess with $count tenant(s) configured" >&2
+        echo -e "\n## With $count tenant(s) configured (events to /t<n mod $count>)\n" | tee -a "$out/report.md"
+        target/debug/hookwarden-bench \
+            --functions target/release \
+            --only scalefusion,oneaccess --tenants "$count" \
+            --cold-runs "$cold_runs" --events "$events" --rss-events "$rss_events" \
+            --json "$out/report-tenants-$count.json" | tee -a "$out/report.md"
+    done
 fi
 
 if [ "${BENCH_CALLGRIND:-1}" = 1 ] && command -v valgrind >/dev/null; then

@@ -214,7 +214,8 @@ FUNCTIONS = {
     "OneAccessFunction": ("oneaccess", "oneaccess-webhook", {"ONEACCESS_SECRET_ID", "ONEACCESS_REPLAY_WINDOW_SECS"}),
 }
 COMMON = {"HOOKWARDEN_SINK", "HOOKWARDEN_BUCKET", "HOOKWARDEN_PREFIX", "HOOKWARDEN_EVENT_BUS",
-          "HOOKWARDEN_MAX_BODY_BYTES", "HOOKWARDEN_SECRET_TTL_SECS", "HOOKWARDEN_DEPENDENCY_TIMEOUT_MS", "RUST_LOG"}
+          "HOOKWARDEN_MAX_BODY_BYTES", "HOOKWARDEN_SECRET_TTL_SECS", "HOOKWARDEN_DEPENDENCY_TIMEOUT_MS", "RUST_LOG",
+          "HOOKWARDEN_TENANT_SECRET_PREFIX"}
 
 for logical, (prefix, binary, own) in FUNCTIONS.items():
     meta = template["Resources"][logical].get("Metadata", {})
@@ -237,7 +238,7 @@ SCENARIOS = {
         "Sink": "s3,eventbridge", "KmsKeyArn": KEY, "KnoxApiSecret": "create",
         "KnoxCertificateBucket": "certs-bucket", "KnoxCertificateKey": "kwn/cert.pem",
         "KnoxSubscriptionIds": "123456789123,566797f70f280325c20ff234",
-        "ReservedConcurrency": "5", "AlarmEmail": "ops@example.com"},
+        "ReservedConcurrency": "5", "AlarmEmail": "ops@example.com", "Tenants": "enabled"},
     "existing bus and secrets": {
         "Sink": "eventbridge", "ExistingEventBusName": "default", "ScalefusionSecretArn": SF,
         "OneAccessSecretArn": OA, "KnoxApiSecret": KA, "AlarmTopicArn": TOPIC,
@@ -297,6 +298,9 @@ for scenario, overrides in SCENARIOS.items():
         check(set(env) == COMMON | own, f"{where}: environment {sorted(env)} != {sorted(COMMON | own)}")
         unknown = set(env) - code_vars - {"RUST_LOG"}
         check(not unknown, f"{where}: settings.rs does not read {sorted(unknown)}")
+        tenant_prefix = f"hw/tenants/{prefix}/" if p["Tenants"] == "enabled" else ""
+        check(env.get("HOOKWARDEN_TENANT_SECRET_PREFIX") == tenant_prefix,
+              f"{where}: HOOKWARDEN_TENANT_SECRET_PREFIX {env.get('HOOKWARDEN_TENANT_SECRET_PREFIX')!r}")
         check(env.get("HOOKWARDEN_PREFIX") == prefix, f"{where}: HOOKWARDEN_PREFIX {env.get('HOOKWARDEN_PREFIX')!r}")
         check(env.get("HOOKWARDEN_SINK") == p["Sink"], f"{where}: HOOKWARDEN_SINK")
         check(env.get("HOOKWARDEN_BUCKET") == "<EventsBucket>", f"{where}: HOOKWARDEN_BUCKET")
@@ -361,6 +365,10 @@ for scenario, overrides in SCENARIOS.items():
                                            repr({"StringEquals": {"s3:prefix": [p["KnoxCertificateKey"]]}})))
         if secrets[logical]:
             expected["secretsmanager:GetSecretValue"] = {(secrets[logical], "None")}
+        if p["Tenants"] == "enabled":
+            # One pattern per provider, never another provider's tenants.
+            expected.setdefault("secretsmanager:GetSecretValue", set()).add(
+                (f"arn:aws:secretsmanager:us-east-1:123456789012:secret:hw/tenants/{prefix}/*", "None"))
         if eventbridge:
             # Only under its own source: no function publishes as another provider (A15).
             expected["events:PutEvents"] = {(bus_arn, repr({"StringEquals": {"events:source": f"hookwarden.{prefix}"}}))}

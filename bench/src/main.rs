@@ -95,6 +95,12 @@ struct Args {
     /// With --identity: first deliveries (and as many duplicates) per receiver, sink and round trip.
     #[arg(long, default_value_t = 20)]
     identity_events: usize,
+    /// Configure this many tenants on the scalefusion and oneaccess receivers (Secrets
+    /// Manager secrets `bench/tenants/<provider>/t<i>`, holding the function's own key) and
+    /// send event n to `/t<n mod tenants>`: the cost of the tenant lookup, with 1 or 100
+    /// tenants (`--only scalefusion,oneaccess --tenants 100`).
+    #[arg(long)]
+    tenants: Option<usize>,
     /// How long one invocation may take; far above any answer seen without a profiler.
     #[arg(long, default_value_t = 30)]
     timeout_secs: u64,
@@ -107,6 +113,8 @@ struct Receiver {
     env: Vec<(String, String)>,
     provider: Provider,
     binary_bytes: Option<u64>,
+    /// Tenants configured (`--tenants`); 0: events go to `/`, else to `/t<n mod tenants>`.
+    tenants: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -159,6 +167,23 @@ async fn run(args: Args) -> Result<(), BenchError> {
             .ok_or_else(|| BenchError::Setup(format!("--env {pair}: expected NAME=VALUE")))?;
         for receiver in &mut receivers {
             receiver.env.push((name.to_string(), value.to_string()));
+        }
+    }
+    if let Some(count) = args.tenants.filter(|n| *n > 0) {
+        for receiver in &mut receivers {
+            let (provider, secret) = match receiver.provider {
+                Provider::Scalefusion => ("scalefusion", events::SCALEFUSION_SECRET),
+                Provider::OneAccess => ("oneaccess", events::ONEACCESS_SECRET),
+                Provider::Knox => continue,
+            };
+            let prefix = format!("bench/tenants/{provider}/");
+            for i in 0..count {
+                moto.create_secret(&format!("{prefix}t{i}"), secret).await;
+            }
+            receiver
+                .env
+                .push(("HOOKWARDEN_TENANT_SECRET_PREFIX".into(), prefix));
+            receiver.tenants = count;
         }
     }
     if let Some(wrap) = &args.wrap {
@@ -255,6 +280,7 @@ fn receivers(args: &Args, endpoint: &str, scratch: &Path) -> Result<Vec<Receiver
             env,
             provider: Provider::Knox,
             binary_bytes,
+            tenants: 0,
         });
     }
     if wanted("scalefusion") {
@@ -267,6 +293,7 @@ fn receivers(args: &Args, endpoint: &str, scratch: &Path) -> Result<Vec<Receiver
             env,
             provider: Provider::Scalefusion,
             binary_bytes,
+            tenants: 0,
         });
     }
     if wanted("oneaccess") {
@@ -279,6 +306,7 @@ fn receivers(args: &Args, endpoint: &str, scratch: &Path) -> Result<Vec<Receiver
             env,
             provider: Provider::OneAccess,
             binary_bytes,
+            tenants: 0,
         });
     }
     if let (Some(python), true) = (&args.python, wanted("python-knox")) {
@@ -298,6 +326,7 @@ fn receivers(args: &Args, endpoint: &str, scratch: &Path) -> Result<Vec<Receiver
             env,
             provider: Provider::Knox,
             binary_bytes: None,
+            tenants: 0,
         });
     }
     Ok(list)
@@ -324,6 +353,10 @@ async fn invoke_ok(
     n: usize,
     timeout: Duration,
 ) -> Result<(), BenchError> {
+    let mut event = event;
+    if receiver.tenants > 0 {
+        event["rawPath"] = format!("/t{}", n % receiver.tenants).into();
+    }
     let outcome = api.invoke(event, timeout).await;
     match &outcome {
         Ok(response) if response["statusCode"] == 200 => Ok(()),

@@ -37,6 +37,11 @@ pub struct Args {
     /// Where to POST, e.g. http://127.0.0.1:8787/knox.
     #[arg(long, value_name = "URL")]
     to: String,
+    /// Send to this tenant: `/<tenant>` is added to the URL's path (a function URL's
+    /// `/acme`, `hookwarden serve`'s `/scalefusion/acme`). Sign with the tenant's secret
+    /// (`--secret-file`, `--oneaccess-secret`).
+    #[arg(long, value_name = "NAME")]
+    tenant: Option<String>,
     /// Knox: sign with this PKCS#8 PEM key instead of the embedded test key.
     #[arg(long, value_name = "KEY.pem")]
     key: Option<PathBuf>,
@@ -61,8 +66,19 @@ struct Outgoing {
 
 pub async fn run(args: Args) -> Result<(), Failure> {
     check_flags(&args)?;
-    let url = reqwest::Url::parse(&args.to)
+    let mut url = reqwest::Url::parse(&args.to)
         .map_err(|err| Failure::input(format!("--to {}: {err}", args.to)))?;
+    if let Some(tenant) = &args.tenant {
+        if !hookwarden_pipeline::tenants::valid_tenant(tenant) {
+            return Err(Failure::input(format!(
+                "--tenant {tenant:?}: 1 to 64 letters, digits, - and _"
+            )));
+        }
+        url.path_segments_mut()
+            .map_err(|()| Failure::input(format!("--to {}: not a URL with a path", args.to)))?
+            .pop_if_empty()
+            .push(tenant);
+    }
     if !matches!(url.scheme(), "http" | "https") {
         return Err(Failure::input(format!(
             "--to {}: only http and https URLs can be sent to",

@@ -6,7 +6,10 @@
 //! - `<provider>/<event type>/<yyyy>/<mm>/<dd>/<delivery id>.json` — stored envelopes;
 //! - `<provider>/_state/…` — dedupe claims, publish markers, Knox nonces;
 //! - `eventbridge/<n>.json` — one file per published bus event;
-//! - `knox-certificate.pem` — the Knox certificate, written on start.
+//! - `knox-certificate.pem` — the Knox certificate, written on start;
+//! - `tenants/<provider>/<tenant>.json` — tenants, read on every request to
+//!   `/<provider>/<tenant>` (what the tenant's Secrets Manager secret would hold), so adding
+//!   or deleting a file onboards or removes a tenant while the server runs.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -23,6 +26,7 @@ use hookwarden_pipeline::local::{DirStore, FileBus, StaticSecret};
 use hookwarden_pipeline::ports::{EventBus, ObjectStore};
 use hookwarden_pipeline::request::DEFAULT_MAX_BODY_BYTES;
 use hookwarden_pipeline::secrets::SecretCache;
+use hookwarden_pipeline::tenants::{self, DirTenants, Tenants};
 use hookwarden_pipeline::{
     Common, Handler, Inbound, KnoxHandler, OneAccessHandler, Reply, ScalefusionHandler,
 };
@@ -191,11 +195,11 @@ impl Keys {
     }
 }
 
-/// The three handlers and what `GET /` reports.
+/// The three handlers (each with its tenants) and what `GET /` reports.
 struct App {
-    knox: KnoxHandler,
-    scalefusion: ScalefusionHandler,
-    oneaccess: OneAccessHandler,
+    knox: Arc<dyn Handler>,
+    scalefusion: Arc<dyn Handler>,
+    oneaccess: Arc<dyn Handler>,
     max_body: usize,
     index: String,
 }
@@ -243,6 +247,7 @@ impl App {
         let index = serde_json::json!({
             "service": "hookwarden serve",
             "routes": PROVIDERS.map(|p| serde_json::json!({"method": "POST", "path": format!("/{p}"), "provider": p})),
+            "tenant_routes": PROVIDERS.map(|p| serde_json::json!({"method": "POST", "path": format!("/{p}/<tenant>"), "provider": p, "tenants": data.join("tenants").join(p).display().to_string()})),
             "data_dir": data.display().to_string(),
             "events": PROVIDERS.map(|p| data.join(p).display().to_string()),
             "eventbridge": data.join("eventbridge").display().to_string(),
@@ -250,21 +255,44 @@ impl App {
             "max_body_bytes": max_body,
             "oneaccess_replay_window_secs": replay_window,
         });
+        let knox = KnoxHandler::new(
+            common("knox"),
+            CertificateCache::new(store.clone(), KNOX_CERT_KEY, None),
+        );
+        let certificates = knox.certificates().clone();
+        let replay_window = Duration::from_secs(replay_window);
+        // Tenants are files, read on every request: no cache to wait out after an edit.
+        let with_tenants = |provider: &str, handler: Arc<dyn Handler>, build| {
+            let directory = Arc::new(DirTenants::new(data.join("tenants").join(provider)));
+            Arc::new(
+                Tenants::new(handler, directory, build, Duration::ZERO)
+                    .with_negative_ttl(Duration::ZERO),
+            ) as Arc<dyn Handler>
+        };
         Ok(Self {
-            knox: KnoxHandler::new(
-                common("knox"),
-                CertificateCache::new(store.clone(), KNOX_CERT_KEY, None),
+            knox: with_tenants(
+                "knox",
+                Arc::new(knox),
+                tenants::knox(common("knox"), certificates),
             ),
-            scalefusion: ScalefusionHandler::new(
-                common("scalefusion"),
-                SecretCache::new(source(keys.scalefusion), SECRET_TTL)
-                    .with_previous_grace(PREVIOUS_GRACE),
+            scalefusion: with_tenants(
+                "scalefusion",
+                Arc::new(ScalefusionHandler::new(
+                    common("scalefusion"),
+                    SecretCache::new(source(keys.scalefusion), SECRET_TTL)
+                        .with_previous_grace(PREVIOUS_GRACE),
+                )),
+                tenants::scalefusion(common("scalefusion"), PREVIOUS_GRACE),
             ),
-            oneaccess: OneAccessHandler::new(
-                common("oneaccess"),
-                SecretCache::new(source(keys.oneaccess), SECRET_TTL)
-                    .with_previous_grace(PREVIOUS_GRACE),
-                Duration::from_secs(replay_window),
+            oneaccess: with_tenants(
+                "oneaccess",
+                Arc::new(OneAccessHandler::new(
+                    common("oneaccess"),
+                    SecretCache::new(source(keys.oneaccess), SECRET_TTL)
+                        .with_previous_grace(PREVIOUS_GRACE),
+                    replay_window,
+                )),
+                tenants::oneaccess(common("oneaccess"), PREVIOUS_GRACE, replay_window),
             ),
             max_body,
             index: index.to_string(),
@@ -272,18 +300,27 @@ impl App {
     }
 
     async fn respond(&self, request: hyper::Request<Incoming>, peer: SocketAddr) -> Reply {
-        let handler: &dyn Handler = match request.uri().path() {
-            "/" if request.method() == http::Method::GET => {
-                return Reply::json(200, self.index.clone())
-            }
-            "/" => return Reply::error(405, "only GET is served at /"),
-            "/knox" => &self.knox,
-            "/scalefusion" => &self.scalefusion,
-            "/oneaccess" => &self.oneaccess,
+        let path = request.uri().path();
+        if path == "/" {
+            return match request.method() == http::Method::GET {
+                true => Reply::json(200, self.index.clone()),
+                false => Reply::error(405, "only GET is served at /"),
+            };
+        }
+        // `/<provider>` is the function URL's `/`, `/<provider>/<tenant>` its `/<tenant>`.
+        let (provider, rest) = match path[1..].split_once('/') {
+            Some((provider, rest)) => (provider, format!("/{rest}")),
+            None => (&path[1..], "/".to_string()),
+        };
+        let handler = match provider {
+            "knox" => self.knox.clone(),
+            "scalefusion" => self.scalefusion.clone(),
+            "oneaccess" => self.oneaccess.clone(),
             _ => {
                 return Reply::error(
                     404,
-                    "no such route; POST to /knox, /scalefusion or /oneaccess",
+                    "no such route; POST to /knox, /scalefusion or /oneaccess, or to \
+                     /<provider>/<tenant>",
                 )
             }
         };
@@ -298,7 +335,7 @@ impl App {
             body,
             source_ip: Some(peer.ip().to_string()),
         };
-        handler.handle(request).await
+        handler.handle_at(&rest, request).await
     }
 }
 

@@ -6,6 +6,6 @@ use hookwarden_aws::{lambda, wire};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::process::ExitCode {
     let (settings, client) = wire::cold_start("knox");
-    let handler = wire::knox(&settings, &client);
-    lambda::run(std::sync::Arc::new(handler), settings.max_body_bytes).await
+    let handler = wire::knox_function(&settings, &client);
+    lambda::run(handler, settings.max_body_bytes).await
 }

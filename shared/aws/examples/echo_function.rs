@@ -37,6 +37,7 @@ impl Handler for Echo {
             "headers": headers,
             "body": String::from_utf8_lossy(&request.body),
             "source_ip": request.source_ip,
+            "xray": std::env::var("_X_AMZN_TRACE_ID").ok(),
         });
         tracing::info!(len = request.body.len(), "echoed");
         Reply::json(200, echo.to_string())

@@ -12,8 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use time::format_description::FormatItem;
-use time::macros::format_description;
 
 use crate::https::{self, HttpsClient};
 use crate::settings::{read_var, SettingsError};
@@ -35,8 +33,6 @@ const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 const MAX_ANSWER_BYTES: usize = 1024 * 1024;
 /// An error code or message longer than this is cut in logs.
 const MAX_ERROR_TEXT: usize = 300;
-const AMZ_DATE: &[FormatItem<'static>] =
-    format_description!("[year][month][day]T[hour][minute][second]Z");
 
 /// The services hookwarden calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,11 +139,10 @@ pub(crate) struct Call<'a> {
     pub body: Bytes,
 }
 
-/// Where a call goes: the URL, and the `Host` and path it is signed with.
+/// Where a call goes: the URL, and the `Host` it is signed with.
 struct Target {
     url: String,
     authority: String,
-    path: String,
 }
 
 /// Why a call has no successful answer.
@@ -411,7 +406,6 @@ impl AwsClient {
         Ok(Target {
             url: format!("{}://{authority}{path}", endpoint.scheme),
             authority,
-            path,
         })
     }
 
@@ -422,34 +416,22 @@ impl AwsClient {
         payload_sha256: &str,
     ) -> Result<Bytes, CallError> {
         let inner = &*self.inner;
-        let amz_date = time::OffsetDateTime::now_utc()
-            .format(AMZ_DATE)
-            .expect("the UTC time formats");
-        let mut headers: Vec<(&str, &str)> = Vec::with_capacity(8);
-        headers.extend([
-            ("host", target.authority.as_str()),
-            ("x-amz-date", amz_date.as_str()),
-        ]);
-        if call.service == Service::S3 {
-            // S3 checks the body against this hash: the object is what was signed.
-            headers.push(("x-amz-content-sha256", payload_sha256));
-        }
-        if let Some(token) = inner.credentials.session_token() {
-            headers.push(("x-amz-security-token", token));
-        }
+        let mut headers: Vec<(&str, &str)> = Vec::with_capacity(4 + call.headers.len());
+        headers.push(("host", target.authority.as_str()));
         headers.extend(call.headers.iter().copied());
-        let authorization = sigv4::authorization(
+        let signed = sigv4::sign_headers(
             &inner.credentials,
             &inner.region,
             call.service.signing_name(),
-            &amz_date,
+            std::time::SystemTime::now(),
             &sigv4::Request {
                 method: call.method.as_str(),
-                path: &target.path,
+                url: &target.url,
                 headers: &headers,
                 payload_sha256,
             },
-        );
+        )
+        .map_err(CallError::Unsendable)?;
         // An AWS answer is never a redirect to follow (a 301 means the wrong region): any
         // non-2xx answer is reported with its error code.
         let mut request = http::Request::builder()
@@ -458,12 +440,19 @@ impl AwsClient {
         for (name, value) in headers {
             request = request.header(name, value);
         }
+        for (name, value) in signed {
+            request = request.header(name, value);
+        }
+        // The invocation's X-Ray trace header, as the AWS SDK sends it (not signed: the SDK
+        // leaves it out of the signature, as proxies may rewrite it).
+        if let Some(trace) = crate::lambda::trace_header() {
+            request = request.header("x-amzn-trace-id", trace);
+        }
         if call.method == http::Method::PUT || call.method == http::Method::POST {
             // hyper sends no length for an empty body, and S3 answers 411 to a PUT without.
             request = request.header(http::header::CONTENT_LENGTH, call.body.len());
         }
         let request = request
-            .header(http::header::AUTHORIZATION, authorization)
             .body(call.body.clone().into())
             .map_err(|err| CallError::Unsendable(err.to_string()))?;
         let response = inner

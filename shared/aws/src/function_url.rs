@@ -17,6 +17,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Event {
+    /// The request path (`/`, or `/<tenant>`), as sent: not percent-decoded.
+    #[serde(default)]
+    pub raw_path: Option<String>,
     /// Lambda joins repeated headers with commas and lower-cases the names. A name the JSON
     /// holds twice (in any case) is kept twice, so the pipeline refuses it as ambiguous
     /// rather than one copy winning silently.
@@ -49,6 +52,9 @@ pub struct Http {
 pub struct Response<'a> {
     pub status_code: u16,
     pub headers: JsonContentType,
+    /// Always `[]`: optional for Lambda, but cargo-lambda's function URL emulator answers
+    /// 500 to a response without it (lambda_http's responses always carry it).
+    pub cookies: [&'a str; 0],
     pub body: &'a str,
     pub is_base64_encoded: bool,
 }
@@ -58,6 +64,7 @@ impl<'a> Response<'a> {
         Self {
             status_code,
             headers: JsonContentType,
+            cookies: [],
             body,
             is_base64_encoded: false,
         }

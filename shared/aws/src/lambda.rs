@@ -18,9 +18,16 @@ use crate::function_url::{Event, Response};
 use crate::runtime_api::{RuntimeApiClient, RuntimeApiError};
 
 tokio::task_local! {
-    /// The invocation's X-Ray trace header, for the EventBridge entries it publishes.
+    /// The invocation's X-Ray trace header (`Lambda-Runtime-Trace-Id`): sent as
+    /// `X-Amzn-Trace-Id` with every AWS request of the invocation and set on the EventBridge
+    /// entries it publishes. A task-local rather than a read of `_X_AMZN_TRACE_ID`: it is
+    /// scoped to the invocation's future, so tests that run invocations concurrently in one
+    /// process each see their own, and the hot path reads no environment.
     static TRACE_HEADER: Option<String>;
 }
+
+/// The variable Lambda's own runtimes set to the trace header of the invocation in hand.
+const TRACE_VARIABLE: &str = "_X_AMZN_TRACE_ID";
 
 /// The X-Ray trace header of the invocation being handled, if tracing is on.
 pub(crate) fn trace_header() -> Option<String> {
@@ -53,6 +60,18 @@ async fn serve(
             "Lambda runtime invoke",
             requestId = %invocation.request_id,
         );
+        // As Lambda's runtimes do (lambda_runtime, the Node.js and Python runtimes): code
+        // and libraries that read the variable (X-Ray SDKs, OpenTelemetry's Lambda
+        // propagator) see this invocation's trace, and none after it if it has none. Set
+        // between invocations, when no request of the previous one is in flight, from the
+        // one thread the functions' runtime has. (Setting the environment races with C code
+        // reading it on another thread: the only such reader here would be a DNS lookup on
+        // tokio's blocking pool outliving a timed-out request, as with lambda_runtime, which
+        // sets the variable the same way.)
+        match &invocation.trace_id {
+            Some(trace) => std::env::set_var(TRACE_VARIABLE, trace),
+            None => std::env::remove_var(TRACE_VARIABLE),
+        }
         let reply = TRACE_HEADER
             .scope(
                 invocation.trace_id.clone(),
@@ -72,7 +91,7 @@ async fn serve(
 /// The reply to one function URL event as the Runtime API delivers it: bytes that should be
 /// JSON (serde_json refuses invalid UTF-8 as it refuses any other malformed event).
 pub async fn respond(handler: Arc<dyn Handler>, event: &[u8], max_body: usize) -> Reply {
-    let event: Event = match serde_json::from_slice(event) {
+    let mut event: Event = match serde_json::from_slice(event) {
         Ok(event) => event,
         Err(err) => {
             // The position only: serde's message can quote header values.
@@ -87,6 +106,7 @@ pub async fn respond(handler: Arc<dyn Handler>, event: &[u8], max_body: usize) -
             return Reply::bad_request("the request could not be read");
         }
     };
+    let path = event.raw_path.take().unwrap_or_default();
     let request = match to_inbound(event, max_body) {
         Ok(request) => request,
         Err(reply) => {
@@ -104,7 +124,7 @@ pub async fn respond(handler: Arc<dyn Handler>, event: &[u8], max_body: usize) -
             return reply;
         }
     };
-    call_handler(handler, request).await
+    call_handler(handler, &path, request).await
 }
 
 /// Translates a function URL event into an [`Inbound`], undoing transport base64.
@@ -141,9 +161,9 @@ pub fn to_inbound(event: Event, max_body: usize) -> Result<Inbound, Reply> {
 /// Runs the handler with its panics caught: a panic ends this invocation with a 500 and the
 /// process goes on serving. (Caught in place rather than in a task of its own: spawning cost
 /// a scheduler round and a wake-up syscall per event.)
-async fn call_handler(handler: Arc<dyn Handler>, request: Inbound) -> Reply {
+async fn call_handler(handler: Arc<dyn Handler>, path: &str, request: Inbound) -> Reply {
     let provider = handler.provider();
-    match AssertUnwindSafe(handler.handle(request))
+    match AssertUnwindSafe(handler.handle_at(path, request))
         .catch_unwind()
         .await
     {

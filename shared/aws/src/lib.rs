@@ -1,6 +1,7 @@
 //! The thin AWS layer around `hookwarden-pipeline`: adapters for its ports (S3, Secrets
-//! Manager, EventBridge, the Knox certificate API) on hookwarden's own SigV4 client,
-//! settings from the environment, JSON logging and the Lambda entrypoint.
+//! Manager, EventBridge, the Knox certificate API) on hookwarden's own AWS client (signed by
+//! the SDK's `aws-sigv4`), settings from the environment, JSON logging and the Lambda
+//! entrypoint.
 
 pub mod client;
 pub mod eventbridge;
@@ -14,6 +15,7 @@ pub mod s3;
 pub mod secrets_manager;
 pub mod settings;
 pub mod sigv4;
+pub mod tenants;
 pub mod tls;
 pub mod wire;
 

@@ -36,8 +36,13 @@ pub enum RuntimeApiError {
 }
 
 pub struct RuntimeApiClient {
-    /// `host:port`
+    /// `AWS_LAMBDA_RUNTIME_API` as given, for messages.
     api: String,
+    /// `host:port`: where to connect, and the `Host` header.
+    authority: String,
+    /// A path the address carries (cargo-lambda's `/.rt`), put before `/2018-06-01/…`;
+    /// empty under Lambda.
+    base_path: String,
     connection: Option<SendRequest<Full<Bytes>>>,
 }
 
@@ -47,8 +52,23 @@ impl RuntimeApiClient {
             .ok()
             .filter(|v| !v.is_empty())
             .ok_or(RuntimeApiError::NotSet)?;
+        Self::new(&api)
+    }
+
+    /// A client for the Runtime API at `api`, in any form Lambda and the emulators set:
+    /// `host:port` (Lambda, the Runtime Interface Emulator), `http://host:port`, or
+    /// `http://host:port/prefix` (cargo-lambda: `http://127.0.0.1:9000/.rt`), whose path
+    /// goes before `/2018-06-01/runtime/…`. No connection is made yet.
+    pub fn new(api: &str) -> Result<Self, RuntimeApiError> {
+        let (authority, base_path) =
+            parse_address(api).map_err(|detail| RuntimeApiError::Transport {
+                api: api.to_string(),
+                detail: detail.to_string(),
+            })?;
         Ok(Self {
-            api,
+            api: api.to_string(),
+            authority,
+            base_path,
             connection: None,
         })
     }
@@ -56,7 +76,11 @@ impl RuntimeApiClient {
     /// Waits for the next invocation; no time limit, as Lambda freezes the process meanwhile.
     pub async fn next(&mut self) -> Result<Invocation, RuntimeApiError> {
         let (status, headers, event) = self
-            .send(hyper::Method::GET, format!("{PREFIX}/next"), Bytes::new())
+            .send(
+                hyper::Method::GET,
+                format!("{}{PREFIX}/next", self.base_path),
+                Bytes::new(),
+            )
             .await?;
         if !status.is_success() {
             return Err(RuntimeApiError::Status {
@@ -84,7 +108,7 @@ impl RuntimeApiClient {
         request_id: &str,
         body: Vec<u8>,
     ) -> Result<(), RuntimeApiError> {
-        let path = format!("{PREFIX}/{request_id}/response");
+        let path = format!("{}{PREFIX}/{request_id}/response", self.base_path);
         let (status, _, _) = self.send(hyper::Method::POST, path, body.into()).await?;
         if !status.is_success() {
             // 413 (too large) or 410 (invocation timed out): the invoker gets Lambda's error.
@@ -123,7 +147,7 @@ impl RuntimeApiClient {
         let request = hyper::Request::builder()
             .method(method)
             .uri(path)
-            .header(hyper::header::HOST, &self.api)
+            .header(hyper::header::HOST, &self.authority)
             .header(hyper::header::CONTENT_TYPE, "application/json")
             .body(Full::new(body))
             .expect("a valid method, path and headers");
@@ -151,7 +175,7 @@ impl RuntimeApiClient {
     async fn connect(
         &self,
     ) -> Result<SendRequest<Full<Bytes>>, Box<dyn std::error::Error + Send + Sync>> {
-        let stream = tokio::net::TcpStream::connect(&self.api).await?;
+        let stream = tokio::net::TcpStream::connect(&self.authority).await?;
         stream.set_nodelay(true)?;
         let (sender, connection) =
             hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
@@ -160,5 +184,77 @@ impl RuntimeApiClient {
             let _ = connection.await;
         });
         Ok(sender)
+    }
+}
+
+/// `host:port` and the path prefix (no trailing `/`) of a Runtime API address.
+fn parse_address(api: &str) -> Result<(String, String), &'static str> {
+    let rest = match api.split_once("://") {
+        None => api,
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest,
+        Some(_) => return Err("the scheme must be http:// (or none: host:port)"),
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(at) => rest.split_at(at),
+        None => (rest, ""),
+    };
+    if path.contains(['?', '#']) || authority.contains('@') {
+        return Err("no query, fragment or user name is allowed");
+    }
+    // The port: after the last ':' that is not inside an IPv6 literal's brackets.
+    let port = authority
+        .rsplit_once(':')
+        .filter(|(host, _)| !host.is_empty() && (!host.starts_with('[') || host.ends_with(']')))
+        .map(|(_, port)| port);
+    let authority = match port {
+        Some(port) if port.parse::<u16>().is_ok() => authority.to_string(),
+        Some(_) => return Err("invalid port value"),
+        // `http://host`: HTTP's port.
+        None if api.contains("://") && !authority.is_empty() => format!("{authority}:80"),
+        None => return Err("expected host:port, http://host:port or http://host:port/prefix"),
+    };
+    Ok((authority, path.trim_end_matches('/').to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_address;
+
+    #[test]
+    fn every_address_form_lambda_and_the_emulators_use() {
+        let parsed = parse_address;
+        for (api, authority, base) in [
+            ("127.0.0.1:9001", "127.0.0.1:9001", ""),
+            ("localhost:9001", "localhost:9001", ""),
+            ("[::1]:9001", "[::1]:9001", ""),
+            ("http://127.0.0.1:9000", "127.0.0.1:9000", ""),
+            ("http://127.0.0.1:9000/", "127.0.0.1:9000", ""),
+            ("http://127.0.0.1:9000/.rt", "127.0.0.1:9000", "/.rt"),
+            // cargo lambda watch, for the function it starts.
+            (
+                "http://[::]:9000/.rt/knox-webhook",
+                "[::]:9000",
+                "/.rt/knox-webhook",
+            ),
+            ("HTTP://[::1]:9000/a/b/", "[::1]:9000", "/a/b"),
+            ("http://runtime", "runtime:80", ""),
+        ] {
+            assert_eq!(
+                parsed(api),
+                Ok((authority.to_string(), base.to_string())),
+                "{api}"
+            );
+        }
+        for api in [
+            "127.0.0.1",
+            "127.0.0.1:port",
+            "https://127.0.0.1:9000",
+            "http://127.0.0.1:9000/.rt?x=1",
+            "http://user@127.0.0.1:9000",
+            "http://",
+            "[::1]",
+        ] {
+            assert!(parsed(api).is_err(), "{api}");
+        }
     }
 }

@@ -47,6 +47,22 @@ fn created(seconds: Option<f64>) -> Option<time::OffsetDateTime> {
 #[async_trait]
 impl SecretSource for SecretsManagerSource {
     async fn fetch(&self, stage: SecretStage) -> Result<Option<SecretValue>, DependencyError> {
+        self.get(stage, false).await
+    }
+}
+
+impl SecretsManagerSource {
+    /// AWSCURRENT, or `Ok(None)` when the secret does not exist (ResourceNotFoundException)
+    /// or is scheduled for deletion (InvalidRequestException): a tenant's lookup.
+    pub async fn fetch_if_exists(&self) -> Result<Option<SecretValue>, DependencyError> {
+        self.get(SecretStage::Current, true).await
+    }
+
+    async fn get(
+        &self,
+        stage: SecretStage,
+        missing_ok: bool,
+    ) -> Result<Option<SecretValue>, DependencyError> {
         let operation = || format!("GetSecretValue {} {}", self.secret_id, stage.label());
         let request =
             serde_json::json!({"SecretId": self.secret_id, "VersionStage": stage.label()});
@@ -70,6 +86,15 @@ impl SecretSource for SecretsManagerSource {
             Err(err)
                 if stage == SecretStage::Previous
                     && err.code() == Some("ResourceNotFoundException") =>
+            {
+                return Ok(None)
+            }
+            Err(err)
+                if missing_ok
+                    && matches!(
+                        err.code(),
+                        Some("ResourceNotFoundException" | "InvalidRequestException")
+                    ) =>
             {
                 return Ok(None)
             }

@@ -12,6 +12,7 @@
 //! | `HOOKWARDEN_SECRET_TTL_SECS` | How long a fetched secret is reused before it is read again. Default 300; 0 reads it on every request; at most 86400. |
 //! | `HOOKWARDEN_PREVIOUS_SECRET_GRACE_SECS` | How long after a rotation (AWSCURRENT's creation date) the rotated-out value, AWSPREVIOUS, still verifies. Default 3600; 0 never accepts AWSPREVIOUS; at most 604800. |
 //! | `HOOKWARDEN_DEPENDENCY_TIMEOUT_MS` | Time limit for each AWS call, retries included, so a slow dependency becomes a 503 inside the Lambda deadline. Default 3000; between 100 and 60000. |
+//! | `HOOKWARDEN_TENANT_SECRET_PREFIX` | Optional: turns on tenants. A request to `/<tenant>` is served with the Secrets Manager secret named this prefix followed by the tenant name (`hookwarden/tenants/scalefusion/` + `acme`); no such secret: 404. Unset: the path is ignored, as before tenants. Letters, digits and `/ _ + = . @ -`, at most 448 characters. |
 //! | `KNOX_CERT_BUCKET` | Knox only: bucket holding the Samsung Knox validation certificate. Default: `HOOKWARDEN_BUCKET`. |
 //! | `KNOX_CERT_KEY` | Knox only, required: object key of that certificate (PEM or DER). |
 //! | `KNOX_API_SECRET_ID` | Knox only, optional: Secrets Manager secret with Knox API credentials; when set, a missing or expired certificate is downloaded and written back to `KNOX_CERT_KEY`. Needs `KNOX_CERT_SPKI_SHA256`. |
@@ -42,6 +43,9 @@ pub struct Settings {
     /// How long AWSPREVIOUS verifies after AWSCURRENT was created; zero: never.
     pub previous_secret_grace: Duration,
     pub dependency_timeout: Duration,
+    /// `HOOKWARDEN_TENANT_SECRET_PREFIX`: tenants' secrets are this followed by the tenant
+    /// name; `None`: no tenants, the path is ignored.
+    pub tenant_secret_prefix: Option<String>,
     pub provider_settings: ProviderSettings,
 }
 
@@ -205,6 +209,9 @@ impl Settings {
             secret_ttl: Duration::from_secs(secret_ttl),
             previous_secret_grace: Duration::from_secs(previous_secret_grace),
             dependency_timeout: Duration::from_millis(timeout_ms),
+            tenant_secret_prefix: var("HOOKWARDEN_TENANT_SECRET_PREFIX")
+                .map(check_tenant_secret_prefix)
+                .transpose()?,
             provider_settings,
         })
     }
@@ -284,6 +291,29 @@ fn parse_sink(
         store_events,
         event_bus,
     })
+}
+
+/// A Secrets Manager name is at most 512 characters of `A-Z a-z 0-9 / _ + = . @ -`; the
+/// prefix leaves room for a tenant name (64) and the ARN's random suffix.
+fn check_tenant_secret_prefix(prefix: String) -> Result<String, SettingsError> {
+    let bad = |why: String| {
+        Err(SettingsError::new(
+            "HOOKWARDEN_TENANT_SECRET_PREFIX",
+            format!("{why}, got {prefix:?}"),
+        ))
+    };
+    if let Some(c) = prefix
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "/_+=.@-".contains(*c)))
+    {
+        return bad(format!(
+            "a Secrets Manager name prefix: letters, digits and / _ + = . @ -, not {c:?}"
+        ));
+    }
+    if prefix.len() > 448 {
+        return bad("at most 448 characters".to_string());
+    }
+    Ok(prefix)
 }
 
 fn check_prefix(prefix: String) -> Result<String, SettingsError> {
@@ -376,6 +406,7 @@ mod tests {
                 secret_ttl: Duration::from_secs(300),
                 previous_secret_grace: Duration::from_secs(3600),
                 dependency_timeout: Duration::from_millis(3000),
+                tenant_secret_prefix: None,
                 provider_settings: ProviderSettings::Scalefusion {
                     secret_id: "sf".into()
                 },
@@ -665,6 +696,32 @@ mod tests {
         for bad in ["/a", "a/", "a//b", "a/../b", "./a", "a b", "ä", "a*"] {
             let err = with(bad).unwrap_err();
             assert_eq!(err.variable, "HOOKWARDEN_PREFIX", "{bad}");
+        }
+    }
+    #[test]
+    fn tenant_secret_prefix_is_a_secrets_manager_name_prefix() {
+        let with = |prefix: &str| {
+            settings(
+                "scalefusion",
+                &[
+                    ("HOOKWARDEN_SINK", "s3"),
+                    ("HOOKWARDEN_BUCKET", "b"),
+                    ("SCALEFUSION_SECRET_ID", "sf"),
+                    ("HOOKWARDEN_TENANT_SECRET_PREFIX", prefix),
+                ],
+            )
+        };
+        assert_eq!(with("").unwrap().tenant_secret_prefix, None);
+        assert_eq!(
+            with("hw/tenants/scalefusion/")
+                .unwrap()
+                .tenant_secret_prefix,
+            Some("hw/tenants/scalefusion/".into())
+        );
+        let long = "a".repeat(449);
+        for bad in ["hw/tenants/*", "hw tenants/", "hw/ä/", long.as_str()] {
+            let err = with(bad).unwrap_err();
+            assert_eq!(err.variable, "HOOKWARDEN_TENANT_SECRET_PREFIX", "{bad}");
         }
     }
 }

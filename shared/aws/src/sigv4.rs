@@ -1,20 +1,23 @@
-//! AWS Signature Version 4 (header form) for the requests hookwarden makes: no query strings,
-//! paths already URI-encoded once, every header the request carries signed.
+//! AWS Signature Version 4 (header form) for the requests hookwarden makes, by the AWS SDK's
+//! own signer (`aws-sigv4`): no query strings, paths already URI-encoded once, every header
+//! the request carries signed except those the SDK leaves out (`x-amzn-trace-id`).
 //! <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv_create-signed-request.html>
 
 use std::fmt::Write as _;
+use std::time::SystemTime;
 
-use hmac::{Hmac, Mac};
+use aws_sigv4::http_request::{
+    sign, PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
+    UriPathNormalizationMode,
+};
+use aws_sigv4::sign::v4;
 use sha2::{Digest, Sha256};
-use zeroize::Zeroizing;
 
-const ALGORITHM: &str = "AWS4-HMAC-SHA256";
-
-/// An access key. No `Clone` or `Debug` of the secret parts; `Debug` names the key id only.
+/// An access key. No `Clone` of the secret parts; `Debug` names the key id only.
 pub struct Credentials {
     access_key_id: String,
-    secret_access_key: Zeroizing<String>,
-    session_token: Option<Zeroizing<String>>,
+    /// The SDK's credentials type keeps the secret parts zeroized on drop and redacted.
+    inner: aws_credential_types::Credentials,
 }
 
 impl Credentials {
@@ -23,16 +26,18 @@ impl Credentials {
         secret_access_key: impl Into<String>,
         session_token: Option<String>,
     ) -> Self {
+        let access_key_id = access_key_id.into();
+        let inner = aws_credential_types::Credentials::new(
+            access_key_id.clone(),
+            secret_access_key.into(),
+            session_token,
+            None,
+            "environment",
+        );
         Self {
-            access_key_id: access_key_id.into(),
-            secret_access_key: Zeroizing::new(secret_access_key.into()),
-            session_token: session_token.map(Zeroizing::new),
+            access_key_id,
+            inner,
         }
-    }
-
-    /// The `x-amz-security-token` value of temporary credentials (Lambda's are).
-    pub fn session_token(&self) -> Option<&str> {
-        self.session_token.as_deref().map(String::as_str)
     }
 }
 
@@ -43,84 +48,68 @@ impl std::fmt::Debug for Credentials {
             .field("secret_access_key", &"<redacted>")
             .field(
                 "session_token",
-                &self.session_token.as_ref().map(|_| "<redacted>"),
+                &self.inner.session_token().map(|_| "<redacted>"),
             )
             .finish()
     }
 }
 
-/// What is signed: `headers` are every header sent (names lowercase, `host` and `x-amz-date`
-/// among them), `path` is the request path exactly as sent.
+/// What is signed: `url` is the request's URL exactly as sent (path encoded once), `headers`
+/// every header sent besides those the signer adds (names lowercase, `host` among them),
+/// `payload_sha256` the body's SHA-256 in lowercase hex.
 pub struct Request<'a> {
     pub method: &'a str,
-    pub path: &'a str,
+    pub url: &'a str,
     pub headers: &'a [(&'a str, &'a str)],
     pub payload_sha256: &'a str,
 }
 
-/// The `Authorization` header value for `request`, made at `amz_date` (`YYYYMMDDTHHMMSSZ`,
-/// the request's `x-amz-date`) for `service` in `region`.
-pub fn authorization(
+/// The headers to add to `request` to sign it at `time` for `service` in `region`:
+/// `x-amz-date`, `x-amz-security-token` (temporary credentials), `x-amz-content-sha256`
+/// (S3, which checks the body against it) and `authorization`.
+pub fn sign_headers(
     credentials: &Credentials,
     region: &str,
     service: &str,
-    amz_date: &str,
+    time: SystemTime,
     request: &Request<'_>,
-) -> String {
-    let mut headers: Vec<(&str, &str)> = request.headers.to_vec();
-    headers.sort_unstable_by_key(|(name, _)| *name);
-    let signed_headers = headers
-        .iter()
-        .map(|(name, _)| *name)
-        .collect::<Vec<_>>()
-        .join(";");
-    let mut canonical = String::with_capacity(512);
-    let _ = write!(canonical, "{}\n{}\n\n", request.method, request.path);
-    for (name, value) in &headers {
-        let _ = writeln!(canonical, "{name}:{}", trim_value(value));
+) -> Result<Vec<(&'static str, String)>, String> {
+    let mut settings = SigningSettings::default();
+    if service == "s3" {
+        // S3's rules: the path as sent (encoded once, not normalized), the payload hash sent.
+        settings.percent_encoding_mode = PercentEncodingMode::Single;
+        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+        settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
     }
-    let _ = write!(canonical, "\n{signed_headers}\n{}", request.payload_sha256);
-
-    let date = &amz_date[..8];
-    let scope = format!("{date}/{region}/{service}/aws4_request");
-    let string_to_sign = format!(
-        "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
-        sha256_hex(canonical.as_bytes())
-    );
-    let secret = Zeroizing::new(format!("AWS4{}", credentials.secret_access_key.as_str()));
-    let key = [date, region, service, "aws4_request"]
-        .iter()
-        .fold(Zeroizing::new(secret.as_bytes().to_vec()), |key, part| {
-            Zeroizing::new(hmac(&key, part.as_bytes()).to_vec())
-        });
-    let signature = hex::encode(hmac(&key, string_to_sign.as_bytes()));
-    format!(
-        "{ALGORITHM} Credential={}/{scope}, SignedHeaders={signed_headers}, Signature={signature}",
-        credentials.access_key_id
+    let identity = credentials.inner.clone().into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(region)
+        .name(service)
+        .time(time)
+        .settings(settings)
+        .build()
+        .map_err(|err| err.to_string())?
+        .into();
+    let signable = SignableRequest::new(
+        request.method,
+        request.url,
+        request.headers.iter().copied(),
+        SignableBody::Precomputed(request.payload_sha256.to_string()),
     )
+    .map_err(|err| err.to_string())?;
+    let (instructions, _) = sign(signable, &params)
+        .map_err(|err| err.to_string())?
+        .into_parts();
+    let (headers, _) = instructions.into_parts();
+    Ok(headers
+        .into_iter()
+        .map(|header| (header.name(), header.value().to_string()))
+        .collect())
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
-}
-
-/// Leading and trailing spaces removed, inner runs of spaces made one.
-fn trim_value(value: &str) -> std::borrow::Cow<'_, str> {
-    let value = value.trim();
-    if !value.contains("  ") {
-        return value.into();
-    }
-    value
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .into()
-}
-
-fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
-    mac.update(data);
-    mac.finalize().into_bytes().into()
 }
 
 /// Appends `key` to `out` as S3 signs it: each byte outside RFC 3986's unreserved set
@@ -150,28 +139,39 @@ mod tests {
             "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
             None,
         );
-        let value = authorization(
+        let time = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_369_353_600);
+        let headers = sign_headers(
             &credentials,
             "us-east-1",
             "s3",
-            "20130524T000000Z",
+            time,
             &Request {
                 method: "GET",
-                path: "/test.txt",
+                url: "https://examplebucket.s3.amazonaws.com/test.txt",
                 headers: &[
                     ("range", "bytes=0-9"),
                     ("host", "examplebucket.s3.amazonaws.com"),
-                    ("x-amz-date", "20130524T000000Z"),
-                    ("x-amz-content-sha256", EMPTY_SHA256),
                 ],
                 payload_sha256: EMPTY_SHA256,
             },
-        );
+        )
+        .unwrap();
+        let header = |name| {
+            headers
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(header("x-amz-date"), Some("20130524T000000Z"));
+        assert_eq!(header("x-amz-content-sha256"), Some(EMPTY_SHA256));
+        assert_eq!(header("x-amz-security-token"), None);
         assert_eq!(
-            value,
-            "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, \
-             SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, \
-             Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"
+            header("authorization"),
+            Some(
+                "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, \
+                 SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, \
+                 Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"
+            )
         );
     }
 
@@ -180,12 +180,6 @@ mod tests {
         let mut out = String::from("/bucket/");
         encode_path(&mut out, "knox/a b/ü+x~y.json");
         assert_eq!(out, "/bucket/knox/a%20b/%C3%BC%2Bx~y.json");
-    }
-
-    #[test]
-    fn header_values_are_trimmed() {
-        assert_eq!(trim_value("  a   b c "), "a b c");
-        assert_eq!(trim_value("plain"), "plain");
     }
 
     #[test]

@@ -8,11 +8,12 @@ use hookwarden_pipeline::clock::Clock;
 use hookwarden_pipeline::delivery::Delivery;
 use hookwarden_pipeline::ports::{CertificateFetcher, EventBus, ObjectStore};
 use hookwarden_pipeline::secrets::SecretCache;
-use hookwarden_pipeline::{Common, KnoxHandler, OneAccessHandler, ScalefusionHandler};
+use hookwarden_pipeline::tenants::{self, BuildTenant, Tenants};
+use hookwarden_pipeline::{Common, Handler, KnoxHandler, OneAccessHandler, ScalefusionHandler};
 
 use crate::{
-    logging, AwsClient, EventBridgeBus, KnoxApi, ProviderSettings, S3Store, SecretsManagerSource,
-    Settings,
+    logging, tenants::SecretsManagerTenants, AwsClient, EventBridgeBus, KnoxApi, ProviderSettings,
+    S3Store, SecretsManagerSource, Settings,
 };
 
 /// JSON logs, settings from the environment (a bad one ends the cold start with one log line
@@ -80,6 +81,60 @@ pub fn knox(settings: &Settings, client: &AwsClient) -> KnoxHandler {
         CertificateCache::new(store, cert_key, fetcher).pin_keys(cert_spki_sha256.iter().copied()),
     )
     .allow_subscriptions(subscription_ids.iter().cloned())
+}
+
+/// `handler` for the bare path, and with `HOOKWARDEN_TENANT_SECRET_PREFIX` set, tenants at
+/// `/<tenant>`, each built by `build` from its secret.
+fn tenanted(
+    settings: &Settings,
+    client: &AwsClient,
+    handler: Arc<dyn Handler>,
+    build: impl FnOnce(Common) -> Box<BuildTenant>,
+) -> Arc<dyn Handler> {
+    let Some(prefix) = &settings.tenant_secret_prefix else {
+        return handler;
+    };
+    let directory = Arc::new(SecretsManagerTenants::new(client.clone(), prefix));
+    Arc::new(Tenants::new(
+        handler,
+        directory,
+        build(common(settings, client)),
+        settings.secret_ttl,
+    ))
+}
+
+/// The Knox function's handler: [`knox`], with tenants when configured.
+pub fn knox_function(settings: &Settings, client: &AwsClient) -> Arc<dyn Handler> {
+    let handler = knox(settings, client);
+    let certificates = handler.certificates().clone();
+    tenanted(settings, client, Arc::new(handler), |common| {
+        tenants::knox(common, certificates)
+    })
+}
+
+/// The Scalefusion function's handler: [`scalefusion`], with tenants when configured.
+pub fn scalefusion_function(settings: &Settings, client: &AwsClient) -> Arc<dyn Handler> {
+    let grace = settings.previous_secret_grace;
+    tenanted(
+        settings,
+        client,
+        Arc::new(scalefusion(settings, client)),
+        |common| tenants::scalefusion(common, grace),
+    )
+}
+
+/// The OneAccess function's handler: [`oneaccess`], with tenants when configured.
+pub fn oneaccess_function(settings: &Settings, client: &AwsClient) -> Arc<dyn Handler> {
+    let ProviderSettings::OneAccess { replay_window, .. } = &settings.provider_settings else {
+        wrong_provider(settings, "oneaccess")
+    };
+    let (grace, window) = (settings.previous_secret_grace, *replay_window);
+    tenanted(
+        settings,
+        client,
+        Arc::new(oneaccess(settings, client)),
+        |common| tenants::oneaccess(common, grace, window),
+    )
 }
 
 pub fn scalefusion(settings: &Settings, client: &AwsClient) -> ScalefusionHandler {

@@ -50,11 +50,14 @@ fn reply_body(response: &serde_json::Value) -> serde_json::Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serves_decodes_rejects_and_survives_panics() {
     let api = RuntimeApi::start().await;
+    // The address as a URL, as emulators set it (cargo-lambda: http://127.0.0.1:9000/.rt).
+    let address = format!("http://{}/", api.address());
     let function = api.spawn_function(
         echo_function(),
         &[
             ("ONEACCESS_SECRET_ID", "unused"),
             ("HOOKWARDEN_MAX_BODY_BYTES", "64"),
+            ("AWS_LAMBDA_RUNTIME_API", &address),
         ],
     );
 
@@ -68,6 +71,9 @@ async fn serves_decodes_rejects_and_survives_panics() {
     assert_eq!(echo["method"], "POST");
     assert_eq!(echo["source_ip"], "198.51.100.9");
     assert_eq!(echo["headers"]["x-oneaccess-signature"], "abc");
+    // _X_AMZN_TRACE_ID follows the invocation, as Lambda's own runtimes set it.
+    let first_trace = echo["xray"].as_str().unwrap_or_default().to_string();
+    assert!(first_trace.starts_with("Root=1-"), "{echo}");
 
     // base64.b64encode(b'{"b":2}') == b'eyJiIjoyfQ=='
     let response = api
@@ -110,7 +116,16 @@ async fn serves_decodes_rejects_and_survives_panics() {
         .invoke(event("after", false), INVOKE_TIMEOUT)
         .await
         .unwrap();
-    assert_eq!(reply_body(&response)["body"], "after");
+    let after = reply_body(&response);
+    assert_eq!(after["body"], "after");
+    assert!(after["xray"]
+        .as_str()
+        .is_some_and(|t| t.starts_with("Root=1-")));
+    assert_ne!(
+        after["xray"],
+        first_trace.as_str(),
+        "each invocation its own trace"
+    );
 
     let stdout = function.stdout();
     let lines: Vec<serde_json::Value> = stdout

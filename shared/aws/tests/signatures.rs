@@ -1,7 +1,8 @@
-//! hookwarden's SigV4 checked against the AWS SDK's own signer (`aws-sigv4`): every request
-//! the adapters send reaches a stub server, which re-signs what it received (method, path,
-//! headers, body, `x-amz-date`) with `aws-sigv4` and compares `Authorization`. So what goes
-//! on the wire is what AWS verifies, for keys with spaces, Unicode and reserved characters,
+//! The requests as sent checked against the AWS SDK's own signer (`aws-sigv4`, which also
+//! signs them): every request the adapters send reaches a stub server, which re-signs what it
+//! received (method, path, headers, body, `x-amz-date`) with `aws-sigv4` and compares
+//! `Authorization`. So what goes on the wire (the path as encoded, the headers added after
+//! signing) is what AWS verifies, for keys with spaces, Unicode and reserved characters,
 //! with a session token, for S3 (single-encoded path, signed payload) and the JSON services.
 //! The S3 paths themselves are compared with the ones the SDK's S3 client sends for the same
 //! keys: a path both sides sign alike would still fail at S3 if it were not S3's encoding.

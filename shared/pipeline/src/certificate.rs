@@ -121,6 +121,11 @@ impl CertificateCache {
         !self.pins.is_empty()
     }
 
+    /// The public keys this cache accepts (empty: no pin).
+    pub fn pins(&self) -> &[SpkiPin] {
+        &self.pins
+    }
+
     /// Verifies a Knox callback with the current certificate: `Err` when no certificate can
     /// be had (a 503: our outage), otherwise the verdict. A signature the certificate does not
     /// verify makes the cache re-read the store (rate-limited) and, when the certificate

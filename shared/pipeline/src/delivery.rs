@@ -34,6 +34,8 @@ pub struct Delivery {
     bus: Option<Arc<dyn EventBus>>,
     store_events: bool,
     prefix: String,
+    /// The tenant these events are for (`/<tenant>`); `None`: the function's own.
+    tenant: Option<Arc<str>>,
 }
 
 /// How a delivery went.
@@ -60,7 +62,30 @@ impl Delivery {
             bus,
             store_events,
             prefix: prefix.into(),
+            tenant: None,
         }
+    }
+
+    /// The same sinks for `tenant` (a name [`crate::tenants::valid_tenant`] accepts): its
+    /// objects under `{prefix}/tenant={tenant}/`, so its dedupe is its own, and its name in
+    /// every envelope. The `tenant=` segment never collides with the function's own keys
+    /// (`{shard}` is two hex digits, `_state` has no `=`) and is a Hive-style partition for
+    /// Athena.
+    pub fn for_tenant(&self, tenant: &str) -> Self {
+        assert!(
+            crate::tenants::valid_tenant(tenant),
+            "tenant names are checked before they reach a key"
+        );
+        Self {
+            prefix: format!("{}/tenant={tenant}", self.prefix),
+            tenant: Some(Arc::from(tenant)),
+            ..self.clone()
+        }
+    }
+
+    /// The key prefix everything of this delivery is under.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
     }
 
     /// The store behind this delivery.
@@ -90,7 +115,8 @@ impl Delivery {
 
     pub async fn deliver(&self, event: &VerifiedEvent) -> Result<Delivered, DependencyError> {
         let key = self.event_key(event);
-        let envelope = event.envelope();
+        let mut envelope = event.envelope();
+        envelope.tenant = self.tenant.as_deref();
         // The one conditional write that decides first delivery or duplicate.
         let outcome = if self.store_events {
             self.store

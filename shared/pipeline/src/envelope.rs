@@ -67,6 +67,9 @@ pub struct Envelope<'a> {
     /// What consumers dedupe on; equal to `content_sha256`.
     pub id: &'a str,
     pub provider: &'a str,
+    /// The tenant the callback was sent to (`/<tenant>`); absent on the bare path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<&'a str>,
     pub event_type: &'a str,
     pub received_at: String,
     pub verified_by: &'a VerifiedBy,
@@ -139,6 +142,7 @@ impl VerifiedEvent {
         Envelope {
             id: &self.id,
             provider: self.provider,
+            tenant: None,
             event_type: &self.event_type,
             received_at: self
                 .received_at

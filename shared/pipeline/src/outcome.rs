@@ -11,6 +11,11 @@ use crate::request::Reply;
 
 static EMIT_METRICS: AtomicBool = AtomicBool::new(false);
 
+tokio::task_local! {
+    /// The tenant the request being handled was sent to (`/<tenant>`), for its log line.
+    pub static TENANT: Option<std::sync::Arc<str>>;
+}
+
 /// Turns on CloudWatch Embedded Metric Format lines on stdout (the Lambda functions do;
 /// `hookwarden serve` does not).
 pub fn enable_metrics() {
@@ -64,9 +69,12 @@ impl Trail {
             self.trace_id.as_deref(),
         );
         let outcome_name = outcome.name();
+        let tenant = TENANT.try_with(Clone::clone).ok().flatten();
+        let tenant = tenant.as_deref();
         if reply.status >= 500 {
             tracing::error!(
                 provider,
+                tenant,
                 event_type,
                 event_id,
                 scheme,
@@ -81,6 +89,7 @@ impl Trail {
         } else if reply.status >= 400 {
             tracing::warn!(
                 provider,
+                tenant,
                 event_type,
                 event_id,
                 scheme,
@@ -95,6 +104,7 @@ impl Trail {
         } else {
             tracing::info!(
                 provider,
+                tenant,
                 event_type,
                 event_id,
                 scheme,
@@ -133,6 +143,8 @@ pub enum Outcome {
     Throttled,
     /// A setting or secret is wrong: the operator must fix it.
     Misconfigured,
+    /// The path names no tenant (`/<tenant>` with no such tenant, or not a tenant name).
+    UnknownTenant,
 }
 
 impl Outcome {
@@ -150,6 +162,7 @@ impl Outcome {
             Outcome::Unavailable => "unavailable",
             Outcome::Throttled => "throttled",
             Outcome::Misconfigured => "misconfigured",
+            Outcome::UnknownTenant => "unknown_tenant",
         }
     }
 }

@@ -97,4 +97,12 @@ pub trait Handler: Send + Sync {
     /// `knox`, `scalefusion` or `oneaccess`.
     fn provider(&self) -> &'static str;
     async fn handle(&self, request: Inbound) -> Reply;
+
+    /// Answers a request that arrived at `path` (the function URL's `rawPath`). A handler
+    /// without tenants ignores the path, as every deployment did before tenants; see
+    /// [`crate::tenants::Tenants`].
+    async fn handle_at(&self, path: &str, request: Inbound) -> Reply {
+        let _ = path;
+        self.handle(request).await
+    }
 }

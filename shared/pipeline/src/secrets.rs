@@ -93,6 +93,19 @@ impl SecretCache {
         self
     }
 
+    /// Starts with `current` as the AWSCURRENT value just read (a tenant's secret, read to
+    /// find the tenant), so the first request does not read it again.
+    pub fn primed(self, current: SecretValue) -> Self {
+        let state = State {
+            current: Some((current, Instant::now())),
+            ..State::default()
+        };
+        Self {
+            state: Mutex::new(state),
+            ..self
+        }
+    }
+
     /// The values to verify with: AWSCURRENT, then AWSPREVIOUS while the rotation is in
     /// grace.
     pub async fn candidates(&self) -> Result<Vec<SecretValue>, DependencyError> {

@@ -39,6 +39,8 @@ pub struct Request {
     pub operation: String,
     /// The path, `/bucket/key` for S3 (moto is addressed path-style).
     pub path: String,
+    /// The `X-Amzn-Trace-Id` header (X-Ray), if sent.
+    pub trace_header: Option<String>,
 }
 
 impl Request {
@@ -188,6 +190,11 @@ fn classify(request: &hyper::Request<hyper::body::Incoming>) -> Request {
         service,
         operation,
         path: request.uri().path().to_string(),
+        trace_header: request
+            .headers()
+            .get("x-amzn-trace-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
     }
 }
 

@@ -16,18 +16,30 @@ pub const PROVIDER: &str = "knox";
 
 pub struct KnoxHandler {
     common: Common,
-    certificates: CertificateCache,
+    /// Shared by every tenant: Samsung signs every customer's callbacks with one key.
+    certificates: std::sync::Arc<CertificateCache>,
     /// `KNOX_SUBSCRIPTION_IDS`; empty accepts every subscription.
     subscriptions: BTreeSet<String>,
 }
 
 impl KnoxHandler {
     pub fn new(common: Common, certificates: CertificateCache) -> Self {
+        Self::sharing(common, std::sync::Arc::new(certificates))
+    }
+
+    /// A handler verifying with a certificate cache other handlers use too (one per tenant,
+    /// one certificate).
+    pub fn sharing(common: Common, certificates: std::sync::Arc<CertificateCache>) -> Self {
         Self {
             common,
             certificates,
             subscriptions: BTreeSet::new(),
         }
+    }
+
+    /// The certificate cache, to share with tenants' handlers.
+    pub fn certificates(&self) -> &std::sync::Arc<CertificateCache> {
+        &self.certificates
     }
 
     /// Accepts only callbacks whose signed `subscriptionId` is one of `ids`. Samsung signs

@@ -1,0 +1,97 @@
+//! Several Knox tenants behind one `knox-webhook` under the Runtime API against moto: one
+//! certificate (Samsung signs every customer with one key), each tenant's subscription
+//! allowlist in its own secret, onboarded while the function runs. A callback of one
+//! tenant's subscription sent to another tenant's path, or to an unknown tenant, stores
+//! nothing; a tenant whose secret is unusable fails alone.
+
+use hookwarden_testkit::deployment::{Deployment, BUCKET};
+use hookwarden_testkit::samples::{samples, test_key, with_request};
+use hookwarden_verify::knox;
+use hookwarden_verify::rsa::RsaSigningKey;
+
+const CERT_KEY: &str = "knox/_certificate/knox.pem";
+const BINARY: &str = env!("CARGO_BIN_EXE_knox-webhook");
+const PREFIX: &str = "hookwarden/tenants/knox/";
+
+fn signed(path: &str, subscription: &str, device: &str) -> serde_json::Value {
+    let body = format!(
+        r#"{{"subscriptionId":"{subscription}","event":"KG_DEVICE_LOCKED","payload":{{"deviceUid":"{device}"}}}}"#
+    );
+    let key = RsaSigningKey::from_pkcs8_pem(&test_key("knox-test-key.pem")).unwrap();
+    let signature = knox::sign(body.as_bytes(), &key).unwrap();
+    let mut event = with_request(
+        &samples("knox")[0].1,
+        body.as_bytes(),
+        &[("x-wsm-signature", &signature)],
+        false,
+    );
+    event["rawPath"] = path.into();
+    event["requestContext"]["http"]["path"] = path.into();
+    event
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenants_keep_their_own_subscriptions() {
+    let mut deployment = Deployment::prepare(BINARY).await;
+    deployment
+        .moto
+        .put_object(BUCKET, CERT_KEY, test_key("knox-test-cert.pem"))
+        .await;
+    deployment.start(
+        Some("s3"),
+        &[
+            ("KNOX_CERT_KEY", CERT_KEY),
+            ("KNOX_SUBSCRIPTION_IDS", "sub-own"),
+            ("HOOKWARDEN_TENANT_SECRET_PREFIX", PREFIX),
+        ],
+    );
+    let ids = |ids: &[&str]| serde_json::json!({ "subscription_ids": ids }).to_string();
+    deployment
+        .moto
+        .create_secret(&format!("{PREFIX}companyA"), &ids(&["sub-a"]))
+        .await;
+    deployment
+        .moto
+        .create_secret(&format!("{PREFIX}companyB"), &ids(&["sub-b1", "sub-b2"]))
+        .await;
+    deployment
+        .moto
+        .create_secret(&format!("{PREFIX}companyC"), r#"{"subscription_ids": []}"#)
+        .await;
+
+    for (path, subscription) in [
+        ("/", "sub-own"),
+        ("/companyA", "sub-a"),
+        ("/companyB", "sub-b2"),
+    ] {
+        let (status, reply) = deployment.invoke(signed(path, subscription, "d1")).await;
+        assert_eq!(status, 200, "{path}: {reply}");
+    }
+    let keys = deployment.events("knox").await;
+    assert_eq!(keys.len(), 3, "{keys:?}");
+    let key = keys
+        .iter()
+        .find(|k| k.starts_with("knox/tenant=companyA/"))
+        .expect("companyA's event under its prefix");
+    assert_eq!(deployment.envelope(key).await["tenant"], "companyA");
+
+    for (path, subscription, refused) in [
+        ("/companyA", "sub-b1", 403),
+        ("/companyB", "sub-a", 403),
+        ("/companyA", "sub-own", 403),
+        ("/", "sub-a", 403),
+        ("/companyD", "sub-a", 404),
+        ("/companyC", "sub-a", 503),
+    ] {
+        let (status, reply) = deployment.invoke(signed(path, subscription, "d2")).await;
+        assert_eq!(status, refused, "{path} {subscription}: {reply}");
+    }
+    assert_eq!(deployment.events("knox").await.len(), 3);
+    assert_eq!(
+        deployment
+            .invoke(signed("/companyB", "sub-b1", "d3"))
+            .await
+            .0,
+        200
+    );
+}

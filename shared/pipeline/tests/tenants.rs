@@ -1,0 +1,397 @@
+//! Several tenants behind one handler (`/<tenant>`), over the local adapters.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hookwarden_pipeline::certificate::CertificateCache;
+use hookwarden_pipeline::clock::Clock;
+use hookwarden_pipeline::delivery::Delivery;
+use hookwarden_pipeline::local::{files_under, DirStore, FileBus, StaticSecret};
+use hookwarden_pipeline::ports::{ObjectStore, SecretSource};
+use hookwarden_pipeline::secrets::SecretCache;
+use hookwarden_pipeline::tenants::{self, LocalTenants, Tenants};
+use hookwarden_pipeline::{Common, Handler, Inbound, KnoxHandler, ScalefusionHandler};
+use hookwarden_verify::rsa::RsaSigningKey;
+use hookwarden_verify::{knox, scalefusion};
+use time::OffsetDateTime;
+
+const KNOX_KEY: &str = include_str!("../../../events/test-keys/knox-test-key.pem");
+const KNOX_CERT: &str = include_str!("../../../events/test-keys/knox-test-cert.pem");
+const CERT_KEY: &str = "knox/_certificate/knox.pem";
+const NOW: i64 = 1_795_000_000;
+
+struct Rig {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    store: Arc<DirStore>,
+}
+
+impl Rig {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        let store = Arc::new(DirStore::new(root.join("store")));
+        Self {
+            _dir: dir,
+            root,
+            store,
+        }
+    }
+
+    fn common(&self, prefix: &str) -> Common {
+        let bus = Arc::new(FileBus::new(self.root.join("bus")));
+        Common {
+            delivery: Some(Delivery::new(self.store.clone(), true, Some(bus), prefix)),
+            max_body: 4096,
+            clock: Clock::fixed(OffsetDateTime::from_unix_timestamp(NOW).unwrap()),
+        }
+    }
+
+    /// Stored envelopes (not state records), as paths below the store.
+    fn stored(&self) -> Vec<String> {
+        files(&self.root.join("store"))
+            .into_iter()
+            .filter(|f| !f.contains("/_") && f.ends_with(".json"))
+            .collect()
+    }
+
+    fn bus(&self) -> Vec<serde_json::Value> {
+        files_under(&self.root.join("bus"))
+            .iter()
+            .map(|f| serde_json::from_slice(&std::fs::read(f).unwrap()).unwrap())
+            .collect()
+    }
+
+    fn envelope(&self, key: &str) -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(self.root.join("store").join(key)).unwrap()).unwrap()
+    }
+}
+
+fn files(dir: &Path) -> Vec<String> {
+    files_under(dir)
+        .iter()
+        .map(|path| path.strip_prefix(dir).unwrap().display().to_string())
+        .collect()
+}
+
+fn post(headers: &[(&str, &str)], body: &[u8]) -> Inbound {
+    let mut map = http::HeaderMap::new();
+    for (name, value) in headers {
+        map.append(
+            http::header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            value.parse().unwrap(),
+        );
+    }
+    Inbound {
+        method: http::Method::POST,
+        headers: map,
+        body: body.to_vec().into(),
+        source_ip: Some("192.0.2.1".into()),
+    }
+}
+
+fn sf_secret(key: &str) -> Arc<dyn SecretSource> {
+    Arc::new(StaticSecret::new(
+        serde_json::json!({ "secret_key": key }).to_string(),
+    ))
+}
+
+fn scalefusion_tenants(rig: &Rig, directory: Arc<LocalTenants>, ttl: Duration) -> Tenants {
+    let common = rig.common("scalefusion");
+    let default = ScalefusionHandler::new(
+        common.clone(),
+        SecretCache::new(sf_secret("default-secret"), ttl),
+    );
+    Tenants::new(
+        Arc::new(default),
+        directory,
+        tenants::scalefusion(common, Duration::from_secs(3600)),
+        ttl,
+    )
+}
+
+async fn send_sf(handler: &Tenants, path: &str, key: &str, body: &[u8]) -> u16 {
+    let signature = scalefusion::sign(key.as_bytes(), body);
+    handler
+        .handle_at(path, post(&[("x-sf-signature", &signature)], body))
+        .await
+        .status
+}
+
+#[tokio::test]
+async fn scalefusion_tenants_verify_with_their_own_secret_and_store_apart() {
+    let rig = Rig::new();
+    let directory = Arc::new(LocalTenants::new());
+    directory.insert("acme", sf_secret("acme-secret"));
+    directory.insert("globex", sf_secret("globex-secret"));
+    // A tenant whose secret lacks its field: only that tenant fails.
+    directory.insert(
+        "broken",
+        Arc::new(StaticSecret::new(r#"{"other": "x"}"#)) as Arc<dyn SecretSource>,
+    );
+    let handler = scalefusion_tenants(&rig, directory.clone(), Duration::from_secs(300));
+    let body = br#"{"event":"device.enrolled","id":1}"#;
+
+    // One body, three tenants: three events, each under its tenant's prefix.
+    assert_eq!(send_sf(&handler, "/", "default-secret", body).await, 200);
+    assert_eq!(send_sf(&handler, "/acme", "acme-secret", body).await, 200);
+    assert_eq!(
+        send_sf(&handler, "/globex", "globex-secret", body).await,
+        200
+    );
+    // Dedupe is per tenant.
+    assert_eq!(send_sf(&handler, "/acme", "acme-secret", body).await, 200);
+    let stored = rig.stored();
+    assert_eq!(stored.len(), 3, "{stored:?}");
+    let acme: Vec<_> = stored
+        .iter()
+        .filter(|k| k.starts_with("scalefusion/tenant=acme/"))
+        .collect();
+    assert_eq!(acme.len(), 1, "{stored:?}");
+    assert_eq!(rig.envelope(acme[0])["tenant"], "acme");
+    let default: Vec<_> = stored.iter().filter(|k| !k.contains("tenant=")).collect();
+    assert_eq!(default.len(), 1);
+    assert!(rig.envelope(default[0]).get("tenant").is_none());
+    let mut bus_tenants: Vec<_> = rig
+        .bus()
+        .iter()
+        .map(|e| e["detail"]["tenant"].as_str().unwrap_or("-").to_string())
+        .collect();
+    bus_tenants.sort();
+    assert_eq!(bus_tenants, ["-", "acme", "globex"]);
+
+    // Cross-tenant forgeries: signed with another tenant's (or the default) secret.
+    let other = br#"{"event":"device.enrolled","id":2}"#;
+    assert_eq!(
+        send_sf(&handler, "/acme", "globex-secret", other).await,
+        406
+    );
+    assert_eq!(
+        send_sf(&handler, "/globex", "acme-secret", other).await,
+        406
+    );
+    assert_eq!(
+        send_sf(&handler, "/acme", "default-secret", other).await,
+        406
+    );
+    assert_eq!(send_sf(&handler, "/", "acme-secret", other).await, 406);
+    // Unknown tenants and paths that are no tenant name: 404.
+    for path in ["/initech", "/acme/x", "/..", "/a%2Fb", "/tenant=acme"] {
+        assert_eq!(
+            send_sf(&handler, path, "acme-secret", other).await,
+            404,
+            "{path}"
+        );
+    }
+    // The misconfigured tenant is 503; the others keep working.
+    assert_eq!(send_sf(&handler, "/broken", "x", other).await, 503);
+    assert_eq!(send_sf(&handler, "/acme", "acme-secret", other).await, 200);
+    assert_eq!(
+        rig.stored().len(),
+        4,
+        "nothing stored for the refused requests"
+    );
+}
+
+#[tokio::test]
+async fn tenants_are_onboarded_and_removed_without_a_restart() {
+    let rig = Rig::new();
+    let directory = Arc::new(LocalTenants::new());
+    // TTL 0: every request reads the directory again (the negative answer too).
+    let handler = scalefusion_tenants(&rig, directory.clone(), Duration::ZERO)
+        .with_negative_ttl(Duration::ZERO);
+    let body = br#"{"event":"device.enrolled","id":3}"#;
+    assert_eq!(send_sf(&handler, "/acme", "acme-secret", body).await, 404);
+    directory.insert("acme", sf_secret("acme-secret"));
+    assert_eq!(send_sf(&handler, "/acme", "acme-secret", body).await, 200);
+    directory.remove("acme");
+    assert_eq!(send_sf(&handler, "/acme", "acme-secret", body).await, 404);
+    assert_eq!(rig.stored().len(), 1);
+}
+
+#[tokio::test]
+async fn an_unknown_tenant_is_remembered_and_the_cache_is_bounded() {
+    let rig = Rig::new();
+    let directory = Arc::new(LocalTenants::new());
+    let handler =
+        scalefusion_tenants(&rig, directory.clone(), Duration::from_secs(300)).with_max_cached(8);
+    let body = br#"{"event":"device.enrolled","id":4}"#;
+    assert_eq!(send_sf(&handler, "/acme", "acme-secret", body).await, 404);
+    // Onboarded since: still 404 until the negative answer expires (a minute).
+    directory.insert("acme", sf_secret("acme-secret"));
+    assert_eq!(send_sf(&handler, "/acme", "acme-secret", body).await, 404);
+    for n in 0..50 {
+        send_sf(&handler, &format!("/scan{n}"), "x", body).await;
+    }
+    assert!(handler.cached() <= 8, "{}", handler.cached());
+    assert!(rig.stored().is_empty());
+}
+
+#[tokio::test]
+async fn knox_tenants_share_the_certificate_and_keep_their_own_subscriptions() {
+    let rig = Rig::new();
+    rig.store
+        .put(CERT_KEY, KNOX_CERT.as_bytes().to_vec(), "")
+        .await
+        .unwrap();
+    let common = rig.common("knox");
+    let default = KnoxHandler::new(
+        common.clone(),
+        CertificateCache::new(rig.store.clone(), CERT_KEY, None),
+    )
+    .allow_subscriptions(["sub-default".to_string()]);
+    let directory = Arc::new(LocalTenants::new());
+    let config = |ids: &[&str]| -> Arc<dyn SecretSource> {
+        Arc::new(StaticSecret::new(
+            serde_json::json!({ "subscription_ids": ids }).to_string(),
+        ))
+    };
+    directory.insert("acme", config(&["sub-acme"]));
+    directory.insert("globex", config(&["sub-globex", "sub-globex-2"]));
+    directory.insert("empty", config(&[]));
+    let build = tenants::knox(common, default.certificates().clone());
+    let handler = Tenants::new(
+        Arc::new(default),
+        directory,
+        build,
+        Duration::from_secs(300),
+    );
+    let key = RsaSigningKey::from_pkcs8_pem(KNOX_KEY).unwrap();
+    let send = |path: &'static str, subscription: &str| {
+        let body = format!(r#"{{"subscriptionId":"{subscription}","event":"KAI_BATTERY_STATUS"}}"#);
+        let signature = knox::sign(body.as_bytes(), &key).unwrap();
+        let handler = &handler;
+        async move {
+            handler
+                .handle_at(
+                    path,
+                    post(&[("x-wsm-signature", &signature)], body.as_bytes()),
+                )
+                .await
+                .status
+        }
+    };
+    assert_eq!(send("/acme", "sub-acme").await, 200);
+    assert_eq!(send("/globex", "sub-globex-2").await, 200);
+    assert_eq!(send("/", "sub-default").await, 200);
+    // Another tenant's subscription, sent to the wrong path: refused, nothing stored.
+    assert_eq!(send("/acme", "sub-globex").await, 403);
+    assert_eq!(send("/globex", "sub-acme").await, 403);
+    assert_eq!(send("/", "sub-acme").await, 403);
+    assert_eq!(send("/initech", "sub-acme").await, 404);
+    // A tenant with no allowlist is misconfigured, not open to every Knox customer.
+    assert_eq!(send("/empty", "sub-acme").await, 503);
+    let stored = rig.stored();
+    assert_eq!(stored.len(), 3, "{stored:?}");
+    assert_eq!(
+        stored
+            .iter()
+            .filter(|k| k.starts_with("knox/tenant=acme/"))
+            .count(),
+        1
+    );
+}
+
+const OWN_KEY: &str = include_str!("../../../events/tenants/test-keys/companyX-knox-test-key.pem");
+const OWN_CERT: &str =
+    include_str!("../../../events/tenants/test-keys/companyX-knox-test-cert.pem");
+const OWN_PIN: &str = "b0c4f569e98ccc73ff4055dc90ed6ec0e4d40036cc7b2ea3a004fbf0e5d3844c";
+
+/// A tenant that needs its own certificate names it in its secret; the other tenants keep
+/// the shared one, and neither key verifies for the other.
+#[tokio::test]
+async fn a_knox_tenant_can_have_its_own_certificate() {
+    let rig = Rig::new();
+    rig.store
+        .put(CERT_KEY, KNOX_CERT.as_bytes().to_vec(), "")
+        .await
+        .unwrap();
+    rig.store
+        .put(
+            "knox/_certificates/companyX.pem",
+            OWN_CERT.as_bytes().to_vec(),
+            "",
+        )
+        .await
+        .unwrap();
+    let common = rig.common("knox");
+    let default = KnoxHandler::new(
+        common.clone(),
+        CertificateCache::new(rig.store.clone(), CERT_KEY, None),
+    );
+    let directory = Arc::new(LocalTenants::new());
+    let config = |value: serde_json::Value| -> Arc<dyn SecretSource> {
+        Arc::new(StaticSecret::new(value.to_string()))
+    };
+    directory.insert(
+        "companyA",
+        config(serde_json::json!({"subscription_ids": ["sub-a"]})),
+    );
+    directory.insert(
+        "companyX",
+        config(serde_json::json!({
+            "subscription_ids": ["sub-x"],
+            "certificate_key": "knox/_certificates/companyX.pem",
+            "certificate_spki_sha256": OWN_PIN,
+        })),
+    );
+    // Pinned to another key than the certificate's: never used.
+    directory.insert(
+        "companyP",
+        config(serde_json::json!({
+            "subscription_ids": ["sub-x"],
+            "certificate_key": "knox/_certificates/companyX.pem",
+            "certificate_spki_sha256": "ab".repeat(32),
+        })),
+    );
+    // Outside the certificates folder, or no object there: misconfigured / unavailable.
+    directory.insert(
+        "companyE",
+        config(serde_json::json!({
+            "subscription_ids": ["sub-x"],
+            "certificate_key": "knox/../secret.pem",
+        })),
+    );
+    directory.insert(
+        "companyM",
+        config(serde_json::json!({
+            "subscription_ids": ["sub-x"],
+            "certificate_key": "knox/_certificates/missing.pem",
+        })),
+    );
+    let build = tenants::knox(common, default.certificates().clone());
+    let handler = Tenants::new(
+        Arc::new(default),
+        directory,
+        build,
+        Duration::from_secs(300),
+    );
+    let shared_key = RsaSigningKey::from_pkcs8_pem(KNOX_KEY).unwrap();
+    let own_key = RsaSigningKey::from_pkcs8_pem(OWN_KEY).unwrap();
+    let send = |path: &'static str, subscription: &'static str, key: &'static str| {
+        let body = format!(r#"{{"subscriptionId":"{subscription}","event":"KG_DEVICE_LOCKED"}}"#);
+        let key = if key == "own" { &own_key } else { &shared_key };
+        let signature = knox::sign(body.as_bytes(), key).unwrap();
+        let handler = &handler;
+        async move {
+            handler
+                .handle_at(
+                    path,
+                    post(&[("x-wsm-signature", &signature)], body.as_bytes()),
+                )
+                .await
+                .status
+        }
+    };
+    assert_eq!(send("/companyX", "sub-x", "own").await, 200);
+    assert_eq!(send("/companyA", "sub-a", "shared").await, 200);
+    // Each key verifies only where its certificate is used.
+    assert_eq!(send("/companyX", "sub-x", "shared").await, 401);
+    assert_eq!(send("/companyA", "sub-a", "own").await, 401);
+    assert_eq!(send("/", "sub-x", "own").await, 401);
+    assert_eq!(send("/companyP", "sub-x", "own").await, 503);
+    assert_eq!(send("/companyE", "sub-x", "own").await, 503);
+    assert_eq!(send("/companyM", "sub-x", "own").await, 503);
+    assert_eq!(rig.stored().len(), 2, "{:?}", rig.stored());
+}
