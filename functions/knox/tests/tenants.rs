@@ -14,10 +14,14 @@ const BINARY: &str = env!("CARGO_BIN_EXE_knox-webhook");
 const PREFIX: &str = "hookwarden/tenants/knox/";
 
 fn signed(path: &str, subscription: &str, device: &str) -> serde_json::Value {
+    signed_with(&test_key("knox-test-key.pem"), path, subscription, device)
+}
+
+fn signed_with(key: &str, path: &str, subscription: &str, device: &str) -> serde_json::Value {
     let body = format!(
         r#"{{"subscriptionId":"{subscription}","event":"KG_DEVICE_LOCKED","payload":{{"deviceUid":"{device}"}}}}"#
     );
-    let key = RsaSigningKey::from_pkcs8_pem(&test_key("knox-test-key.pem")).unwrap();
+    let key = RsaSigningKey::from_pkcs8_pem(key).unwrap();
     let signature = knox::sign(body.as_bytes(), &key).unwrap();
     let mut event = with_request(
         &samples("knox")[0].1,
@@ -94,4 +98,74 @@ async fn tenants_keep_their_own_subscriptions() {
             .0,
         200
     );
+}
+
+/// A tenant with its own certificate (`certificate_key` under `knox/_certificates/`, its own
+/// pin): its key verifies there, and only there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_with_its_own_certificate() {
+    let own = |name: &str| {
+        std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../events/tenants/test-keys")
+                .join(name),
+        )
+        .unwrap()
+    };
+    let mut deployment = Deployment::prepare(BINARY).await;
+    deployment
+        .moto
+        .put_object(BUCKET, CERT_KEY, test_key("knox-test-cert.pem"))
+        .await;
+    deployment
+        .moto
+        .put_object(
+            BUCKET,
+            "knox/_certificates/companyX.pem",
+            own("companyX-knox-test-cert.pem"),
+        )
+        .await;
+    deployment.start(
+        Some("s3"),
+        &[
+            ("KNOX_CERT_KEY", CERT_KEY),
+            ("HOOKWARDEN_TENANT_SECRET_PREFIX", PREFIX),
+        ],
+    );
+    let secret = serde_json::json!({
+        "subscription_ids": ["sub-x"],
+        "certificate_key": "knox/_certificates/companyX.pem",
+        "certificate_spki_sha256": "b0c4f569e98ccc73ff4055dc90ed6ec0e4d40036cc7b2ea3a004fbf0e5d3844c",
+    });
+    deployment
+        .moto
+        .create_secret(&format!("{PREFIX}companyX"), &secret.to_string())
+        .await;
+    deployment
+        .moto
+        .create_secret(
+            &format!("{PREFIX}companyA"),
+            r#"{"subscription_ids": ["sub-a"]}"#,
+        )
+        .await;
+    let own_key = own("companyX-knox-test-key.pem");
+    let shared_key = test_key("knox-test-key.pem");
+    for (key, path, subscription, expected) in [
+        (&own_key, "/companyX", "sub-x", 200),
+        (&shared_key, "/companyA", "sub-a", 200),
+        (&shared_key, "/companyX", "sub-x", 401),
+        (&own_key, "/companyA", "sub-a", 401),
+    ] {
+        let (status, reply) = deployment
+            .invoke(signed_with(key, path, subscription, "d1"))
+            .await;
+        assert_eq!(status, expected, "{path}: {reply}");
+    }
+    let keys: Vec<_> = deployment
+        .events("knox")
+        .await
+        .into_iter()
+        .filter(|k| !k.starts_with("knox/_certificates/"))
+        .collect();
+    assert_eq!(keys.len(), 2, "{keys:?}");
 }
