@@ -130,7 +130,8 @@ struct Report {
     retries: usize,
     throttled_answers: usize,
     drain: Duration,
-    proxy_throttles: u64,
+    /// Requests the proxy answered with a throttle, by `"s3 PUT"`-style label.
+    proxy_throttles: BTreeMap<String, u64>,
 }
 
 async fn burst(layout: Layout, events: &[(usize, Value)]) -> Report {
@@ -240,7 +241,7 @@ async fn burst(layout: Layout, events: &[(usize, Value)]) -> Report {
         retries,
         throttled_answers,
         drain,
-        proxy_throttles: proxy.answered().values().sum(),
+        proxy_throttles: proxy.answered(),
     }
 }
 
@@ -271,8 +272,8 @@ async fn a_burst_of_one_event_type_against_scaled_quotas() {
             "scale ÷{SCALE} (S3 {S3_PUTS_PER_PARTITION_PER_S} PUT/s per partition, PutEvents \
              {PUT_EVENTS_PER_S}/s), {EVENTS} KAI_BATTERY_STATUS events, {PROCESSES} \
              processes, {SENDER_ATTEMPTS} attempts per sender — {layout:?} layout: {} stored, \
-             {} refused for good, {} retries, {} answers 503 throttled, {} requests throttled \
-             at the endpoint, drained in {:.1?}",
+             {} refused for good, {} retries, {} answers 503 throttled, requests throttled \
+             at the endpoint {:?}, drained in {:.1?}",
             report.stored,
             report.refused,
             report.retries,
