@@ -3,8 +3,10 @@
 //! whole flow runs with no AWS account.
 //!
 //! Layout under the data directory:
-//! - `<provider>/<event type>/<yyyy>/<mm>/<dd>/<delivery id>.json` — stored envelopes;
-//! - `<provider>/_state/…` — dedupe claims, publish markers, Knox nonces;
+//! - `<provider>/<shard>/<event type>/<id>.json` — stored envelopes (`<id>` the SHA-256 of
+//!   what the provider signed, `<shard>` its first two hex digits), a tenant's under
+//!   `<provider>/tenant=<tenant>/`;
+//! - `<provider>/_state/…` — dedupe claims and publish markers;
 //! - `eventbridge/<n>.json` — one file per published bus event;
 //! - `knox-certificate.pem` — the Knox certificate, written on start;
 //! - `tenants/<provider>/<tenant>.json` — tenants, read on every request to

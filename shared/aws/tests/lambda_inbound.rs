@@ -245,7 +245,7 @@ fn headers_null_absent_escaped_repeated_and_invalid() {
 #[test]
 fn responses_are_what_aws_lambda_events_writes() {
     for (status, body) in [
-        (200, r#"{"status":"stored","delivery_id":"abc"}"#),
+        (200, r#"{"status":"stored","id":"abc"}"#),
         (
             401,
             r#"{"error":"signature does not verify","x":"é\n\u0001"}"#,

@@ -1,6 +1,6 @@
 //! One JSON log line per request, and the `SignatureRejected` and `Throttled` metrics.
 //!
-//! The line names provider, event type, delivery id, outcome, status and latency — never a
+//! The line names provider, event type, event id, outcome, status and latency — never a
 //! secret, a signature or a body: reasons come from hookwarden's own error messages, which
 //! describe what was wrong without echoing input.
 
