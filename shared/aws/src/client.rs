@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use hookwarden_pipeline::ports::DependencyError;
 
 use crate::https::{self, HttpsClient};
 use crate::settings::{read_var, SettingsError};
@@ -172,6 +173,20 @@ pub enum CallError {
 }
 
 impl CallError {
+    /// This failure as the pipeline sees it: `{operation}: {self}`, a throttle marked as one
+    /// so the request's outcome and metric name the quota.
+    pub(crate) fn into_dependency(
+        self,
+        dependency: &'static str,
+        operation: impl std::fmt::Display,
+    ) -> DependencyError {
+        let detail = format_args!("{operation}: {self}");
+        match self.is_throttle() {
+            true => DependencyError::throttled(dependency, detail),
+            false => DependencyError::new(dependency, detail),
+        }
+    }
+
     /// The HTTP status of a service error.
     pub fn status(&self) -> Option<u16> {
         match self {

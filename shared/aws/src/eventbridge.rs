@@ -81,13 +81,7 @@ impl EventBus for EventBridgeBus {
                 body: body.into(),
             })
             .await
-            .map_err(|err| {
-                let detail = format_args!("PutEvents: {err}");
-                match err.is_throttle() {
-                    true => DependencyError::throttled(DEPENDENCY, detail),
-                    false => DependencyError::new(DEPENDENCY, detail),
-                }
-            })?;
+            .map_err(|err| err.into_dependency(DEPENDENCY, "PutEvents"))?;
         let answer: Answer = serde_json::from_slice(&answer).map_err(|err| {
             DependencyError::new(
                 DEPENDENCY,

@@ -49,11 +49,7 @@ impl S3Store {
 }
 
 fn failed(operation: &str, key: &str, err: CallError) -> DependencyError {
-    let detail = format_args!("{operation} {key}: {err}");
-    match err.is_throttle() {
-        true => DependencyError::throttled(DEPENDENCY, detail),
-        false => DependencyError::new(DEPENDENCY, detail),
-    }
+    err.into_dependency(DEPENDENCY, format_args!("{operation} {key}"))
 }
 
 #[async_trait]

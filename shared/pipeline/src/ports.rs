@@ -12,8 +12,8 @@ use async_trait::async_trait;
 pub struct DependencyError {
     pub dependency: &'static str,
     pub detail: String,
-    /// The service refused for rate (S3 `SlowDown`, EventBridge or Secrets Manager
-    /// throttling) even after backing off: a quota binds, which the log and metrics name
+    /// The service refused for rate (S3 `SlowDown`, EventBridge throttling) even after
+    /// backing off: a quota binds, which the log and metrics name
     /// apart from an outage.
     pub throttled: bool,
 }

@@ -72,18 +72,15 @@ impl Provider for KnoxHandler {
             })?;
         // Neither is signed: they travel as metadata and never decide identity, so no value of
         // theirs can refuse, split or merge an authentic callback.
+        let trace_id = request.metadata_header(knox::TRACE_ID_HEADER);
+        trail.trace_id = trace_id.as_deref().and_then(safe_id).map(str::to_string);
         let unsigned: Vec<_> = [
-            ("trace_id", knox::TRACE_ID_HEADER),
-            ("nonce", knox::NONCE_HEADER),
+            ("trace_id", trace_id),
+            ("nonce", request.metadata_header(knox::NONCE_HEADER)),
         ]
         .into_iter()
-        .filter_map(|(name, header)| Some((name, request.metadata_header(header)?)))
+        .filter_map(|(name, value)| Some((name, value?)))
         .collect();
-        trail.trace_id = unsigned
-            .first()
-            .filter(|(name, _)| *name == "trace_id")
-            .and_then(|(_, value)| safe_id(value))
-            .map(str::to_string);
 
         let now = self.common.clock.now();
         // The key is the pinned certificate's, never the request's; a signature it does not
