@@ -5,7 +5,7 @@ use hookwarden_aws::{lambda, wire};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::process::ExitCode {
-    let (settings, client) = wire::cold_start("oneaccess");
-    let handler = wire::oneaccess_function(&settings, &client);
+    let (settings, clients) = wire::cold_start("oneaccess").await;
+    let handler = wire::oneaccess_function(&settings, &clients);
     lambda::run(handler, settings.max_body_bytes).await
 }

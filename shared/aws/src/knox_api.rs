@@ -31,25 +31,23 @@
 //! where it is resolved: the connection for a redirect goes only to the public addresses the
 //! name resolves to ([`PublicOnly`]), so a name pointing at `127.0.0.1` (or rebinding to it
 //! after a check) is not reached either.
+//!
+//! The transport is reqwest: its redirect policy applies the rules above to each hop (and
+//! drops the bearer token on any hop to another host), its resolver hook filters the
+//! addresses, and proxies from the environment are not used (a proxy would resolve the names
+//! itself, out of the filter's reach).
 
-use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bytes::Bytes;
 use hookwarden_pipeline::ports::{CertificateFetcher, DependencyError, SecretSource, SecretStage};
 use hookwarden_verify::encoding;
-use http::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
-use http::StatusCode;
-use hyper_util::client::legacy::connect::dns::{GaiResolver, Name};
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use reqwest::{redirect, StatusCode, Url};
 use serde::Deserialize;
 use zeroize::{Zeroize as _, Zeroizing};
-
-use crate::https::{self, HttpsClient};
 
 const DEPENDENCY: &str = "knox-api";
 pub const DEFAULT_BASE_URL: &str = "https://api.samsungknox.com";
@@ -63,22 +61,31 @@ const MAX_RESPONSE_BYTES: usize = 256 * 1024;
 const DER_SEQUENCE: u8 = 0x30;
 /// Redirects followed on the certificate download (a download may be handed to a file host).
 const MAX_REDIRECTS: usize = 3;
+/// Connecting to the Knox API takes milliseconds; waiting longer only burns the budget.
+const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 pub struct KnoxApi {
     credentials: Arc<dyn SecretSource>,
     timeout: Duration,
-    /// Built on first download: the TLS setup is not worth paying at every cold start, and
-    /// most cold starts find the certificate in S3.
-    http: OnceLock<HttpsClient>,
-    /// For redirects off the API's origin: connects to public addresses only.
-    redirected: OnceLock<HttpsClient<PublicOnly>>,
+    /// Built on first download, for one API origin: the TLS setup is not worth paying at every
+    /// cold start, and most cold starts find the certificate in S3.
+    clients: OnceLock<(String, Clients)>,
 }
 
-/// An answer read whole: status, `Content-Type` and `Location`, body.
+/// The two HTTP clients of one API origin.
+struct Clients {
+    /// The token request: no redirect is followed (it would carry the client secret).
+    token: reqwest::Client,
+    /// The download: redirects as the module docs say, addresses filtered.
+    download: reqwest::Client,
+}
+
+/// An answer read whole: status, `Content-Type` and `Location`, the URL it came from, body.
 struct Answer {
     status: StatusCode,
     content_type: Option<String>,
     location: Option<String>,
+    url: Url,
     body: Vec<u8>,
 }
 
@@ -110,67 +117,72 @@ impl KnoxApi {
         Self {
             credentials,
             timeout,
-            http: OnceLock::new(),
-            redirected: OnceLock::new(),
+            clients: OnceLock::new(),
         }
     }
 
-    /// Sends `request` to `url` and reads the answer, all within the timeout. `off_api`: the
-    /// URL is not on the API's origin (a redirect led there), so only a public address of its
-    /// host is connected to.
+    /// The clients for `api` (`scheme://authority`), built once; a secret that later names
+    /// another origin gets clients of its own.
+    fn clients(&self, api: &Url) -> Result<Clients, DependencyError> {
+        let origin = api.origin().ascii_serialization();
+        if let Some((built_for, clients)) = self.clients.get() {
+            if *built_for == origin {
+                return Ok(clients.clone());
+            }
+        }
+        let clients = Clients::new(api, self.timeout)?;
+        let _ = self.clients.set((origin, clients.clone()));
+        Ok(clients)
+    }
+
+    /// Sends `request` and reads the answer, all within the timeout.
     async fn exchange(
         &self,
-        url: &str,
-        request: http::request::Builder,
-        body: Bytes,
-        off_api: bool,
+        url: &Url,
+        request: reqwest::RequestBuilder,
     ) -> Result<Answer, DependencyError> {
-        let request = request.uri(url).body(body.into());
-        let url = shown(url);
-        let request = request.map_err(|err| {
-            DependencyError::new(DEPENDENCY, format_args!("{url} is not a usable URL: {err}"))
-        })?;
+        let shown_url = shown(url.as_str());
         let exchange = async {
-            let response = match off_api {
-                false => {
-                    let http = self.http.get_or_init(|| HttpsClient::new(self.timeout));
-                    http.send(request).await?
-                }
-                true => {
-                    let http = self.redirected.get_or_init(|| {
-                        HttpsClient::with_resolver(self.timeout, PublicOnly::default())
-                    });
-                    http.send(request).await?
-                }
-            };
+            let mut response = request.send().await.map_err(|err| err.without_url())?;
             let header = |name| {
                 let value = response.headers().get(name)?.to_str().ok()?;
                 Some(value.to_string())
             };
-            let (status, content_type, location) =
-                (response.status(), header(CONTENT_TYPE), header(LOCATION));
-            let body = https::read_limited(response, MAX_RESPONSE_BYTES).await?;
-            Ok::<_, String>((status, content_type, location, body))
+            let (status, content_type, location) = (
+                response.status(),
+                header(CONTENT_TYPE),
+                header(reqwest::header::LOCATION),
+            );
+            let url = response.url().clone();
+            let mut body = Vec::new();
+            while let Some(chunk) = response.chunk().await.map_err(|err| err.without_url())? {
+                if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                    return Ok(None);
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok::<_, reqwest::Error>(Some(Answer {
+                status,
+                content_type,
+                location,
+                url,
+                body,
+            }))
         };
         match tokio::time::timeout(self.timeout, exchange).await {
             Err(_) => Err(DependencyError::new(
                 DEPENDENCY,
-                format_args!("{url} timed out after {:?}", self.timeout),
+                format_args!("{shown_url} timed out after {:?}", self.timeout),
             )),
-            Ok(Err(detail)) => Err(DependencyError::new(
+            Ok(Err(err)) => Err(DependencyError::new(
                 DEPENDENCY,
-                format_args!("{url} failed: {detail}"),
+                format_args!("{shown_url} failed: {}", crate::causes(&err)),
             )),
-            Ok(Ok((_, _, _, None))) => Err(DependencyError::new(
+            Ok(Ok(None)) => Err(DependencyError::new(
                 DEPENDENCY,
-                format_args!("{url} answered more than {MAX_RESPONSE_BYTES} bytes"),
+                format_args!("{shown_url} answered more than {MAX_RESPONSE_BYTES} bytes"),
             )),
-            Ok(Ok((status, content_type, location, Some(body)))) => Ok(Answer {
-                status,
-                content_type,
-                location,
-                body,
-            }),
+            Ok(Ok(Some(answer))) => Ok(answer),
         }
     }
 
@@ -203,10 +215,11 @@ impl KnoxApi {
 
     async fn token(
         &self,
+        clients: &Clients,
         base_url: &str,
         credentials: &Credentials,
     ) -> Result<Zeroizing<String>, DependencyError> {
-        let url = format!("{base_url}{TOKEN_PATH}");
+        let url = parse_url(&format!("{base_url}{TOKEN_PATH}"))?;
         let form = {
             let mut form = form_urlencoded::Serializer::new(String::new());
             form.append_pair("grant_type", "client_credentials")
@@ -217,18 +230,12 @@ impl KnoxApi {
             }
             Zeroizing::new(form.finish())
         };
-        let request = http::Request::post(&url)
+        let request = clients
+            .token
+            .post(url.clone())
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(CONTENT_LENGTH, form.len());
-        // Not followed: a redirect would carry the client secret to wherever it points.
-        let answer = self
-            .exchange(
-                &url,
-                request,
-                Bytes::copy_from_slice(form.as_bytes()),
-                false,
-            )
-            .await?;
+            .body(form.as_bytes().to_vec());
+        let answer = self.exchange(&url, request).await?;
         if !answer.status.is_success() {
             let moved = match &answer.location {
                 Some(location) if answer.status.is_redirection() => format!(
@@ -254,6 +261,67 @@ impl KnoxApi {
     }
 }
 
+impl Clone for Clients {
+    fn clone(&self) -> Self {
+        Self {
+            token: self.token.clone(),
+            download: self.download.clone(),
+        }
+    }
+}
+
+impl Clients {
+    fn new(api: &Url, timeout: Duration) -> Result<Clients, DependencyError> {
+        let build = |builder: reqwest::ClientBuilder| {
+            builder
+                .use_preconfigured_tls(crate::tls::client_config().as_ref().clone())
+                .no_proxy()
+                .connect_timeout(timeout.min(MAX_CONNECT_TIMEOUT))
+                .build()
+                .map_err(|err| {
+                    DependencyError::new(
+                        DEPENDENCY,
+                        format_args!(
+                            "the HTTP client could not be built: {}",
+                            crate::causes(&err)
+                        ),
+                    )
+                })
+        };
+        let api_origin = api.origin();
+        let api_host = api.host_str().unwrap_or_default().to_string();
+        Ok(Clients {
+            token: build(reqwest::Client::builder().redirect(redirect::Policy::none()))?,
+            download: build(
+                reqwest::Client::builder()
+                    .redirect(redirect::Policy::custom(move |attempt| {
+                        if attempt.previous().len() > MAX_REDIRECTS {
+                            return attempt.stop();
+                        }
+                        let from = attempt.previous().last().map_or("", Url::as_str);
+                        match redirect_refusal(&api_origin, attempt.url()) {
+                            None => attempt.follow(),
+                            Some(why) => {
+                                let refused = RedirectRefused(format!(
+                                    "{} redirected to {:?}, which {why}; not followed",
+                                    shown(from),
+                                    shown(attempt.url().as_str())
+                                ));
+                                attempt.error(refused)
+                            }
+                        }
+                    }))
+                    .dns_resolver(Arc::new(PublicOnly { api_host })),
+            )?,
+        })
+    }
+}
+
+/// A redirect the rules refuse, named with where it came from and where it led.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct RedirectRefused(String);
+
 #[async_trait]
 impl CertificateFetcher for KnoxApi {
     async fn download(&self) -> Result<Vec<u8>, DependencyError> {
@@ -264,37 +332,27 @@ impl CertificateFetcher for KnoxApi {
             .unwrap_or(DEFAULT_BASE_URL)
             .trim_end_matches('/');
         check_base_url(base_url)?;
-        let token = self.token(base_url, &credentials).await?;
         let path = credentials
             .certificate_path
             .as_deref()
             .unwrap_or(DEFAULT_CERTIFICATE_PATH);
-        let mut url = format!("{base_url}/{}", path.trim_start_matches('/'));
-        let api_origin = origin(&url).to_string();
-        let mut redirects = 0;
-        let answer = loop {
-            let mut request = http::Request::get(&url).header(
+        let url = parse_url(&format!("{base_url}/{}", path.trim_start_matches('/')))?;
+        let clients = self.clients(&url)?;
+        let token = self.token(&clients, base_url, &credentials).await?;
+        // reqwest drops the token on a redirect to another host: it is for the Knox API only.
+        let request = clients
+            .download
+            .get(url.clone())
+            .header(
                 ACCEPT,
                 "application/x-pem-file, application/pkix-cert, application/json;q=0.9, */*;q=0.5",
-            );
-            // The token is for the Knox API only, not for a host a redirect names.
-            let off_api = origin(&url) != api_origin;
-            if !off_api {
-                request = request.header(AUTHORIZATION, format!("Bearer {}", token.as_str()));
-            }
-            let answer = self.exchange(&url, request, Bytes::new(), off_api).await?;
-            match (&answer.location, answer.status.is_redirection()) {
-                (Some(location), true) if redirects < MAX_REDIRECTS => {
-                    url = redirect_target(&url, location)?;
-                    redirects += 1;
-                }
-                _ => break answer,
-            }
-        };
+            )
+            .bearer_auth(token.as_str());
+        let answer = self.exchange(&url, request).await?;
         let status = answer.status;
         let content_type = answer.content_type.as_deref().unwrap_or("none");
         let body = answer.body;
-        let url = shown(&url);
+        let url = shown(answer.url.as_str());
         if !status.is_success() {
             return Err(DependencyError::new(
                 DEPENDENCY,
@@ -317,6 +375,15 @@ impl CertificateFetcher for KnoxApi {
         tracing::info!(%url, content_type, format, "downloaded the Knox validation certificate");
         Ok(certificate)
     }
+}
+
+fn parse_url(text: &str) -> Result<Url, DependencyError> {
+    Url::parse(text).map_err(|err| {
+        DependencyError::new(
+            DEPENDENCY,
+            format_args!("{} is not a usable URL: {err}", shown(text)),
+        )
+    })
 }
 
 /// Only HTTPS carries the client secret, except to a loopback test server.
@@ -350,50 +417,27 @@ fn shown(url: &str) -> &str {
     url.split_once('?').map_or(url, |(before, _)| before)
 }
 
-/// `scheme://authority` of an absolute URL.
-fn origin(url: &str) -> &str {
-    let start = url.find("://").map_or(0, |i| i + 3);
-    let end = url[start..].find('/').map_or(url.len(), |i| start + i);
-    &url[..end]
-}
-
-/// Where a redirect from `url` to `location` leads: a path on the same origin, or an
-/// absolute `https://` URL whose host is not `localhost` nor a non-public IP address (a host
-/// name's addresses are checked when it is resolved, by [`PublicOnly`]).
-fn redirect_target(url: &str, location: &str) -> Result<String, DependencyError> {
-    if location.starts_with('/') && !location.starts_with("//") {
-        return Ok(format!("{}{location}", origin(url)));
+/// Why a redirect to `next` is not followed, or `None` to follow it: on the API's own origin
+/// anything goes; elsewhere only an `https://` URL with no user name whose host is not
+/// `localhost` nor a non-public IP address (a host name's addresses are checked when it is
+/// resolved, by [`PublicOnly`]).
+fn redirect_refusal(api: &url::Origin, next: &Url) -> Option<&'static str> {
+    if next.origin() == *api {
+        return None;
     }
-    let refused = |why: &str| {
-        Err(DependencyError::new(
-            DEPENDENCY,
-            format_args!(
-                "{} redirected to {:?}, which {why}; not followed",
-                shown(url),
-                shown(location)
-            ),
-        ))
-    };
-    let Some(host) = http::Uri::try_from(location)
-        .ok()
-        .filter(|uri| uri.scheme_str() == Some("https"))
-        .and_then(|uri| {
-            let authority = uri.authority()?;
-            (!authority.as_str().contains('@')).then(|| authority.host().to_owned())
-        })
-    else {
-        return refused("is not an https:// URL");
-    };
-    let name = host.trim_end_matches('.').to_ascii_lowercase();
-    let literal = host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse::<IpAddr>();
-    if name == "localhost" || name.ends_with(".localhost") || literal.is_ok_and(|ip| !is_public(ip))
-    {
-        return refused("is a loopback, link-local or private address");
+    if next.scheme() != "https" || !next.username().is_empty() || next.password().is_some() {
+        return Some("is not an https:// URL");
     }
-    Ok(location.to_string())
+    let local = match next.host() {
+        Some(url::Host::Domain(name)) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            name == "localhost" || name.ends_with(".localhost")
+        }
+        Some(url::Host::Ipv4(ip)) => !is_public_v4(ip),
+        Some(url::Host::Ipv6(ip)) => !is_public_v6(ip),
+        None => true,
+    };
+    local.then_some("is a loopback, link-local or private address")
 }
 
 /// Whether `ip` is an address on the public internet: not unspecified, loopback, private
@@ -458,42 +502,40 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
     }
 }
 
-/// Resolves like the system resolver, then keeps only the public addresses ([`is_public`]);
-/// a name with none is an error, so the connection is never made. The addresses checked are
+/// The download's resolver: the API's own host resolves as the system resolves it; any
+/// other name (one a redirect led to) keeps only its public addresses ([`is_public`]), and a
+/// name with none is an error, so the connection is never made. The addresses checked are
 /// the ones connected to: a name that rebinds between a check and the connection cannot slip
-/// through.
-#[derive(Clone)]
-pub(crate) struct PublicOnly(GaiResolver);
-
-impl Default for PublicOnly {
-    fn default() -> Self {
-        Self(GaiResolver::new())
-    }
+/// through. An IP address in a URL is connected to without a lookup (and judged by
+/// [`redirect_refusal`]).
+struct PublicOnly {
+    api_host: String,
 }
 
-impl tower_service::Service<Name> for PublicOnly {
-    type Response = std::vec::IntoIter<SocketAddr>;
-    type Error = std::io::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.0.poll_ready(cx)
-    }
-
-    fn call(&mut self, name: Name) -> Self::Future {
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let host = name.as_str().to_owned();
-        let lookup = self.0.call(name);
+        let filtered = !host.eq_ignore_ascii_case(&self.api_host);
         Box::pin(async move {
-            let public: Vec<SocketAddr> = lookup.await?.filter(|a| is_public(a.ip())).collect();
-            if public.is_empty() {
+            let addresses: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let kept: Vec<SocketAddr> = match filtered {
+                false => addresses,
+                true => addresses
+                    .into_iter()
+                    .filter(|a| is_public(a.ip()))
+                    .collect(),
+            };
+            if kept.is_empty() {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::PermissionDenied,
                     format!(
                         "{host} resolves only to loopback, link-local or private addresses; not connected"
                     ),
-                ));
+                )
+                .into());
             }
-            Ok(public.into_iter())
+            Ok(Box::new(kept.into_iter()) as reqwest::dns::Addrs)
         })
     }
 }
@@ -645,35 +687,35 @@ mod tests {
         assert_eq!(oauth_error(b"not json"), "");
     }
 
+    fn refusal(location: &str) -> Option<&'static str> {
+        let api = Url::parse("https://api.samsungknox.com/kwn/v1/downloadCertificate").unwrap();
+        redirect_refusal(&api.origin(), &api.join(location).unwrap())
+    }
+
     #[test]
     fn redirect_targets() {
-        let from = "https://api.samsungknox.com/kwn/v1/downloadCertificate";
-        assert_eq!(origin(from), "https://api.samsungknox.com");
-        assert_eq!(origin("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
-        assert_eq!(
-            redirect_target(from, "/kwn/v2/cert").unwrap(),
-            "https://api.samsungknox.com/kwn/v2/cert"
-        );
-        assert_eq!(
-            redirect_target(from, "https://cdn.example/c.pem").unwrap(),
-            "https://cdn.example/c.pem"
-        );
         for location in [
+            "/kwn/v2/cert",
+            "cert",
+            "https://cdn.example/c.pem",
+            "//cdn.example/c.pem",
             "https://8.8.8.8/c.pem",
             "https://[2606:4700::1111]/c.pem",
             "https://cdn.example:8443/c.pem?X-Amz-Signature=abc",
         ] {
-            assert_eq!(redirect_target(from, location).unwrap(), location);
+            assert_eq!(refusal(location), None, "{location}");
         }
         for location in [
-            "//cdn.example/c.pem",
-            "c.pem",
             "http://cdn.example/c.pem",
             "ftp://x/c",
             "https://user@cdn.example/c.pem",
+            "https://user:pw@cdn.example/c.pem",
         ] {
-            let err = redirect_target(from, location).unwrap_err();
-            assert!(err.detail.contains("not an https:// URL"), "{err}");
+            assert_eq!(
+                refusal(location),
+                Some("is not an https:// URL"),
+                "{location}"
+            );
         }
     }
 
@@ -681,13 +723,10 @@ mod tests {
     /// network, whatever the scheme.
     #[test]
     fn redirects_to_non_public_addresses_are_refused() {
-        let from = "https://api.samsungknox.com/kwn/v1/downloadCertificate";
-        let err = redirect_target(
-            from,
-            "http://127.0.0.1:9001/2018-06-01/runtime/invocation/next",
-        )
-        .unwrap_err();
-        assert!(err.detail.contains("not an https:// URL"), "{err}");
+        assert_eq!(
+            refusal("http://127.0.0.1:9001/2018-06-01/runtime/invocation/next"),
+            Some("is not an https:// URL")
+        );
         for location in [
             "https://127.0.0.1:9001/2018-06-01/runtime/invocation/next",
             "https://127.1.2.3/",
@@ -709,12 +748,14 @@ mod tests {
             "https://localhost:9001/",
             "https://LocalHost./",
             "https://runtime.localhost/",
+            // A URL parser reads these numbers as IPv4 addresses: 2130706433 is 127.0.0.1.
+            "https://2130706433/",
+            "https://0x7f.1/",
         ] {
-            let err = redirect_target(from, location).unwrap_err();
-            assert!(
-                err.detail
-                    .contains("is a loopback, link-local or private address; not followed"),
-                "{location}: {err}"
+            assert_eq!(
+                refusal(location),
+                Some("is a loopback, link-local or private address"),
+                "{location}"
             );
         }
     }
@@ -774,26 +815,33 @@ mod tests {
     }
 
     /// The resolver behind redirects: a name whose addresses are all non-public is not
-    /// connected to.
+    /// connected to, unless it is the API's own host.
     #[tokio::test]
     async fn the_redirect_resolver_drops_non_public_addresses() {
-        use tower_service::Service as _;
-        let name = |host: &str| host.parse::<Name>().unwrap();
-        let err = PublicOnly::default()
-            .call(name("localhost"))
-            .await
-            .unwrap_err();
-        assert_eq!(err.kind(), std::io::ErrorKind::PermissionDenied);
+        use reqwest::dns::Resolve as _;
+        let resolver = PublicOnly {
+            api_host: "api.internal".into(),
+        };
+        let err = match resolver.resolve("localhost".parse().unwrap()).await {
+            Ok(_) => panic!("localhost was resolved"),
+            Err(err) => err,
+        };
         assert!(
             err.to_string()
                 .contains("localhost resolves only to loopback, link-local or private"),
             "{err}"
         );
-        // getaddrinfo reads a bare number as an IPv4 address: 2130706433 is 127.0.0.1.
-        assert!(PublicOnly::default()
-            .call(name("2130706433"))
-            .await
-            .is_err());
+        let api = PublicOnly {
+            api_host: "localhost".into(),
+        };
+        let addresses: Vec<SocketAddr> = match api.resolve("localhost".parse().unwrap()).await {
+            Ok(addresses) => addresses.collect(),
+            Err(err) => panic!("the API's own host resolves: {err}"),
+        };
+        assert!(
+            addresses.iter().all(|a| a.ip().is_loopback()),
+            "{addresses:?}"
+        );
     }
 
     #[test]

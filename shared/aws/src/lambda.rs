@@ -1,33 +1,33 @@
-//! The Lambda entrypoint for function URL invocations (payload format 2.0).
+//! The Lambda entrypoint: function URL invocations (payload format 2.0) through `lambda_http`
+//! over `lambda_runtime`, answered by a pipeline [`Handler`].
 //!
-//! The event is read here (as [`crate::function_url::Event`]) rather than through
-//! `lambda_http`, because `lambda_http` panics on a body marked base64 that is not valid
-//! base64; here that request gets a 400. Every event gets an explicit reply: a malformed event is a 400, a panicking
-//! handler a 500, and the process keeps serving either way.
+//! Every function URL request gets an explicit HTTP reply: a body over the limit is a 413, a
+//! panicking handler a 500, and the process keeps serving either way. Two events are answered
+//! by lambda_runtime instead, with an invocation error (the invoker sees a failed invoke, the
+//! process goes on to the next event), and neither can come through a function URL, only
+//! from a principal allowed `lambda:InvokeFunction`:
+//! - an event that is not a function URL event (lambda_runtime's `DeserializeError`);
+//! - a body marked `isBase64Encoded` that is not base64: `aws_lambda_events` panics while
+//!   lambda_http builds the request, and lambda_runtime's panic layer reports it. Lambda
+//!   encodes function URL bodies itself, so a real request never has that pair.
 
+use std::convert::Infallible;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use base64::Engine as _;
 use futures_util::FutureExt as _;
 use hookwarden_pipeline::request::{Handler, Inbound, Reply};
-use hookwarden_verify::encoding;
-use tracing::Instrument as _;
-
-use crate::function_url::{Event, Response};
-use crate::runtime_api::{RuntimeApiClient, RuntimeApiError};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, RequestExt as _};
 
 tokio::task_local! {
-    /// The invocation's X-Ray trace header (`Lambda-Runtime-Trace-Id`): sent as
-    /// `X-Amzn-Trace-Id` with every AWS request of the invocation and set on the EventBridge
-    /// entries it publishes. A task-local rather than a read of `_X_AMZN_TRACE_ID`: it is
-    /// scoped to the invocation's future, so tests that run invocations concurrently in one
-    /// process each see their own, and the hot path reads no environment.
+    /// The invocation's X-Ray trace header, set on the EventBridge entries it publishes (the
+    /// SDK sends it as `X-Amzn-Trace-Id` on every AWS call from `_X_AMZN_TRACE_ID`, which
+    /// lambda_runtime sets per invocation). A task-local rather than a read of the variable:
+    /// it is scoped to the invocation's future, so tests that run invocations concurrently in
+    /// one process each see their own.
     static TRACE_HEADER: Option<String>;
 }
-
-/// The variable Lambda's own runtimes set to the trace header of the invocation in hand.
-const TRACE_VARIABLE: &str = "_X_AMZN_TRACE_ID";
 
 /// The X-Ray trace header of the invocation being handled, if tracing is on.
 pub(crate) fn trace_header() -> Option<String> {
@@ -38,8 +38,12 @@ pub(crate) fn trace_header() -> Option<String> {
 /// Returns only when the Runtime API cannot be reached, after logging why; Lambda then
 /// starts a new execution environment.
 pub async fn run(handler: Arc<dyn Handler>, max_body: usize) -> std::process::ExitCode {
-    match serve(handler, max_body).await {
-        Ok(never) => match never {},
+    let service = lambda_http::service_fn(move |request: lambda_http::Request| {
+        let handler = handler.clone();
+        async move { Ok::<_, Infallible>(respond(handler, request, max_body).await) }
+    });
+    match lambda_http::run(service).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(error = %err, "the Lambda Runtime API failed; exiting");
             std::process::ExitCode::FAILURE
@@ -47,120 +51,104 @@ pub async fn run(handler: Arc<dyn Handler>, max_body: usize) -> std::process::Ex
     }
 }
 
-async fn serve(
+/// The HTTP response to one function URL request.
+pub async fn respond(
     handler: Arc<dyn Handler>,
+    request: lambda_http::Request,
     max_body: usize,
-) -> Result<std::convert::Infallible, RuntimeApiError> {
-    let mut api = RuntimeApiClient::from_env()?;
-    loop {
-        let invocation = api.next().await?;
-        // The name and field lambda_runtime gave it: every log line of the invocation carries
-        // the request id, which CloudWatch joins with the platform's REPORT line.
-        let span = tracing::info_span!(
-            "Lambda runtime invoke",
-            requestId = %invocation.request_id,
-        );
-        // As Lambda's runtimes do (lambda_runtime, the Node.js and Python runtimes): code
-        // and libraries that read the variable (X-Ray SDKs, OpenTelemetry's Lambda
-        // propagator) see this invocation's trace, and none after it if it has none. Set
-        // between invocations, when no request of the previous one is in flight, from the
-        // one thread the functions' runtime has. (Setting the environment races with C code
-        // reading it on another thread: the only such reader here would be a DNS lookup on
-        // tokio's blocking pool outliving a timed-out request, as with lambda_runtime, which
-        // sets the variable the same way.)
-        match &invocation.trace_id {
-            Some(trace) => std::env::set_var(TRACE_VARIABLE, trace),
-            None => std::env::remove_var(TRACE_VARIABLE),
-        }
-        let reply = TRACE_HEADER
-            .scope(
-                invocation.trace_id.clone(),
-                respond(handler.clone(), &invocation.event, max_body),
-            )
-            .instrument(span.clone())
-            .await;
-        let response = Response::json(reply.status, &reply.body);
-        let body = serde_json::to_vec(&response).expect("a response serializes");
-        if let Err(err) = api.respond(&invocation.request_id, body).await {
-            // The invoker gets Lambda's own error for this one; the next may go through.
-            span.in_scope(|| tracing::error!(error = %err, "the response was not accepted"));
+) -> http::Response<Body> {
+    let trace = request
+        .lambda_context_ref()
+        .and_then(|context| context.xray_trace_id.clone());
+    let reply = TRACE_HEADER
+        .scope(trace, handle(handler, request, max_body))
+        .await;
+    http::Response::builder()
+        .status(reply.status)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(Body::Text(reply.body))
+        .expect("a status the pipeline chose and a fixed header make a response")
+}
+
+/// Why an invocation gets no HTTP reply: lambda_runtime answers it with an invocation error.
+#[derive(Debug, thiserror::Error)]
+pub enum NotAnHttpRequest {
+    /// The payload is not a function URL event (lambda_runtime's `Runtime.DeserializeError`).
+    #[error("the invocation is not a function URL event")]
+    NotAFunctionUrlEvent,
+    /// lambda_http panicked building the request: a body marked base64 that is not
+    /// (lambda_runtime's `Runtime.Panic`).
+    #[error(
+        "lambda_http could not build a request from the event (a body marked base64 that is not?)"
+    )]
+    Unconvertible,
+}
+
+/// How the function answers the Runtime API payload `event`: the steps `lambda_http::run`
+/// takes (deserialize the event, build the request) then [`respond`]'s, without a Runtime
+/// API in between, for tests that drive the entrypoint with many events.
+pub async fn invoke(
+    handler: Arc<dyn Handler>,
+    event: &[u8],
+    max_body: usize,
+) -> Result<Reply, NotAnHttpRequest> {
+    let event: lambda_http::request::LambdaRequest =
+        serde_json::from_slice(event).map_err(|_| NotAnHttpRequest::NotAFunctionUrlEvent)?;
+    let request = std::panic::catch_unwind(|| lambda_http::Request::from(event))
+        .map_err(|_| NotAnHttpRequest::Unconvertible)?;
+    Ok(handle(handler, request, max_body).await)
+}
+
+async fn handle(
+    handler: Arc<dyn Handler>,
+    request: lambda_http::Request,
+    max_body: usize,
+) -> Reply {
+    let path = request.raw_http_path().to_string();
+    match to_inbound(request, max_body) {
+        Ok(request) => call_handler(handler, &path, request).await,
+        Err(reply) => {
+            tracing::warn!(
+                provider = handler.provider(),
+                outcome = "too_large",
+                status = reply.status,
+                "request rejected before verification"
+            );
+            reply
         }
     }
 }
 
-/// The reply to one function URL event as the Runtime API delivers it: bytes that should be
-/// JSON (serde_json refuses invalid UTF-8 as it refuses any other malformed event).
-pub async fn respond(handler: Arc<dyn Handler>, event: &[u8], max_body: usize) -> Reply {
-    let mut event: Event = match serde_json::from_slice(event) {
-        Ok(event) => event,
-        Err(err) => {
-            // The position only: serde's message can quote header values.
-            tracing::warn!(
-                provider = handler.provider(),
-                outcome = "malformed",
-                status = 400,
-                line = err.line(),
-                column = err.column(),
-                "the invocation is not a function URL event"
-            );
-            return Reply::bad_request("the request could not be read");
-        }
+/// Translates a function URL request into an [`Inbound`] (lambda_http has undone transport
+/// base64). `Err` holds the reply for a body that is too large (413). Cookies, which
+/// lambda_http turns back into a `Cookie` header, are left as they are: no provider signs
+/// them.
+pub fn to_inbound(request: lambda_http::Request, max_body: usize) -> Result<Inbound, Reply> {
+    let source_ip = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.http.source_ip.clone(),
+        _ => None,
     };
-    let path = event.raw_path.take().unwrap_or_default();
-    let request = match to_inbound(event, max_body) {
-        Ok(request) => request,
-        Err(reply) => {
-            let outcome = if reply.status == 413 {
-                "too_large"
-            } else {
-                "malformed"
-            };
-            tracing::warn!(
-                provider = handler.provider(),
-                outcome,
-                status = reply.status,
-                "request rejected before verification"
-            );
-            return reply;
-        }
-    };
-    call_handler(handler, &path, request).await
-}
-
-/// Translates a function URL event into an [`Inbound`], undoing transport base64.
-/// `Err` holds the reply for a body that is too large (413) or not valid base64 (400).
-/// Cookies, which function URL events carry apart from the headers, are dropped: no
-/// provider signs them.
-pub fn to_inbound(event: Event, max_body: usize) -> Result<Inbound, Reply> {
-    let body = match event.body {
-        None => bytes::Bytes::new(),
-        Some(text) if event.is_base64_encoded => {
-            // Bound the work before decoding: base64 of `max_body` bytes is at most this long.
-            if text.len() > max_body.div_ceil(3).saturating_mul(4) {
-                return Err(Reply::too_large(max_body));
-            }
-            let decoded = encoding::STANDARD.decode(text.as_bytes()).map_err(|_| {
-                Reply::bad_request("the body is marked base64 but is not valid base64")
-            })?;
-            bytes::Bytes::from(decoded)
-        }
-        Some(text) => bytes::Bytes::from(text),
+    let (parts, body) = request.into_parts();
+    let body = match body {
+        Body::Empty => bytes::Bytes::new(),
+        Body::Text(text) => bytes::Bytes::from(text),
+        Body::Binary(bytes) => bytes::Bytes::from(bytes),
+        _ => bytes::Bytes::new(),
     };
     if body.len() > max_body {
         return Err(Reply::too_large(max_body));
     }
-    let http = event.request_context.http;
     Ok(Inbound {
-        method: http.method,
-        headers: event.headers,
+        method: parts.method,
+        headers: parts.headers,
         body,
-        source_ip: http.source_ip,
+        source_ip,
     })
 }
 
 /// Runs the handler with its panics caught: a panic ends this invocation with a 500 and the
-/// process goes on serving. (Caught in place rather than in a task of its own: spawning cost
-/// a scheduler round and a wake-up syscall per event.)
+/// process goes on serving. (Caught here rather than by lambda_runtime's panic layer, which
+/// would answer an invocation error instead of the caller's 500.)
 async fn call_handler(handler: Arc<dyn Handler>, path: &str, request: Inbound) -> Reply {
     let provider = handler.provider();
     match AssertUnwindSafe(handler.handle_at(path, request))
@@ -213,25 +201,56 @@ mod tests {
         }
     }
 
-    fn event(body: &str, base64: bool) -> String {
-        serde_json::json!({
+    /// A function URL event as lambda_http reads it from the Runtime API.
+    fn request(body: &str, base64: bool, trace: Option<&str>) -> lambda_http::Request {
+        let event = serde_json::json!({
             "version": "2.0",
             "rawPath": "/",
+            "rawQueryString": "",
             "headers": {"content-type": "text/plain"},
-            "requestContext": {"http": {"method": "POST", "path": "/", "sourceIp": "203.0.113.7"}},
+            "requestContext": {
+                "http": {"method": "POST", "path": "/", "protocol": "HTTP/1.1", "sourceIp": "203.0.113.7", "userAgent": "t"},
+                "accountId": "123456789012", "apiId": "x", "domainName": "x.lambda-url.us-east-1.on.aws",
+                "domainPrefix": "x", "requestId": "r", "routeKey": "$default", "stage": "$default",
+                "time": "01/Jan/2026:00:00:00 +0000", "timeEpoch": 0
+            },
             "body": body,
             "isBase64Encoded": base64,
-        })
-        .to_string()
+        });
+        let event: lambda_http::request::LambdaRequest = serde_json::from_value(event).unwrap();
+        let mut context = lambda_runtime::Context::default();
+        context.xray_trace_id = trace.map(str::to_string);
+        lambda_http::Request::from(event).with_lambda_context(context)
+    }
+
+    async fn reply(handler: &Arc<dyn Handler>, request: lambda_http::Request) -> (u16, String) {
+        let response = respond(handler.clone(), request, 100).await;
+        let status = response.status().as_u16();
+        let Body::Text(body) = response.into_body() else {
+            panic!("replies are JSON text")
+        };
+        (status, body)
     }
 
     #[tokio::test(flavor = "current_thread")]
     async fn a_panicking_handler_gets_500_and_the_next_request_is_served() {
         let handler: Arc<dyn Handler> = Arc::new(Panics);
-        let reply = respond(handler.clone(), event("panic", false).as_bytes(), 100).await;
-        assert_eq!(reply, Reply::error(500, "internal error"));
-        let reply = respond(handler, event("fine", false).as_bytes(), 100).await;
-        assert_eq!(reply, Reply::json(200, r#"{"len":4}"#));
+        let (status, body) = reply(&handler, request("panic", false, None)).await;
+        assert_eq!(
+            (status, body),
+            (500, Reply::error(500, "internal error").body)
+        );
+        let (status, body) = reply(&handler, request("fine", false, None)).await;
+        assert_eq!((status, body.as_str()), (200, r#"{"len":4}"#));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn transport_base64_is_undone_and_the_limit_counts_the_bytes_sent() {
+        let handler: Arc<dyn Handler> = Arc::new(Panics);
+        let (status, body) = reply(&handler, request("AAEC/w==", true, None)).await;
+        assert_eq!((status, body.as_str()), (200, r#"{"len":4}"#));
+        let (status, _) = reply(&handler, request(&"x".repeat(101), false, None)).await;
+        assert_eq!(status, 413);
     }
 
     /// The handler sees the invocation's trace header, and no other invocation's.
@@ -239,40 +258,18 @@ mod tests {
     async fn the_handler_sees_the_invocations_trace_header() {
         let handler: Arc<dyn Handler> = Arc::new(Panics);
         let trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
-        let reply = TRACE_HEADER
-            .scope(
-                Some(trace.to_string()),
-                respond(handler.clone(), event("trace", false).as_bytes(), 100),
-            )
-            .await;
-        assert_eq!(reply.body, format!("{:?}", Some(trace)));
-        let reply = respond(handler, event("trace", false).as_bytes(), 100).await;
-        assert_eq!(reply.body, "None");
+        let (_, body) = reply(&handler, request("trace", false, Some(trace))).await;
+        assert_eq!(body, format!("{:?}", Some(trace)));
+        let (_, body) = reply(&handler, request("trace", false, None)).await;
+        assert_eq!(body, "None");
     }
 
+    /// What lambda_http does with a body marked base64 that is not (only a direct invoke can
+    /// send one): it panics building the request, before the handler runs; lambda_runtime's
+    /// panic layer turns that into an invocation error (tests/lambda_entrypoint.rs).
     #[test]
-    fn an_event_that_is_not_utf8_gets_400() {
-        let handler: Arc<dyn Handler> = Arc::new(Panics);
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        let reply = runtime.block_on(respond(handler, b"{\"body\": \"\xff\"}", 100));
-        assert_eq!(reply.status, 400);
-    }
-
-    #[tokio::test(flavor = "current_thread")]
-    async fn an_unreadable_event_gets_400() {
-        let handler: Arc<dyn Handler> = Arc::new(Panics);
-        for event in [
-            "[]",
-            "{}",
-            r#"{"requestContext": {"http": {"method": "POST"}}, "headers": {"x": "\u0001"}}"#,
-        ] {
-            assert_eq!(
-                respond(handler.clone(), event.as_bytes(), 100).await.status,
-                400,
-                "{event}"
-            );
-        }
+    fn invalid_transport_base64_panics_inside_lambda_http() {
+        let caught = std::panic::catch_unwind(|| request("not base64!", true, None));
+        assert!(caught.is_err(), "aws_lambda_events decodes with expect()");
     }
 }

@@ -1,28 +1,30 @@
-//! The thin AWS layer around `hookwarden-pipeline`: adapters for its ports (S3, Secrets
-//! Manager, EventBridge, the Knox certificate API) on hookwarden's own AWS client (signed by
-//! the SDK's `aws-sigv4`), settings from the environment, JSON logging and the Lambda
-//! entrypoint.
+//! The thin AWS layer around `hookwarden-pipeline`, by concern:
+//! - the Lambda entry: [`lambda`] (function URL events on `lambda_http` over
+//!   `lambda_runtime`), [`wire`] (each function's handler from its settings), [`settings`]
+//!   and [`logging`];
+//! - the AWS adapters for the pipeline's ports, on the AWS SDK: [`sdk`] (one configuration
+//!   and HTTP client), [`retry`] (the time budget every call runs in), [`s3`],
+//!   [`secrets_manager`], [`eventbridge`] and [`tenants`];
+//! - the Knox certificate API's client, on reqwest: [`knox_api`], with its TLS roots in
+//!   [`tls`].
 
-pub mod client;
 pub mod eventbridge;
-pub mod function_url;
-mod https;
 pub mod knox_api;
 pub mod lambda;
 pub mod logging;
-pub mod runtime_api;
+mod retry;
 pub mod s3;
+pub mod sdk;
 pub mod secrets_manager;
 pub mod settings;
-pub mod sigv4;
 pub mod tenants;
 pub mod tls;
 pub mod wire;
 
-pub use client::AwsClient;
 pub use eventbridge::EventBridgeBus;
 pub use knox_api::KnoxApi;
 pub use s3::S3Store;
+pub use sdk::Clients;
 pub use secrets_manager::SecretsManagerSource;
 pub use settings::{ProviderSettings, Settings, SettingsError, SinkSettings};
 

@@ -1,47 +1,44 @@
 //! Secrets Manager as the [`SecretSource`]: one secret, read by version stage so a rotation
 //! keeps both the new (AWSCURRENT) and the old (AWSPREVIOUS) value usable.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use hookwarden_pipeline::ports::{DependencyError, SecretSource, SecretStage, SecretValue};
-use serde::Deserialize;
 use zeroize::Zeroizing;
 
-use crate::client::{AwsClient, Call, Service};
+use crate::retry;
 
 const DEPENDENCY: &str = "secrets-manager";
 
 pub struct SecretsManagerSource {
-    client: AwsClient,
+    client: aws_sdk_secretsmanager::Client,
     secret_id: String,
+    timeout: Duration,
 }
 
 impl SecretsManagerSource {
-    pub fn new(client: AwsClient, secret_id: impl Into<String>) -> Self {
+    /// `timeout` bounds each read, retries included.
+    pub fn new(
+        client: aws_sdk_secretsmanager::Client,
+        secret_id: impl Into<String>,
+        timeout: Duration,
+    ) -> Self {
         Self {
             client,
             secret_id: secret_id.into(),
+            timeout,
         }
     }
-}
-
-/// The part of GetSecretValue's answer hookwarden reads.
-#[derive(Deserialize)]
-struct Answer {
-    #[serde(rename = "SecretString")]
-    secret_string: Option<Zeroizing<String>>,
-    #[serde(rename = "VersionId")]
-    version_id: Option<String>,
-    /// Epoch seconds, a JSON number that may carry a fraction (`1.523477145713E9`).
-    #[serde(rename = "CreatedDate")]
-    created_date: Option<f64>,
 }
 
 /// `CreatedDate` as a time, to the millisecond (what Secrets Manager sends); `None` when
 /// absent or out of range, which leaves the rotation undated: AWSPREVIOUS is then refused,
 /// never accepted without limit.
-fn created(seconds: Option<f64>) -> Option<time::OffsetDateTime> {
-    let millis = (seconds.filter(|s| s.is_finite())? * 1000.0).round() as i128;
-    time::OffsetDateTime::from_unix_timestamp_nanos(millis.checked_mul(1_000_000)?).ok()
+fn created(date: Option<&aws_smithy_types::DateTime>) -> Option<time::OffsetDateTime> {
+    let date = date?;
+    let nanos = i128::from(date.to_millis().ok()?).checked_mul(1_000_000)?;
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()
 }
 
 #[async_trait]
@@ -64,23 +61,16 @@ impl SecretsManagerSource {
         missing_ok: bool,
     ) -> Result<Option<SecretValue>, DependencyError> {
         let operation = || format!("GetSecretValue {} {}", self.secret_id, stage.label());
-        let request =
-            serde_json::json!({"SecretId": self.secret_id, "VersionStage": stage.label()});
-        let result = self
-            .client
-            .call(Call {
-                service: Service::SecretsManager,
-                method: http::Method::POST,
-                object: None,
-                headers: &[
-                    ("content-type", "application/x-amz-json-1.1"),
-                    ("x-amz-target", "secretsmanager.GetSecretValue"),
-                ],
-                body: request.to_string().into(),
-            })
-            .await;
-        let body = match result {
-            Ok(body) => body,
+        let answer = retry::call(self.timeout, || {
+            self.client
+                .get_secret_value()
+                .secret_id(&self.secret_id)
+                .version_stage(stage.label())
+                .send()
+        })
+        .await;
+        let mut answer = match answer {
+            Ok(answer) => answer,
             // A secret that was never rotated has no AWSPREVIOUS version: Secrets Manager
             // answers ResourceNotFoundException for the stage.
             Err(err)
@@ -98,26 +88,9 @@ impl SecretsManagerSource {
             {
                 return Ok(None)
             }
-            Err(err) => {
-                return Err(DependencyError::new(
-                    DEPENDENCY,
-                    format_args!("{}: {err}", operation()),
-                ))
-            }
+            Err(err) => return Err(err.into_dependency(DEPENDENCY, operation())),
         };
-        // serde_json's messages can quote the input, and the input is the secret.
-        let answer: Answer = serde_json::from_slice(&body).map_err(|err| {
-            DependencyError::new(
-                DEPENDENCY,
-                format_args!(
-                    "{}: the answer is not GetSecretValue's JSON (line {} column {})",
-                    operation(),
-                    err.line(),
-                    err.column()
-                ),
-            )
-        })?;
-        let Some(text) = answer.secret_string else {
+        let Some(text) = answer.secret_string.take().map(Zeroizing::new) else {
             return Err(DependencyError::new(
                 DEPENDENCY,
                 format_args!(
@@ -126,7 +99,7 @@ impl SecretsManagerSource {
                 ),
             ));
         };
-        let Some(version_id) = answer.version_id else {
+        let Some(version_id) = answer.version_id.take() else {
             return Err(DependencyError::new(
                 DEPENDENCY,
                 format_args!("{}: no VersionId", operation()),
@@ -135,7 +108,7 @@ impl SecretsManagerSource {
         Ok(Some(SecretValue {
             text,
             version_id,
-            created: created(answer.created_date),
+            created: created(answer.created_date.as_ref()),
             stage,
         }))
     }
@@ -144,30 +117,17 @@ impl SecretsManagerSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_smithy_types::DateTime;
 
     #[test]
-    fn created_date_is_epoch_seconds_with_or_without_a_fraction() {
-        let answer: Answer = serde_json::from_str(
-            r#"{"SecretString":"s","VersionId":"v","CreatedDate":1.523477145713E9}"#,
-        )
-        .unwrap();
-        let at = created(answer.created_date).unwrap();
+    fn created_date_is_kept_to_the_millisecond() {
+        let at = created(Some(&DateTime::from_fractional_secs(1_523_477_145, 0.713))).unwrap();
         assert_eq!(at.unix_timestamp(), 1_523_477_145);
         assert_eq!(at.millisecond(), 713);
-        let answer: Answer = serde_json::from_str(
-            r#"{"SecretString":"s","VersionId":"v","CreatedDate":1795000000}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            created(answer.created_date).unwrap().unix_timestamp(),
-            1_795_000_000
-        );
-        for text in [
-            r#"{"SecretString":"s","VersionId":"v"}"#,
-            r#"{"SecretString":"s","VersionId":"v","CreatedDate":1e300}"#,
-        ] {
-            let answer: Answer = serde_json::from_str(text).unwrap();
-            assert_eq!(created(answer.created_date), None, "{text}");
-        }
+        let at = created(Some(&DateTime::from_secs(1_795_000_000))).unwrap();
+        assert_eq!(at.unix_timestamp(), 1_795_000_000);
+        assert_eq!(created(None), None);
+        // Past what a time can hold: undated, so AWSPREVIOUS is refused.
+        assert_eq!(created(Some(&DateTime::from_secs(i64::MAX / 1000))), None);
     }
 }

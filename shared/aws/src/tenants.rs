@@ -12,17 +12,18 @@ use async_trait::async_trait;
 use hookwarden_pipeline::ports::DependencyError;
 use hookwarden_pipeline::tenants::{valid_tenant, TenantDirectory, TenantSecret};
 
-use crate::{AwsClient, SecretsManagerSource};
+use crate::sdk::Clients;
+use crate::SecretsManagerSource;
 
 pub struct SecretsManagerTenants {
-    client: AwsClient,
+    clients: Clients,
     prefix: String,
 }
 
 impl SecretsManagerTenants {
-    pub fn new(client: AwsClient, prefix: impl Into<String>) -> Self {
+    pub fn new(clients: Clients, prefix: impl Into<String>) -> Self {
         Self {
-            client,
+            clients,
             prefix: prefix.into(),
         }
     }
@@ -34,8 +35,11 @@ impl TenantDirectory for SecretsManagerTenants {
         if !valid_tenant(tenant) {
             return Ok(None);
         }
-        let source =
-            SecretsManagerSource::new(self.client.clone(), format!("{}{tenant}", self.prefix));
+        let source = SecretsManagerSource::new(
+            self.clients.secrets_manager.clone(),
+            format!("{}{tenant}", self.prefix),
+            self.clients.timeout,
+        );
         let Some(current) = source.fetch_if_exists().await? else {
             return Ok(None);
         };

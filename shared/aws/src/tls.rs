@@ -1,12 +1,12 @@
-//! The one TLS configuration of hookwarden's HTTP calls (AWS and the Knox certificate API):
-//! rustls with aws-lc-rs, trusting Mozilla's root certificates as compiled in by
+//! The TLS configuration of the Knox certificate API's client: rustls with aws-lc-rs, trusting Mozilla's root certificates as compiled in by
 //! `webpki-roots` — or, when `SSL_CERT_FILE` or `SSL_CERT_DIR` is set, the certificates
 //! there instead, as OpenSSL and the AWS SDKs read those variables (a TLS-inspecting proxy's
 //! CA, a private endpoint's, a test CA).
 //!
 //! Compiled-in roots rather than the system's bundle: parsing the bundle's ~150 PEM
-//! certificates was 60 % of a cold start's instructions (README, Performance), and both
-//! carry the same Mozilla program, which includes the roots AWS and Samsung serve under.
+//! certificates costs milliseconds of CPU, and both carry the same Mozilla program, which
+//! includes the roots Samsung serves under. (The AWS clients trust Amazon's roots only:
+//! `crate::sdk`.)
 
 use std::sync::{Arc, OnceLock};
 

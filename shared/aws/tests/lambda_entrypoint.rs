@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use hookwarden_testkit::runtime_api::RuntimeApi;
+use hookwarden_testkit::runtime_api::{InvocationError, RuntimeApi};
 use serde_json::json;
 
 const INVOKE_TIMEOUT: Duration = Duration::from_secs(20);
@@ -31,7 +31,9 @@ fn event(body: &str, base64: bool) -> serde_json::Value {
         "rawQueryString": "",
         "headers": {"content-type": "application/json", "x-oneaccess-signature": "abc"},
         "requestContext": {
-            "http": {"method": "POST", "path": "/", "protocol": "HTTP/1.1", "sourceIp": "198.51.100.9"},
+            "http": {"method": "POST", "path": "/", "protocol": "HTTP/1.1", "sourceIp": "198.51.100.9", "userAgent": "test"},
+            "accountId": "123456789012", "apiId": "x", "domainName": "x.lambda-url.us-east-1.on.aws",
+            "domainPrefix": "x", "time": "01/Jan/2026:00:00:00 +0000",
             "requestId": "r-1", "routeKey": "$default", "stage": "$default", "timeEpoch": 0
         },
         "body": body,
@@ -45,6 +47,16 @@ fn reply_body(response: &serde_json::Value) -> serde_json::Value {
         "{response}"
     );
     serde_json::from_str(response["body"].as_str().unwrap()).unwrap()
+}
+
+/// lambda_runtime's answer to an event it could not turn into a request: an invocation error
+/// whose message says why, and the process goes on serving.
+fn assert_invocation_error(error: &InvocationError, message: &str) {
+    let InvocationError::Function { body, .. } = error else {
+        panic!("expected an invocation error, got {error:?}");
+    };
+    let text = body["errorMessage"].as_str().unwrap_or_default();
+    assert!(text.contains(message), "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -82,11 +94,16 @@ async fn serves_decodes_rejects_and_survives_panics() {
         .unwrap();
     assert_eq!(reply_body(&response)["body"], r#"{"b":2}"#);
 
-    let response = api
+    // A body marked base64 that is not (only a direct invoke can send one): lambda_http
+    // panics building the request, and lambda_runtime reports an invocation error.
+    let error = api
         .invoke(event("%%%", true), INVOKE_TIMEOUT)
         .await
-        .unwrap();
-    assert_eq!(response["statusCode"], 400, "{response}");
+        .expect_err("an invocation error, not an HTTP reply");
+    assert_invocation_error(
+        &error,
+        "Lambda panicked: failed to decode aws base64 encoded body",
+    );
 
     let response = api
         .invoke(event(&"x".repeat(65), false), INVOKE_TIMEOUT)
@@ -98,11 +115,11 @@ async fn serves_decodes_rejects_and_survives_panics() {
         json!({"error": "body exceeds 64 bytes"})
     );
 
-    let response = api
+    let error = api
         .invoke(json!({"not": "a function URL event"}), INVOKE_TIMEOUT)
         .await
-        .unwrap();
-    assert_eq!(response["statusCode"], 400, "{response}");
+        .expect_err("an invocation error, not an HTTP reply");
+    assert_invocation_error(&error, "failed to deserialize the incoming data");
 
     let response = api
         .invoke(event("panic", false), INVOKE_TIMEOUT)

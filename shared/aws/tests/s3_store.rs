@@ -3,22 +3,21 @@
 
 use std::time::{Duration, Instant};
 
-use hookwarden_aws::sigv4::Credentials;
-use hookwarden_aws::{AwsClient, S3Store};
+use hookwarden_aws::{sdk, Clients, S3Store};
 use hookwarden_pipeline::ports::{ObjectStore, PutOutcome};
 use hookwarden_testkit::http_stub::{Answer, StubServer};
-use hookwarden_testkit::moto::{MotoServer, REGION};
+use hookwarden_testkit::moto::{at_endpoint, MotoServer};
 
 const BUCKET: &str = "hookwarden-events";
 
-/// hookwarden's client for `endpoint` (moto, or a stub), as moto's test credentials.
-fn client(endpoint: &str, timeout: Duration) -> AwsClient {
-    let credentials = Credentials::new("testing", "testing", None);
-    AwsClient::for_endpoint(endpoint, REGION, credentials, timeout).unwrap()
+/// The functions' AWS clients for `endpoint` (moto, or a stub), as moto's test credentials.
+async fn clients(endpoint: &str, timeout: Duration) -> Clients {
+    let loader = at_endpoint(aws_config::defaults(sdk::behavior_version()), endpoint);
+    Clients::from_loader(loader, timeout).await
 }
 
 async fn store(moto: &MotoServer, timeout: Duration) -> S3Store {
-    S3Store::new(client(&moto.endpoint(), timeout), BUCKET)
+    S3Store::new(clients(&moto.endpoint(), timeout).await.s3, BUCKET, timeout)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -161,7 +160,8 @@ fn conflict() -> Answer {
 }
 
 async fn stub_store(stub: &StubServer) -> S3Store {
-    S3Store::new(client(&stub.url(), Duration::from_secs(5)), BUCKET)
+    let timeout = Duration::from_secs(5);
+    S3Store::new(clients(&stub.url(), timeout).await.s3, BUCKET, timeout)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,19 +2,20 @@
 
 use std::time::{Duration, Instant};
 
-use hookwarden_aws::sigv4::Credentials;
-use hookwarden_aws::{AwsClient, SecretsManagerSource};
+use hookwarden_aws::{sdk, Clients, SecretsManagerSource};
 use hookwarden_pipeline::ports::{SecretSource, SecretStage};
-use hookwarden_testkit::moto::{MotoServer, REGION};
+use hookwarden_testkit::moto::{at_endpoint, MotoServer};
 
-/// hookwarden's client for `endpoint` (moto, or a stub), as moto's test credentials.
-fn client(endpoint: &str, timeout: Duration) -> AwsClient {
-    let credentials = Credentials::new("testing", "testing", None);
-    AwsClient::for_endpoint(endpoint, REGION, credentials, timeout).unwrap()
+/// The functions' AWS clients for `endpoint` (moto, or a stub), as moto's test credentials.
+async fn clients(endpoint: &str, timeout: Duration) -> Clients {
+    let loader = at_endpoint(aws_config::defaults(sdk::behavior_version()), endpoint);
+    Clients::from_loader(loader, timeout).await
 }
 
 async fn source(moto: &MotoServer, secret_id: &str) -> SecretsManagerSource {
-    SecretsManagerSource::new(client(&moto.endpoint(), Duration::from_secs(2)), secret_id)
+    let timeout = Duration::from_secs(2);
+    let clients = clients(&moto.endpoint(), timeout).await;
+    SecretsManagerSource::new(clients.secrets_manager, secret_id, timeout)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,16 +4,19 @@
 
 use std::time::Duration;
 
-use hookwarden_aws::sigv4::Credentials;
 use hookwarden_aws::tenants::SecretsManagerTenants;
-use hookwarden_aws::{AwsClient, SecretsManagerSource};
+use hookwarden_aws::{sdk, Clients, SecretsManagerSource};
 use hookwarden_pipeline::ports::{SecretSource, SecretStage};
 use hookwarden_pipeline::tenants::TenantDirectory;
-use hookwarden_testkit::moto::{MotoServer, REGION};
+use hookwarden_testkit::moto::{at_endpoint, MotoServer};
 
-fn client(endpoint: &str) -> AwsClient {
-    let credentials = Credentials::new("testing", "testing", None);
-    AwsClient::for_endpoint(endpoint, REGION, credentials, Duration::from_secs(2)).unwrap()
+/// The functions' AWS clients for moto, as moto's test credentials.
+async fn clients(moto: &MotoServer) -> Clients {
+    let loader = at_endpoint(
+        aws_config::defaults(sdk::behavior_version()),
+        &moto.endpoint(),
+    );
+    Clients::from_loader(loader, Duration::from_secs(2)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -24,8 +27,7 @@ async fn a_tenant_is_its_secret() {
         .await;
     moto.create_secret("stack/tenants/scalefusion/gone", r#"{"secret_key":"g"}"#)
         .await;
-    let tenants =
-        SecretsManagerTenants::new(client(&moto.endpoint()), "stack/tenants/scalefusion/");
+    let tenants = SecretsManagerTenants::new(clients(&moto).await, "stack/tenants/scalefusion/");
 
     let acme = tenants.open("acme").await.unwrap().expect("acme exists");
     assert_eq!(acme.current.version_id, version);
@@ -55,7 +57,11 @@ async fn a_tenant_is_its_secret() {
     assert!(tenants.open("gone").await.unwrap().is_none());
 
     // The function's own secret missing is not "no tenant": it stays an error.
-    let own = SecretsManagerSource::new(client(&moto.endpoint()), "stack/own");
+    let own = SecretsManagerSource::new(
+        clients(&moto).await.secrets_manager,
+        "stack/own",
+        Duration::from_secs(2),
+    );
     assert!(own.fetch(SecretStage::Current).await.is_err());
     assert!(own.fetch_if_exists().await.unwrap().is_none());
 }

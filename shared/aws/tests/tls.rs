@@ -1,4 +1,4 @@
-//! hookwarden's TLS configuration, through its AWS client, against real TLS servers on
+//! The AWS clients' TLS configuration, through the S3 adapter, against real TLS servers on
 //! 127.0.0.1 (Python's `ssl` module with certificates made here): with `SSL_CERT_FILE` set, the CA it names is trusted (a
 //! deployment behind a TLS-inspecting proxy) and nothing else is: an unknown issuer is
 //! refused.
@@ -10,8 +10,7 @@ use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use hookwarden_aws::sigv4::Credentials;
-use hookwarden_aws::{AwsClient, S3Store};
+use hookwarden_aws::{sdk, Clients, S3Store};
 use hookwarden_pipeline::ports::ObjectStore as _;
 
 /// An HTTPS server answering `GET /` with `ok`, until dropped.
@@ -71,17 +70,19 @@ fn self_signed(dir: &std::path::Path, name: &str) -> (std::path::PathBuf, std::p
     (cert_path, key_path)
 }
 
-/// S3 at `https://127.0.0.1:{port}` through hookwarden's client: the Python server answers
-/// every GET with `ok`, which reads as an object.
-fn s3_at(port: u16) -> S3Store {
-    let client = AwsClient::for_endpoint(
+/// S3 at `https://127.0.0.1:{port}` through the functions' clients: the Python server
+/// answers every GET with `ok`, which reads as an object.
+async fn s3_at(port: u16) -> S3Store {
+    let timeout = Duration::from_secs(5);
+    let loader = hookwarden_testkit::moto::at_endpoint(
+        aws_config::defaults(sdk::behavior_version()),
         &format!("https://127.0.0.1:{port}"),
-        "us-east-1",
-        Credentials::new("AKIDEXAMPLE", "secret", None),
-        Duration::from_secs(5),
+    );
+    S3Store::new(
+        Clients::from_loader(loader, timeout).await.s3,
+        "bucket",
+        timeout,
     )
-    .unwrap();
-    S3Store::new(client, "bucket")
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -94,12 +95,14 @@ async fn trusts_ssl_cert_file_and_refuses_an_unknown_issuer() {
     std::env::set_var("SSL_CERT_FILE", &trusted_cert);
 
     let object = s3_at(trusted.port)
+        .await
         .get("key")
         .await
         .expect("the server's certificate is in SSL_CERT_FILE");
     assert_eq!(object.as_deref(), Some(&b"ok"[..]));
 
     let refused = s3_at(stranger.port)
+        .await
         .get("key")
         .await
         .expect_err("an unknown issuer is refused");

@@ -33,6 +33,15 @@ pub const REGION: &str = "us-east-1";
 /// hanging it.
 const HELPER_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// Points `loader` at `endpoint` (moto, a stub, a TLS proxy): region us-east-1, dummy static
+/// credentials.
+pub fn at_endpoint(loader: ConfigLoader, endpoint: &str) -> ConfigLoader {
+    loader
+        .endpoint_url(endpoint)
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
+}
+
 pub struct MotoServer {
     port: u16,
     child: Option<Child>,
@@ -90,10 +99,7 @@ impl MotoServer {
     /// Points `loader` at this server: its endpoint, region us-east-1, dummy static
     /// credentials. Whatever else `loader` sets (timeouts, retries) is kept.
     pub fn configure(&self, loader: ConfigLoader) -> ConfigLoader {
-        loader
-            .endpoint_url(self.endpoint())
-            .region(Region::new(REGION))
-            .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
+        at_endpoint(loader, &self.endpoint())
     }
 
     /// A configuration for the harness's own clients.
