@@ -432,26 +432,43 @@ async fn entrypoint_rejections_are_logged_like_every_request() {
     invalid_base64["body"] = "eyJhIjox*fQ==".into();
     let mut oversize = event(&body, &headers, true);
     oversize["body"] = STANDARD.encode(vec![b' '; 8193]).into();
-    let rows = [
+    let before = keys(&moto).await;
+    function
+        .call(oversize)
+        .await
+        .expect("base64 body over the limit", 413, "too_large");
+    // Events only a direct invoke can send: lambda_runtime answers them with an invocation
+    // error (lambda_http panics on invalid base64 inside aws_lambda_events) and logs it, and
+    // the process serves the next one.
+    for (name, event, logged) in [
         (
             "isBase64Encoded with invalid base64",
             invalid_base64,
-            400,
-            "malformed",
+            "user handler panicked",
         ),
-        ("base64 body over the limit", oversize, 413, "too_large"),
         (
             "not a function URL event",
             serde_json::json!(["not", "an", "event"]),
-            400,
-            "malformed",
+            "deserialization",
         ),
-    ];
-    for (name, event, status, outcome) in rows {
-        let before = keys(&moto).await;
-        function.call(event).await.expect(name, status, outcome);
-        assert_eq!(keys(&moto).await, before, "{name}: an object was written");
+    ] {
+        let offset = function.process.stdout().len();
+        let err = function
+            .api
+            .invoke(event, INVOKE_TIMEOUT)
+            .await
+            .expect_err(name);
+        assert!(
+            matches!(err, hookwarden_testkit::runtime_api::InvocationError::Function { .. }),
+            "{name}: {err}"
+        );
+        let logs = function.process.stdout()[offset..].to_string();
+        assert!(
+            logs.lines().any(|line| line.contains("\"ERROR\"") && line.contains(logged)),
+            "{name}: {logs}"
+        );
     }
+    assert_eq!(keys(&moto).await, before, "an object was written");
     audit(
         "entrypoint",
         &[&function],

@@ -42,6 +42,21 @@ async fn every_aws_request_carries_the_invocations_trace_header() {
         ],
     );
 
+    // Init opens the S3 connection with one HeadObject (hookwarden_aws::wire::warm_up): made
+    // outside any invocation, it carries no trace header.
+    let started = std::time::Instant::now();
+    let warm_up = loop {
+        let first = seen.lock().unwrap().first().cloned();
+        match first {
+            Some(request) => break request,
+            None if started.elapsed() < std::time::Duration::from_secs(10) => {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await
+            }
+            None => panic!("Init made no AWS request"),
+        }
+    };
+    assert_eq!(warm_up, ("s3 HEAD".to_string(), None));
+
     let all = samples("scalefusion");
     let mut traces = Vec::new();
     // Two different events (a sample's text and base64 forms are one event: the second
