@@ -459,12 +459,16 @@ async fn entrypoint_rejections_are_logged_like_every_request() {
             .await
             .expect_err(name);
         assert!(
-            matches!(err, hookwarden_testkit::runtime_api::InvocationError::Function { .. }),
+            matches!(
+                err,
+                hookwarden_testkit::runtime_api::InvocationError::Function { .. }
+            ),
             "{name}: {err}"
         );
         let logs = function.process.stdout()[offset..].to_string();
         assert!(
-            logs.lines().any(|line| line.contains("\"ERROR\"") && line.contains(logged)),
+            logs.lines()
+                .any(|line| line.contains("\"ERROR\"") && line.contains(logged)),
             "{name}: {logs}"
         );
     }

@@ -1,7 +1,8 @@
 //! `scalefusion-webhook` under the Runtime API against moto: every sample stored, a rotated
 //! secret still accepted through AWSPREVIOUS, forgeries refused, authentic bodies of any shape
 //! stored, two bodies sharing an `id` stored as two events, and a body too large for
-//! EventBridge published as a pointer to S3.
+//! EventBridge published as a pointer to S3; credentials from the container credentials
+//! endpoint when the environment has no keys.
 
 use hookwarden_testkit::deployment::{Deployment, BUS, INVOKE_TIMEOUT};
 use hookwarden_testkit::log_audit::sample_needles;
@@ -226,4 +227,67 @@ async fn a_body_too_large_for_eventbridge_travels_by_pointer() {
         stored["body"]["data"]["pad"].as_str().unwrap().len(),
         padding.len()
     );
+}
+
+/// No AWS keys in the environment, only `AWS_CONTAINER_CREDENTIALS_FULL_URI` (what SnapStart
+/// and container runtimes provide): the SDK's credential chain fetches them from that
+/// endpoint, with the authorization token, and the event is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_from_the_container_credentials_endpoint() {
+    use hookwarden_testkit::http_stub::{Answer, StubServer};
+    const TOKEN: &str = "container-authorization-token";
+    let endpoint = StubServer::start(|_, _| {
+        Answer::new(
+            200,
+            "application/json",
+            serde_json::json!({
+                "AccessKeyId": "ASIACONTAINER",
+                "SecretAccessKey": "container-secret",
+                "Token": "container-session-token",
+                "Expiration": "2099-01-01T00:00:00Z",
+            })
+            .to_string(),
+        )
+    })
+    .await;
+    let mut deployment = Deployment::prepare(BINARY).await;
+    deployment
+        .moto
+        .create_secret(SECRET_ID, &test_key("scalefusion-secret.json"))
+        .await;
+    let credentials_uri = format!("{}/v2/credentials/hookwarden", endpoint.url());
+    deployment.start_without(
+        Some("s3"),
+        &[
+            ("SCALEFUSION_SECRET_ID", SECRET_ID),
+            ("AWS_CONTAINER_CREDENTIALS_FULL_URI", &credentials_uri),
+            ("AWS_CONTAINER_AUTHORIZATION_TOKEN", TOKEN),
+        ],
+        &[
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+        ],
+    );
+    let body = br#"{"event":"device.locked","device_id":"container-credentials"}"#;
+    let (status, reply) = deployment.invoke(signed(&current_secret(), body)).await;
+    assert_eq!(status, 200, "{reply}\n{}", deployment.logs());
+    assert_eq!(reply["status"], "stored", "{reply}");
+    let keys = deployment.events("scalefusion").await;
+    assert!(
+        keys.iter()
+            .any(|key| key.ends_with(&format!("{}.json", id_of(body)))),
+        "{keys:?}"
+    );
+    let requests = endpoint.requests();
+    assert!(
+        !requests.is_empty(),
+        "the credentials endpoint was not asked"
+    );
+    for request in &requests {
+        assert_eq!(request.method, "GET");
+        assert_eq!(request.target, "/v2/credentials/hookwarden");
+        assert_eq!(request.header("authorization"), Some(TOKEN));
+    }
+    deployment.assert_logs_clean(&["container-secret".into(), TOKEN.into()]);
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
+use tracing::Level;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 
 /// How long a failing cold start waits for the Runtime API before exiting anyway.
@@ -30,14 +31,39 @@ pub fn init_json_logs() {
         .try_init();
 }
 
+/// Libraries whose debug and trace lines can carry what the logs must never hold: the Runtime
+/// API's events (lambda_runtime, lambda_http), request and response bodies, secrets among
+/// them (the SDK's orchestrator, hyper, reqwest). They log at `info` at most, whatever
+/// `RUST_LOG` says.
+const CAPPED_AT_INFO: [&str; 8] = [
+    "lambda_runtime",
+    "lambda_runtime_api_client",
+    "lambda_http",
+    "aws_smithy_runtime",
+    "aws_smithy_http_client",
+    "aws_sdk_secretsmanager",
+    "hyper",
+    "reqwest",
+];
+
 /// The levels `RUST_LOG` asks for: a level (`debug`) and/or `target=level` pairs
-/// (`info,hookwarden_pipeline=debug`); unset or unreadable means `info`. `tracing`'s target
-/// list rather than `EnvFilter`, whose span and field filters need a regex engine (a quarter
-/// MiB of binary) that nobody filtering a webhook receiver's logs uses.
+/// (`info,hookwarden_pipeline=debug`); unset or unreadable means `info`; the libraries in
+/// [`CAPPED_AT_INFO`] never below `info`. `tracing`'s target list rather than `EnvFilter`,
+/// whose span and field filters need a regex engine (a quarter MiB of binary) that nobody
+/// filtering a webhook receiver's logs uses.
 pub fn log_filter(rust_log: Option<&str>) -> Targets {
-    rust_log
+    let asked = rust_log
         .and_then(|text| text.parse().ok())
-        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO))
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
+    CAPPED_AT_INFO
+        .iter()
+        .fold(asked.clone(), |targets, target| {
+            let level = [Level::INFO, Level::WARN, Level::ERROR]
+                .into_iter()
+                .find(|level| asked.would_enable(target, level))
+                .map_or(LevelFilter::OFF, LevelFilter::from_level);
+            targets.with_target(*target, level)
+        })
 }
 
 /// Ends a cold start that cannot succeed (bad configuration): one JSON line on stdout
@@ -82,8 +108,6 @@ fn post_init_error(api: &str, message: &str) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use tracing::Level;
-
     use super::*;
 
     #[test]
@@ -98,6 +122,21 @@ mod tests {
         let per_target = log_filter(Some("warn,hookwarden_pipeline=debug"));
         assert!(per_target.would_enable("hookwarden_pipeline::delivery", &Level::DEBUG));
         assert!(!per_target.would_enable("hookwarden_aws", &Level::INFO));
+
+        // The libraries that can log events, bodies and secrets stay at info at most.
+        for target in [
+            "lambda_runtime::runtime",
+            "aws_smithy_runtime::client",
+            "hyper",
+        ] {
+            assert!(debug.would_enable(target, &Level::INFO), "{target}");
+            assert!(!debug.would_enable(target, &Level::DEBUG), "{target}");
+            let asked = log_filter(Some(&format!("trace,{target}=trace")));
+            assert!(!asked.would_enable(target, &Level::DEBUG), "{target}");
+        }
+        let quiet = log_filter(Some("warn"));
+        assert!(!quiet.would_enable("lambda_runtime", &Level::INFO));
+        assert!(quiet.would_enable("lambda_runtime", &Level::WARN));
 
         let unreadable = log_filter(Some("[span{field=1}]=debug"));
         assert!(unreadable.would_enable("hookwarden_pipeline", &Level::INFO));

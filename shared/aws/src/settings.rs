@@ -201,6 +201,7 @@ impl Settings {
             },
             other => panic!("unknown provider {other:?}: expected knox, scalefusion or oneaccess"),
         };
+        check_endpoints(&var)?;
         Ok(Settings {
             provider,
             sink,
@@ -215,6 +216,36 @@ impl Settings {
             provider_settings,
         })
     }
+}
+
+/// The endpoint variables the AWS SDK reads (`AWS_ENDPOINT_URL` and the per-service ones the
+/// functions call).
+const ENDPOINT_VARIABLES: [&str; 4] = [
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+    "AWS_ENDPOINT_URL_EVENTBRIDGE",
+];
+
+/// Every AWS request carries the session token in a header: over plain HTTP it would cross
+/// the network readable, so `http://` endpoints are for loopback emulators (moto, MinIO) only.
+fn check_endpoints(var: &impl Fn(&str) -> Option<String>) -> Result<(), SettingsError> {
+    for variable in ENDPOINT_VARIABLES {
+        let Some(url) = var(variable) else { continue };
+        let Ok(uri) = http::Uri::try_from(url.as_str()) else {
+            return Err(SettingsError::new(
+                variable,
+                format!("{url:?} is not a URL; expected e.g. https://s3.eu-west-1.amazonaws.com"),
+            ));
+        };
+        if uri.scheme_str() == Some("http") && !uri.host().is_some_and(crate::is_loopback) {
+            return Err(SettingsError::new(
+                variable,
+                format!("{url:?}: http:// is accepted for loopback addresses only (moto, a local MinIO); use https://"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `KNOX_CERT_SPKI_SHA256`: public-key pins separated by commas. Required with a Knox API
@@ -722,6 +753,29 @@ mod tests {
         for bad in ["hw/tenants/*", "hw tenants/", "hw/ä/", long.as_str()] {
             let err = with(bad).unwrap_err();
             assert_eq!(err.variable, "HOOKWARDEN_TENANT_SECRET_PREFIX", "{bad}");
+        }
+    }
+
+    #[test]
+    fn plain_http_endpoints_only_on_loopback() {
+        let base = [
+            ("HOOKWARDEN_SINK", "s3"),
+            ("HOOKWARDEN_BUCKET", "b"),
+            ("SCALEFUSION_SECRET_ID", "s"),
+        ];
+        for url in [
+            "http://127.0.0.1:5000",
+            "http://localhost:4566",
+            "https://s3.example",
+        ] {
+            let vars = [base.as_slice(), &[("AWS_ENDPOINT_URL_S3", url)]].concat();
+            assert!(settings("scalefusion", &vars).is_ok(), "{url}");
+        }
+        for variable in ENDPOINT_VARIABLES {
+            let vars = [base.as_slice(), &[(variable, "http://s3.example")]].concat();
+            let err = settings("scalefusion", &vars).unwrap_err();
+            assert_eq!(err.variable, variable);
+            assert!(err.problem.contains("loopback addresses only"), "{err}");
         }
     }
 }

@@ -36,6 +36,11 @@ impl Deployment {
     /// Starts the function with `HOOKWARDEN_SINK = sink` (and the bucket and, when the sink
     /// has it, the bus) plus `env`.
     pub fn start(&mut self, sink: Option<&str>, env: &[(&str, &str)]) {
+        self.start_without(sink, env, &[]);
+    }
+
+    /// As [`Deployment::start`], with the variables `removed` taken out of the environment.
+    pub fn start_without(&mut self, sink: Option<&str>, env: &[(&str, &str)], removed: &[&str]) {
         let endpoint = self.moto.endpoint();
         let mut all = vec![
             ("AWS_ENDPOINT_URL", endpoint.as_str()),
@@ -48,7 +53,7 @@ impl Deployment {
             }
         }
         all.extend_from_slice(env);
-        self.function = Some(self.api.spawn_function(&self.binary, &all));
+        self.function = Some(self.api.spawn_function_without(&self.binary, &all, removed));
     }
 
     /// The function's reply: HTTP status and JSON body.

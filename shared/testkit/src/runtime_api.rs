@@ -133,6 +133,17 @@ impl RuntimeApi {
         binary: impl AsRef<Path>,
         env: &[(&str, &str)],
     ) -> FunctionProcess {
+        self.spawn_function_without(binary, env, &[])
+    }
+
+    /// As [`RuntimeApi::spawn_function`], with the variables `removed` taken out of the
+    /// environment (the dummy credentials, to make the function find others).
+    pub fn spawn_function_without(
+        &self,
+        binary: impl AsRef<Path>,
+        env: &[(&str, &str)],
+        removed: &[&str],
+    ) -> FunctionProcess {
         let binary = binary.as_ref();
         assert!(
             binary.is_file(),
@@ -162,7 +173,11 @@ impl RuntimeApi {
                 ("LAMBDA_TASK_ROOT", "/var/task"),
                 ("TZ", ":UTC"),
             ])
-            .envs(env.iter().copied())
+            .envs(env.iter().copied());
+        for name in removed {
+            command.env_remove(name);
+        }
+        command
             .stdin(Stdio::null())
             .stdout(file(&stdout_path))
             .stderr(file(&stderr_path));
