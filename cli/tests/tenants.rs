@@ -107,10 +107,10 @@ fn serve_and_send_speak_tenant_paths() {
     };
     let (acme_secret, globex_secret) = (key("acme"), key("globex"));
 
-    // Not onboarded yet: 404, nothing stored.
+    // Not onboarded yet: refused as a forgery to an existing tenant, nothing stored.
     assert_eq!(
         server.send("scalefusion", &sf("acme"), Some("acme"), &[&acme_secret]),
-        404
+        406
     );
     // Onboarded while the server runs.
     server.onboard("scalefusion", "acme");
@@ -164,7 +164,7 @@ fn serve_and_send_speak_tenant_paths() {
     );
     assert_eq!(
         server.send("knox", &knox("companyA"), Some("companyC"), &[]),
-        404
+        403
     );
     assert_eq!(server.stored("knox/tenant=companyA"), 1);
 

@@ -84,7 +84,8 @@ async fn tenants_keep_their_own_subscriptions() {
         ("/companyB", "sub-a", 403),
         ("/companyA", "sub-own", 403),
         ("/", "sub-a", 403),
-        ("/companyD", "sub-a", 404),
+        // Unknown: refused as a subscription an existing tenant does not list.
+        ("/companyD", "sub-a", 403),
         ("/companyC", "sub-a", 503),
     ] {
         let (status, reply) = deployment.invoke(signed(path, subscription, "d2")).await;

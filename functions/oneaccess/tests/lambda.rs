@@ -7,6 +7,7 @@ use hookwarden_testkit::deployment::{Deployment, BUS, INVOKE_TIMEOUT};
 use hookwarden_testkit::log_audit::sample_needles;
 use hookwarden_testkit::samples::{samples, test_key, with_request};
 use hookwarden_verify::oneaccess::{self, Config, MacAlgorithm};
+use sha2::{Digest as _, Sha256};
 
 const SECRET_ID: &str = "hookwarden/oneaccess";
 const BINARY: &str = env!("CARGO_BIN_EXE_oneaccess-webhook");
@@ -242,8 +243,10 @@ async fn hmac_sha1_callbacks_verify_end_to_end() {
 
 /// No credential at rest (review A1): a CREATE_USER and an UPDATE_USER carry passwords in
 /// `data`, in clear when encryption is off. In either mode, no S3 object (state included), no
-/// bus entry and no log line holds a password in any spelling, and the envelope says what was
-/// removed while `content_sha256` still names the signed bytes.
+/// bus entry and no log line holds a password in any spelling, nor an unsalted hash that
+/// would confirm one (review R1: the SHA-256 of the signed content or of the body as sent, as
+/// `id`, `content_sha256`, `body_sha256` or the log's `event_id`), and the envelope says what
+/// was removed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_password_is_stored_published_or_logged_in_either_mode() {
     use base64::Engine as _;
@@ -261,13 +264,25 @@ async fn no_password_is_stored_published_or_logged_in_either_mode() {
             serde_json::to_string(passwords[2]).unwrap(),
             serde_json::to_string(passwords[0]).unwrap(),
         );
+        // The unsalted hashes a reader of the bucket, the bus or the logs could test password
+        // guesses against: of the signed content, and of the body as sent.
+        let mut oracles = Vec::new();
         for (event_type, msg, nonce) in [
             ("CREATE_USER", &create, "NonceCreateUser1"),
             ("UPDATE_USER", &update, "NonceUpdateUser1"),
         ] {
-            let (status, reply) = deployment
-                .invoke(request(&config, event_type, msg, nonce, now_ms()))
-                .await;
+            let event = request(&config, event_type, msg, nonce, now_ms());
+            let body = event["body"].as_str().unwrap().to_string();
+            let sent: serde_json::Value = serde_json::from_str(&body).unwrap();
+            let content = oneaccess::signed_content(
+                nonce,
+                &sent["timestamp"].to_string(),
+                event_type,
+                sent["data"].as_str().unwrap(),
+            );
+            oracles.push(hex::encode(Sha256::digest(content.as_slice())));
+            oracles.push(hex::encode(Sha256::digest(body.as_bytes())));
+            let (status, reply) = deployment.invoke(event).await;
             assert_eq!(status, 200, "{secret_file} {event_type}: {reply}");
         }
         let keys = deployment
@@ -289,6 +304,18 @@ async fn no_password_is_stored_published_or_logged_in_either_mode() {
             written.push(("bus".into(), event.to_string()));
         }
         written.push(("logs".into(), deployment.logs()));
+        for oracle in &oracles {
+            for (place, text) in &written {
+                assert!(
+                    !text.contains(oracle.as_str()),
+                    "{secret_file}: {place} holds an unsalted hash over a password ({oracle})"
+                );
+            }
+        }
+        assert!(
+            deployment.logs().contains("\"event_id\""),
+            "the log lines name the event"
+        );
         for password in passwords {
             let escaped = serde_json::to_string(password).unwrap();
             let spellings = [
@@ -340,4 +367,37 @@ async fn no_password_is_stored_published_or_logged_in_either_mode() {
             }
         }
     }
+}
+
+/// Review R8: an authentic CREATE_USER whose message has no `username` (a console mapping that
+/// spells it `userName`) is stored once and answered OneAccess's success, with the same id, on
+/// every delivery; before, it was stored and then answered 500 each time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_without_its_key_is_stored_and_answered_success() {
+    let (deployment, config) = deploy_with("oneaccess-plain.json", Some("s3")).await;
+    let event = request(
+        &config,
+        "CREATE_USER",
+        r#"{"userName":"zhao.liu","name":"Zhao Liu"}"#,
+        "NoUsernameNonce1",
+        now_ms(),
+    );
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let (status, reply) = deployment.invoke(event.clone()).await;
+        assert_eq!(
+            (status, reply["code"].as_str()),
+            (200, Some("200")),
+            "{reply}"
+        );
+        let data: serde_json::Value =
+            serde_json::from_str(reply["data"].as_str().unwrap()).unwrap();
+        ids.push(data["id"].as_str().unwrap().to_string());
+    }
+    let keys = deployment.events("oneaccess").await;
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let envelope = deployment.envelope(&keys[0]).await;
+    let id = envelope["id"].as_str().unwrap();
+    assert!(ids.iter().all(|answer| answer == &id[..50]), "{ids:?}");
+    deployment.assert_logs_clean(&sample_needles("oneaccess/plain"));
 }

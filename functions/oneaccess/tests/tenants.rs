@@ -108,7 +108,8 @@ async fn tenants_verify_with_their_own_settings() {
         ("/globex", &acme, "nonce-x-00000002", 401),
         ("/acme", &own, "nonce-x-00000003", 401),
         ("/", &acme, "nonce-x-00000004", 401),
-        ("/initech", &acme, "nonce-x-00000005", 404),
+        // Unknown: refused as a wrong token for an existing tenant.
+        ("/initech", &acme, "nonce-x-00000005", 401),
         // OneAccess's own answer to a server-side failure: 500 "system busy".
         ("/broken", &acme, "nonce-x-00000006", 500),
     ] {

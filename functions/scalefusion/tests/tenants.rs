@@ -1,7 +1,7 @@
 //! Several Scalefusion tenants behind one `scalefusion-webhook` under the Runtime API against
 //! moto: tenants onboarded after the function started (no restart), each verified with its
 //! own secret, cross-tenant forgeries and unknown tenants refused with nothing stored, a
-//! tenant whose secret is unusable failing alone, and a removed tenant answered 404.
+//! tenant whose secret is unusable failing alone, and a removed tenant refused like a forgery.
 
 use hookwarden_testkit::deployment::{Deployment, BUS, INVOKE_TIMEOUT};
 use hookwarden_testkit::samples::{samples, test_key, with_request};
@@ -104,7 +104,8 @@ async fn tenants_are_onboarded_live_and_kept_apart() {
         ("/globex", acme, 406),
         ("/acme", default_key.as_str(), 406),
         ("/", acme, 406),
-        ("/initech", acme, 404),
+        // Unknown: refused as a forgery to an existing tenant.
+        ("/initech", acme, 406),
         ("/acme/..", acme, 404),
         ("/tenant=acme", acme, 404),
         ("/broken", "x", 503),
@@ -134,7 +135,7 @@ async fn tenants_are_onboarded_live_and_kept_apart() {
     let third = br#"{"id":"t-3","event":"device.found"}"#;
     assert_eq!(
         deployment.invoke(signed("/globex", globex, third)).await.0,
-        404
+        406
     );
     assert_eq!(deployment.invoke(signed("/acme", acme, third)).await.0, 200);
     assert_eq!(deployment.events("scalefusion").await.len(), 5);
@@ -142,4 +143,61 @@ async fn tenants_are_onboarded_live_and_kept_apart() {
     let logs = deployment.logs();
     assert!(logs.contains(r#""tenant":"acme""#), "{logs}");
     deployment.assert_logs_clean(&[acme.to_string(), globex.to_string(), default_key]);
+}
+
+/// Review R3 end to end: 300 requests to random tenant names cost a bounded number of
+/// GetSecretValue calls (counted by a proxy in front of moto), not one each, while a real
+/// tenant keeps working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scan_of_random_tenant_names_costs_a_bounded_number_of_secret_reads() {
+    let mut deployment = Deployment::prepare(BINARY).await;
+    deployment
+        .moto
+        .create_secret(SECRET_ID, &test_key("scalefusion-secret.json"))
+        .await;
+    let acme = "acme-TEST-ONLY-secret";
+    deployment
+        .moto
+        .create_secret(&format!("{PREFIX}acme"), &secret(acme))
+        .await;
+    let proxy = hookwarden_testkit::proxy::Proxy::start(&deployment.moto.endpoint()).await;
+    let endpoint = proxy.url();
+    deployment.start(
+        Some("s3"),
+        &[
+            ("AWS_ENDPOINT_URL", endpoint.as_str()),
+            ("SCALEFUSION_SECRET_ID", SECRET_ID),
+            ("HOOKWARDEN_TENANT_SECRET_PREFIX", PREFIX),
+        ],
+    );
+    let started = std::time::Instant::now();
+    let mut real = 0;
+    for n in 0..300u32 {
+        let body = format!(r#"{{"id":"scan-{n}","event":"device.locked"}}"#);
+        let path = format!("/t{:08x}", n.wrapping_mul(2_654_435_761));
+        let (status, reply) = deployment
+            .invoke(signed(&path, "a-guess", body.as_bytes()))
+            .await;
+        assert!(matches!(status, 406 | 503), "{path}: {status} {reply}");
+        if n % 100 == 0 {
+            let body = format!(r#"{{"id":"real-{n}","event":"device.locked"}}"#);
+            let (status, reply) = deployment
+                .invoke(signed("/acme", acme, body.as_bytes()))
+                .await;
+            assert_eq!(status, 200, "the real tenant during the scan: {reply}");
+            real += 1;
+        }
+    }
+    let reads = proxy
+        .counts()
+        .get("secretsmanager GetSecretValue")
+        .copied()
+        .unwrap_or(0);
+    // The budget (10, then one a second) plus acme's own reads (at most one per request).
+    let bound = 10 + started.elapsed().as_secs() + 1 + real;
+    assert!(
+        reads <= bound,
+        "{reads} GetSecretValue for 300 unknown names (bound {bound})"
+    );
+    assert_eq!(deployment.events("scalefusion").await.len(), real as usize);
 }

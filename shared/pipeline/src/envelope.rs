@@ -32,9 +32,11 @@ pub struct VerifiedEvent {
     pub provider: &'static str,
     /// The provider's event type as sent (untrimmed for OneAccess); routing trims it.
     pub event_type: String,
-    /// The event's identity: lowercase hex SHA-256 of exactly the bytes the provider signed
-    /// (Knox: the canonical form the signature covered; Scalefusion: the raw body; OneAccess:
-    /// `nonce&timestamp&eventType&data`). Everything stored for the event is keyed on it.
+    /// The event's identity, lowercase hex, over exactly the bytes the provider signed: their
+    /// SHA-256 (Knox: the canonical form the signature covered; Scalefusion: the raw body), or
+    /// for OneAccess, whose signed `nonce&timestamp&eventType&data` can hold a password in
+    /// clear, their HMAC-SHA256 under the secret that authenticated them. Everything stored
+    /// for the event is keyed on it.
     pub id: String,
     /// What the provider sent beside the signed content and did not sign (Knox's trace id and
     /// nonce): kept as metadata, never part of the identity.
@@ -75,11 +77,12 @@ pub struct Envelope<'a> {
     pub verified_by: &'a VerifiedBy,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source_ip: Option<&'a str>,
-    /// SHA-256 of exactly the bytes the provider signed: the same content always has it,
-    /// whatever unsigned ids it came with.
+    /// The identity of exactly the bytes the provider signed (see [`VerifiedEvent::id`]): the
+    /// same content always has it, whatever unsigned ids it came with.
     pub content_sha256: &'a str,
-    /// SHA-256 of the body as received (differs from `content_sha256` for Knox, which signs
-    /// a re-serialization, and for OneAccess, which signs fields of the body).
+    /// SHA-256 of the body as stored here (`body`, or `body_base64`'s bytes): the body as
+    /// received, or with what was redacted replaced. Never over what was removed, which it
+    /// would confirm.
     pub body_sha256: String,
     /// Unsigned values that came with the request (Knox: `trace_id`, `nonce`).
     #[serde(skip_serializing_if = "UnsignedFields::is_empty")]
@@ -151,7 +154,7 @@ impl VerifiedEvent {
             verified_by: &self.verified_by,
             source_ip: self.source_ip.as_deref(),
             content_sha256: &self.id,
-            body_sha256: sha256_hex(&self.body),
+            body_sha256: sha256_hex(stored),
             unsigned: UnsignedFields(&self.unsigned),
             body: raw,
             body_base64,
@@ -268,6 +271,20 @@ mod tests {
         assert!(value.get("body").is_none());
         assert_eq!(value["stored_at"]["key"], "k");
         assert_eq!(value["body_sha256"], sha256_hex(b"{\"a\":1}"));
+    }
+
+    #[test]
+    fn body_sha256_covers_the_stored_body_not_what_was_removed() {
+        let received = b"{\"data\":\"{\\\"password\\\":\\\"hunter2\\\"}\"}";
+        let stored = b"{\"data\":\"[removed: see message]\"}";
+        let mut ev = event(received);
+        ev.redacted = Some(Redacted {
+            body: bytes::Bytes::from_static(stored),
+            removed: vec!["body.data".into()],
+        });
+        let value: serde_json::Value = serde_json::from_slice(&ev.envelope().to_json()).unwrap();
+        assert_eq!(value["body_sha256"], sha256_hex(stored));
+        assert_ne!(value["body_sha256"], sha256_hex(received));
     }
 
     #[test]

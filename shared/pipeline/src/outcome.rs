@@ -14,6 +14,9 @@ static EMIT_METRICS: AtomicBool = AtomicBool::new(false);
 tokio::task_local! {
     /// The tenant the request being handled was sent to (`/<tenant>`), for its log line.
     pub static TENANT: Option<std::sync::Arc<str>>;
+    /// Set while a request to a tenant that does not exist is answered by the decoy (as a
+    /// forged request would be): its log line says `unknown_tenant`, not what the decoy saw.
+    pub static UNKNOWN_TENANT: bool;
 }
 
 /// Turns on CloudWatch Embedded Metric Format lines on stdout (the Lambda functions do;
@@ -59,7 +62,15 @@ impl Trail {
         reason: Option<&dyn std::fmt::Display>,
     ) -> Reply {
         let latency_ms = self.started.elapsed().as_secs_f64() * 1000.0;
-        let reason = reason.map(|r| r.to_string());
+        let mut reason = reason.map(|r| r.to_string());
+        let mut outcome = outcome;
+        if UNKNOWN_TENANT.try_with(|unknown| *unknown).unwrap_or(false) {
+            reason = Some(format!(
+                "no such tenant (answered as {} would be)",
+                outcome.name()
+            ));
+            outcome = Outcome::UnknownTenant;
+        }
         let (provider, event_type, event_id, scheme, jose_header, trace_id) = (
             self.provider,
             self.event_type.as_deref(),

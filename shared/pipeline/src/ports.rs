@@ -7,7 +7,7 @@ use async_trait::async_trait;
 /// A dependency (S3, Secrets Manager, EventBridge, the Knox API) failed or timed out. The
 /// request is answered 503 so the provider retries; `detail` goes to the log, never to the
 /// caller.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("{dependency} unavailable: {detail}")]
 pub struct DependencyError {
     pub dependency: &'static str,

@@ -12,6 +12,11 @@
 //! value put after the cache was filled, and the caller verifies again. That happens at most
 //! once per [`MIN_REFRESH_INTERVAL`] per execution environment, counted from the last read,
 //! so a flood of forged requests costs at most one GetSecretValue a minute.
+//!
+//! A read that fails is remembered, so that no request reads again at once: AWSCURRENT's
+//! failure answers every request 503 for [`FAILED_CURRENT_RETRY`] (nothing can verify without
+//! it), AWSPREVIOUS's counts as "no AWSPREVIOUS" for [`MIN_REFRESH_INTERVAL`] (AWSCURRENT
+//! verifies on its own meanwhile).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,6 +31,11 @@ use crate::ports::{DependencyError, SecretSource, SecretStage, SecretValue};
 /// attempt) is at least this old.
 pub const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
 
+/// After a read of AWSCURRENT failed, requests are answered from that failure, without a new
+/// read, for this long: short, because every request fails meanwhile, yet a flood costs at
+/// most one read per interval.
+pub const FAILED_CURRENT_RETRY: Duration = Duration::from_secs(5);
+
 /// How long AWSPREVIOUS keeps verifying after a rotation, unless configured otherwise: time
 /// to change the key in the provider's console after `put-secret-value`, and for deliveries
 /// signed just before the switch to arrive, while bounding how long a leaked secret that
@@ -37,6 +47,7 @@ pub struct SecretCache {
     ttl: Duration,
     previous_grace: Duration,
     min_refresh_interval: Duration,
+    failed_current_retry: Duration,
     clock: Clock,
     state: Mutex<State>,
 }
@@ -51,6 +62,10 @@ struct State {
     previous: Option<Option<SecretValue>>,
     /// The last refresh after a failed verification, successful or not.
     last_forced: Option<Instant>,
+    /// The last failed read of AWSCURRENT, while it is recent: what requests are answered.
+    current_failed: Option<(Instant, DependencyError)>,
+    /// The last failed read of AWSPREVIOUS (during a grace period).
+    previous_failed: Option<Instant>,
 }
 
 /// Whether AWSPREVIOUS may verify, for the rotation to the cached AWSCURRENT.
@@ -75,6 +90,7 @@ impl SecretCache {
             ttl,
             previous_grace: DEFAULT_PREVIOUS_GRACE,
             min_refresh_interval: MIN_REFRESH_INTERVAL,
+            failed_current_retry: FAILED_CURRENT_RETRY,
             clock: Clock::system(),
             state: Mutex::new(State::default()),
         }
@@ -114,7 +130,7 @@ impl SecretCache {
         if !fresh {
             self.load_current(&mut state).await?;
         }
-        self.load_previous(&mut state).await?;
+        self.load_previous(&mut state).await;
         Ok(self.candidate_list(&state))
     }
 
@@ -136,7 +152,7 @@ impl SecretCache {
         };
         let before = versions(&self.candidate_list(&state));
         self.load_current(&mut state).await?;
-        self.load_previous(&mut state).await?;
+        self.load_previous(&mut state).await;
         if let Some((current, _)) = &state.current {
             match self.grace(current) {
                 Grace::Ended(ended) => tracing::info!(
@@ -157,30 +173,65 @@ impl SecretCache {
         Ok((versions(&after) != before).then_some(after))
     }
 
-    /// Reads AWSCURRENT; a new version forgets the AWSPREVIOUS read for the old one.
+    /// Reads AWSCURRENT; a new version forgets the AWSPREVIOUS read for the old one. A recent
+    /// failure is returned again without a read.
     async fn load_current(&self, state: &mut State) -> Result<(), DependencyError> {
-        let current = self.fetch(SecretStage::Current).await?.ok_or_else(|| {
-            DependencyError::new("secretsmanager", "the secret has no AWSCURRENT value")
-        })?;
+        if let Some((at, err)) = &state.current_failed {
+            if at.elapsed() < self.failed_current_retry {
+                return Err(err.clone());
+            }
+        }
+        let read = self.fetch(SecretStage::Current).await.and_then(|value| {
+            value.ok_or_else(|| {
+                DependencyError::new("secretsmanager", "the secret has no AWSCURRENT value")
+            })
+        });
+        let current = match read {
+            Ok(current) => current,
+            Err(err) => {
+                state.current_failed = Some((Instant::now(), err.clone()));
+                return Err(err);
+            }
+        };
+        state.current_failed = None;
         let same =
             matches!(&state.current, Some((cached, _)) if cached.version_id == current.version_id);
         if !same {
             state.previous = None;
+            state.previous_failed = None;
         }
         state.current = Some((current, Instant::now()));
         Ok(())
     }
 
-    /// Reads AWSPREVIOUS, once per AWSCURRENT version, while the rotation is in grace.
-    async fn load_previous(&self, state: &mut State) -> Result<(), DependencyError> {
+    /// Reads AWSPREVIOUS, once per AWSCURRENT version, while the rotation is in grace. A read
+    /// that fails (throttled, no access to the old version's KMS key, no `SecretString`) leaves
+    /// AWSCURRENT to verify alone and is tried again after [`MIN_REFRESH_INTERVAL`].
+    async fn load_previous(&self, state: &mut State) {
         let in_grace = match &state.current {
             Some((current, _)) => matches!(self.grace(current), Grace::Open(_)),
             None => false,
         };
-        if in_grace && state.previous.is_none() {
-            state.previous = Some(self.fetch(SecretStage::Previous).await?);
+        let failed_recently = state
+            .previous_failed
+            .is_some_and(|at| at.elapsed() < self.min_refresh_interval);
+        if !in_grace || state.previous.is_some() || failed_recently {
+            return;
         }
-        Ok(())
+        match self.fetch(SecretStage::Previous).await {
+            Ok(previous) => {
+                state.previous = Some(previous);
+                state.previous_failed = None;
+            }
+            Err(err) => {
+                tracing::warn!(
+                    error = %err,
+                    "AWSPREVIOUS could not be read during its grace period; verifying with \
+                     AWSCURRENT alone until it is read again"
+                );
+                state.previous_failed = Some(Instant::now());
+            }
+        }
     }
 
     async fn fetch(&self, stage: SecretStage) -> Result<Option<SecretValue>, DependencyError> {
@@ -350,9 +401,10 @@ mod tests {
     }
 
     /// A secret source whose versions (text, creation time) the test rotates, counting
-    /// fetches.
+    /// fetches; the stages in `unreadable` fail to read.
     struct Rotating {
         versions: StdMutex<Vec<(&'static str, i64)>>,
+        unreadable: StdMutex<Vec<SecretStage>>,
         fetches: AtomicUsize,
     }
 
@@ -360,8 +412,14 @@ mod tests {
         fn new(versions: &[(&'static str, i64)]) -> Arc<Self> {
             Arc::new(Self {
                 versions: StdMutex::new(versions.to_vec()),
+                unreadable: StdMutex::new(Vec::new()),
                 fetches: AtomicUsize::new(0),
             })
+        }
+
+        fn unreadable(self: Arc<Self>, stages: &[SecretStage]) -> Arc<Self> {
+            *self.unreadable.lock().unwrap() = stages.to_vec();
+            self
         }
 
         fn fetches(&self) -> usize {
@@ -373,6 +431,12 @@ mod tests {
     impl SecretSource for Rotating {
         async fn fetch(&self, stage: SecretStage) -> Result<Option<SecretValue>, DependencyError> {
             self.fetches.fetch_add(1, Ordering::SeqCst);
+            if self.unreadable.lock().unwrap().contains(&stage) {
+                return Err(DependencyError::new(
+                    "secretsmanager",
+                    "AccessDeniedException (KMS)",
+                ));
+            }
             let versions = self.versions.lock().unwrap();
             let index = match stage {
                 SecretStage::Current => versions.len().checked_sub(1),
@@ -526,6 +590,58 @@ mod tests {
             }
             assert_eq!(source.fetches(), reads, "{versions:?}");
         }
+    }
+
+    /// Review R4: in a grace period, an AWSPREVIOUS that cannot be read (access denied on the
+    /// old version's key, throttling) neither fails requests signed with AWSCURRENT nor is
+    /// read again by each request, forged ones included.
+    #[tokio::test]
+    async fn an_unreadable_previous_never_blocks_current_nor_is_read_per_request() {
+        let source = Rotating::new(&[("old", ROTATED - 86_400), ("new", ROTATED)])
+            .unreadable(&[SecretStage::Previous]);
+        let cache = SecretCache::new(source.clone(), Duration::from_secs(300))
+            .with_clock(Clock::fixed(at(ROTATED + 60)));
+        for _ in 0..20 {
+            let matched = verify_with_rotation(&cache, signed_with("new"), |_| true)
+                .await
+                .unwrap();
+            assert_eq!(matched, Ok("v1".to_string()));
+            let forged = verify_with_rotation(&cache, signed_with("forged"), |_| true)
+                .await
+                .unwrap();
+            assert_eq!(forged, Err("miss"));
+        }
+        assert_eq!(source.fetches(), 2, "AWSCURRENT once, AWSPREVIOUS once");
+
+        // Read again once the interval has passed, and used once readable.
+        source.unreadable.lock().unwrap().clear();
+        cache.state.lock().await.previous_failed = Some(Instant::now() - MIN_REFRESH_INTERVAL);
+        assert_eq!(texts(&cache.candidates().await.unwrap()), ["new", "old"]);
+        assert_eq!(source.fetches(), 3);
+    }
+
+    /// An AWSCURRENT that cannot be read after its TTL: requests are answered 503 (an error)
+    /// from the one failed read until [`FAILED_CURRENT_RETRY`] has passed, then it is read
+    /// again.
+    #[tokio::test]
+    async fn an_unreadable_current_is_read_once_per_retry_interval() {
+        let source =
+            Rotating::new(&[("secret", ROTATED - 86_400)]).unreadable(&[SecretStage::Current]);
+        let cache = SecretCache::new(source.clone(), Duration::from_secs(300));
+        for _ in 0..20 {
+            assert!(cache.candidates().await.is_err());
+            let forged = verify_with_rotation(&cache, signed_with("forged"), |_| true).await;
+            assert!(forged.is_err());
+        }
+        assert_eq!(source.fetches(), 1);
+
+        source.unreadable.lock().unwrap().clear();
+        let failed_at = Instant::now() - FAILED_CURRENT_RETRY;
+        if let Some((at, _)) = &mut cache.state.lock().await.current_failed {
+            *at = failed_at;
+        }
+        assert_eq!(texts(&cache.candidates().await.unwrap()), ["secret"]);
+        assert_eq!(source.fetches(), 2);
     }
 
     #[tokio::test]

@@ -7,9 +7,18 @@
 //! its own handler, built on first use from the secret and kept for the secret TTL:
 //! its own secret (Scalefusion, OneAccess) or subscription allowlist (Knox), its own key
 //! prefix (`{prefix}/tenant={tenant}/…`, so dedupe is per tenant) and its name in every
-//! envelope. An unknown tenant is a 404 remembered for [`NEGATIVE_TTL`], so a scan of one
-//! path costs one lookup a minute; at most [`MAX_CACHED_TENANTS`] tenants are remembered.
-//! A tenant whose secret is unusable answers 503 on its own path only.
+//! envelope. A tenant whose secret is unusable answers 503 on its own path only.
+//!
+//! Unknown names cost little and tell nothing:
+//! - "no such tenant" is remembered for [`NEGATIVE_TTL`], so a scan of one path costs one
+//!   lookup a minute; at most [`MAX_CACHED_TENANTS`] tenants are remembered.
+//! - Lookups of names not known here share one budget ([`LOOKUP_BURST`], then one per
+//!   [`LOOKUP_REFILL`]), since a scan of random names never hits the per-name memory. Past
+//!   it such a name is answered 503 with no lookup; tenants already known are refreshed
+//!   outside the budget, so they keep working during a scan.
+//! - An unknown tenant is answered as a forged request to an existing one would be: by the
+//!   provider's own handler over a configuration no sender holds (a decoy), so its status and
+//!   body do not say whether the name exists. Its log line says `unknown_tenant`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,7 +27,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use crate::certificate::CertificateCache;
-use crate::outcome::{Outcome, Trail, TENANT};
+use crate::outcome::{Outcome, Trail, TENANT, UNKNOWN_TENANT};
 use crate::ports::{DependencyError, SecretSource, SecretValue};
 use crate::providers::Common;
 use crate::request::{Handler, Inbound, Reply};
@@ -33,6 +42,11 @@ pub const MAX_TENANT_NAME: usize = 64;
 pub const NEGATIVE_TTL: Duration = Duration::from_secs(60);
 /// How many tenants (known or not) one execution environment remembers.
 pub const MAX_CACHED_TENANTS: usize = 1024;
+/// How many lookups of names not known here may run back to back...
+pub const LOOKUP_BURST: u32 = 10;
+/// ...and how often one more is allowed after that: at most 60 reads a minute per execution
+/// environment, whatever a scan sends.
+pub const LOOKUP_REFILL: Duration = Duration::from_secs(1);
 
 /// What a request path selects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +114,76 @@ pub struct Tenants {
     negative_ttl: Duration,
     max_cached: usize,
     slots: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<Slot>>>>,
+    budget: LookupBudget,
+    /// Answers unknown tenants; `None` only if the provider cannot build one (then 404).
+    decoy: Option<Arc<dyn Handler>>,
+}
+
+/// Lookups of names not known here, shared by every name: a token bucket.
+struct LookupBudget {
+    burst: u32,
+    refill: Duration,
+    /// Tokens left, and when they were counted.
+    state: std::sync::Mutex<(f64, Instant)>,
+}
+
+impl LookupBudget {
+    fn new(burst: u32, refill: Duration) -> Self {
+        Self {
+            burst,
+            refill,
+            state: std::sync::Mutex::new((f64::from(burst), Instant::now())),
+        }
+    }
+
+    fn take(&self) -> bool {
+        let mut state = self.state.lock().expect("lookup budget");
+        let (tokens, counted) = &mut *state;
+        let earned = match self.refill.is_zero() {
+            true => f64::INFINITY,
+            false => counted.elapsed().as_secs_f64() / self.refill.as_secs_f64(),
+        };
+        *tokens = (*tokens + earned).min(f64::from(self.burst));
+        *counted = Instant::now();
+        match *tokens >= 1.0 {
+            true => {
+                *tokens -= 1.0;
+                true
+            }
+            false => false,
+        }
+    }
+}
+
+/// Why a tenant's handler is not there.
+enum Missing {
+    /// No such tenant.
+    Unknown,
+    /// It could not be found out, or the tenant is broken: answer this.
+    Refused(Reply, Outcome, String),
+}
+
+/// The decoy's configuration: every provider's fields (each reads its own), random values no
+/// sender holds, and a subscription id no callback carries.
+fn decoy_secret() -> TenantSecret {
+    use rand::RngCore as _;
+    let random = || {
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        hex::encode(bytes)
+    };
+    let text = serde_json::json!({
+        "secret_key": random(),
+        "bearer_token": random(),
+        "signature_key": random(),
+        KNOX_SUBSCRIPTIONS_FIELD: [random()],
+    })
+    .to_string();
+    let current = SecretValue::new(text, "decoy");
+    TenantSecret {
+        source: Arc::new(FixedSecret(current.clone())),
+        current,
+    }
 }
 
 enum Slot {
@@ -130,6 +214,9 @@ impl Tenants {
         build: Box<BuildTenant>,
         ttl: Duration,
     ) -> Self {
+        let decoy = build("unknown", &decoy_secret())
+            .inspect_err(|reason| tracing::error!(%reason, "no decoy for unknown tenants; they are answered 404"))
+            .ok();
         Self {
             provider: default.provider(),
             default,
@@ -139,7 +226,15 @@ impl Tenants {
             negative_ttl: NEGATIVE_TTL,
             max_cached: MAX_CACHED_TENANTS,
             slots: std::sync::Mutex::new(HashMap::new()),
+            budget: LookupBudget::new(LOOKUP_BURST, LOOKUP_REFILL),
+            decoy,
         }
+    }
+
+    /// The budget for lookups of names not known here (tests change it).
+    pub fn with_lookup_budget(mut self, burst: u32, refill: Duration) -> Self {
+        self.budget = LookupBudget::new(burst, refill);
+        self
     }
 
     /// How long an unknown tenant is remembered (tests shorten it).
@@ -190,7 +285,7 @@ impl Tenants {
     }
 
     /// The tenant's handler, looking it up when it is not known or its lookup is stale.
-    async fn handler(&self, tenant: &str) -> Result<Arc<dyn Handler>, (Reply, Outcome, String)> {
+    async fn handler(&self, tenant: &str) -> Result<Arc<dyn Handler>, Missing> {
         let slot = self.slot(tenant);
         let mut slot = slot.lock().await;
         let fresh = match &*slot {
@@ -200,6 +295,15 @@ impl Tenants {
             }
             Slot::Unknown { checked } => checked.elapsed() < self.negative_ttl,
         };
+        let known = matches!(&*slot, Slot::Known { .. } | Slot::Broken { .. });
+        if !fresh && !known && !self.budget.take() {
+            // Existing or not, the name is not looked up now: the provider retries a 503.
+            return Err(Missing::Refused(
+                Reply::error(503, "temporarily unavailable, retry later"),
+                Outcome::Throttled,
+                "tenant lookups are over budget (a scan of tenant names?); not looked up".into(),
+            ));
+        }
         if !fresh {
             match self.directory.open(tenant).await {
                 Ok(None) => {
@@ -249,19 +353,23 @@ impl Tenants {
                     }
                     _ => {
                         let failure = crate::providers::Failure::from(err);
-                        return Err((failure.reply, failure.outcome, failure.reason));
+                        return Err(Missing::Refused(
+                            failure.reply,
+                            failure.outcome,
+                            failure.reason,
+                        ));
                     }
                 },
             }
         }
         match &*slot {
             Slot::Known { handler, .. } => Ok(handler.clone()),
-            Slot::Broken { reason, .. } => Err((
+            Slot::Broken { reason, .. } => Err(Missing::Refused(
                 Reply::error(503, "temporarily unavailable, retry later"),
                 Outcome::Misconfigured,
                 format!("tenant secret unusable: {reason}"),
             )),
-            Slot::Unknown { .. } | Slot::Empty => Err(unknown("no such tenant")),
+            Slot::Unknown { .. } | Slot::Empty => Err(Missing::Unknown),
         }
     }
 }
@@ -296,9 +404,16 @@ impl Handler for Tenants {
         let name: Arc<str> = Arc::from(tenant);
         TENANT
             .scope(Some(name), async {
-                match self.handler(tenant).await {
-                    Ok(handler) => handler.handle(request).await,
-                    Err((reply, outcome, reason)) => {
+                match (self.handler(tenant).await, &self.decoy) {
+                    (Ok(handler), _) => handler.handle(request).await,
+                    (Err(Missing::Unknown), Some(decoy)) => {
+                        UNKNOWN_TENANT.scope(true, decoy.handle(request)).await
+                    }
+                    (Err(Missing::Unknown), None) => {
+                        let (reply, outcome, reason) = unknown("no such tenant");
+                        Trail::start(self.provider).finish(reply, outcome, Some(&reason))
+                    }
+                    (Err(Missing::Refused(reply, outcome, reason)), _) => {
                         Trail::start(self.provider).finish(reply, outcome, Some(&reason))
                     }
                 }

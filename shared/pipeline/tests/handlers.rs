@@ -540,3 +540,114 @@ async fn oneaccess_events_store_redacted_messages_and_reject_stale_ones() {
     );
     assert_eq!(rig.counts(), (2, 2));
 }
+
+/// Review R8: an authentic OneAccess create whose record lacks its key (`userName` instead
+/// of `username`, a message that is not JSON) is stored once and answered with OneAccess's
+/// success on every delivery, never stored and then answered 5xx.
+#[tokio::test]
+async fn oneaccess_records_without_their_key_are_stored_once_and_answered_success() {
+    let rig = Rig::new();
+    let now_ms = NOW * 1000;
+    let handler = oneaccess_handler(&rig, now_ms, true);
+    let config = Config::from_secret_json(ONEACCESS_ENCRYPTED).unwrap();
+    let auth = bearer(&config);
+    for (stored, (event_type, msg, nonce)) in [
+        (
+            "CREATE_USER",
+            r#"{"userName":"zhao.liu"}"#,
+            "NoUsernameNonce1",
+        ),
+        ("CREATE_ORGANIZATION", "not json", "NotJsonNonce0001"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let body = oneaccess::build_request(event_type, msg, &config, nonce, now_ms).unwrap();
+        let mut answers = Vec::new();
+        for _ in 0..3 {
+            let reply = handler
+                .handle(post(&[("authorization", &auth)], body.as_bytes()))
+                .await;
+            assert_eq!(reply.status, 200, "{event_type}: {}", reply.body);
+            let reply: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+            assert_eq!(reply["code"], "200");
+            let data = oneaccess::decrypt(
+                reply["data"].as_str().unwrap(),
+                config.encryption.as_ref().unwrap(),
+            )
+            .unwrap();
+            answers.push(serde_json::from_str::<serde_json::Value>(&data).unwrap()["id"].clone());
+        }
+        assert_eq!(rig.counts(), (stored + 1, stored + 1), "{event_type}");
+        // The id is the event's own (its first 50 hex digits), the same on every delivery.
+        let envelope = rig
+            .envelopes()
+            .into_iter()
+            .find(|e| e["event_type"] == event_type)
+            .unwrap();
+        let id = envelope["id"].as_str().unwrap();
+        assert!(
+            answers.iter().all(|answer| answer == &id[..50]),
+            "{answers:?}"
+        );
+    }
+}
+
+/// Review R4: during a rotation's grace period, an AWSPREVIOUS that cannot be read (access
+/// denied on the old version's KMS key, throttling, no `SecretString`) fails no request signed
+/// with AWSCURRENT, and neither those nor forged ones read it again each time.
+#[tokio::test]
+async fn an_unreadable_previous_secret_blocks_nothing_and_is_not_reread() {
+    use hookwarden_pipeline::ports::{DependencyError, SecretSource, SecretStage, SecretValue};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    struct PreviousDenied {
+        current: StaticSecret,
+        reads: AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl SecretSource for PreviousDenied {
+        async fn fetch(&self, stage: SecretStage) -> Result<Option<SecretValue>, DependencyError> {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            match stage {
+                SecretStage::Current => self.current.fetch(stage).await,
+                SecretStage::Previous => Err(DependencyError::new(
+                    "secretsmanager",
+                    "AccessDeniedException: access to KMS is not allowed",
+                )),
+            }
+        }
+    }
+
+    let rig = Rig::new();
+    let secrets = Arc::new(PreviousDenied {
+        // Rotated moments ago: in grace, so AWSPREVIOUS is wanted.
+        current: StaticSecret::new(r#"{"secret_key":"new-secret"}"#)
+            .rotated_at(OffsetDateTime::now_utc()),
+        reads: AtomicUsize::new(0),
+    });
+    let handler = ScalefusionHandler::new(
+        rig.common("scalefusion", NOW),
+        SecretCache::new(secrets.clone(), Duration::from_secs(300)),
+    );
+    for n in 0..20 {
+        let body = format!(r#"{{"id":"{n}","event":"device.locked"}}"#);
+        let signed = scalefusion::sign(b"new-secret", body.as_bytes());
+        let reply = handler
+            .handle(post(&[("x-sf-signature", &signed)], body.as_bytes()))
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let forged = scalefusion::sign(b"a-guess", body.as_bytes());
+        let reply = handler
+            .handle(post(&[("x-sf-signature", &forged)], body.as_bytes()))
+            .await;
+        assert_eq!(reply.status, 406, "{}", reply.body);
+    }
+    assert_eq!(rig.counts(), (20, 20));
+    assert_eq!(
+        secrets.reads.load(Ordering::SeqCst),
+        2,
+        "each stage read once"
+    );
+}

@@ -1,6 +1,7 @@
 //! Several tenants behind one handler (`/<tenant>`), over the local adapters.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,9 +9,9 @@ use hookwarden_pipeline::certificate::CertificateCache;
 use hookwarden_pipeline::clock::Clock;
 use hookwarden_pipeline::delivery::Delivery;
 use hookwarden_pipeline::local::{files_under, DirStore, FileBus, StaticSecret};
-use hookwarden_pipeline::ports::{ObjectStore, SecretSource};
+use hookwarden_pipeline::ports::{DependencyError, ObjectStore, SecretSource};
 use hookwarden_pipeline::secrets::SecretCache;
-use hookwarden_pipeline::tenants::{self, LocalTenants, Tenants};
+use hookwarden_pipeline::tenants::{self, LocalTenants, TenantDirectory, TenantSecret, Tenants};
 use hookwarden_pipeline::{Common, Handler, Inbound, KnoxHandler, ScalefusionHandler};
 use hookwarden_verify::rsa::RsaSigningKey;
 use hookwarden_verify::{knox, scalefusion};
@@ -176,8 +177,13 @@ async fn scalefusion_tenants_verify_with_their_own_secret_and_store_apart() {
         406
     );
     assert_eq!(send_sf(&handler, "/", "acme-secret", other).await, 406);
-    // Unknown tenants and paths that are no tenant name: 404.
-    for path in ["/initech", "/acme/x", "/..", "/a%2Fb", "/tenant=acme"] {
+    // An unknown tenant: refused as a forgery to an existing one is.
+    assert_eq!(
+        send_sf(&handler, "/initech", "acme-secret", other).await,
+        406
+    );
+    // Paths that are no tenant name: 404.
+    for path in ["/acme/x", "/..", "/a%2Fb", "/tenant=acme"] {
         assert_eq!(
             send_sf(&handler, path, "acme-secret", other).await,
             404,
@@ -202,11 +208,11 @@ async fn tenants_are_onboarded_and_removed_without_a_restart() {
     let handler = scalefusion_tenants(&rig, directory.clone(), Duration::ZERO)
         .with_negative_ttl(Duration::ZERO);
     let body = br#"{"event":"device.enrolled","id":3}"#;
-    assert_eq!(send_sf(&handler, "/acme", "acme-secret", body).await, 404);
+    assert_eq!(send_sf(&handler, "/acme", "acme-secret", body).await, 406);
     directory.insert("acme", sf_secret("acme-secret"));
     assert_eq!(send_sf(&handler, "/acme", "acme-secret", body).await, 200);
     directory.remove("acme");
-    assert_eq!(send_sf(&handler, "/acme", "acme-secret", body).await, 404);
+    assert_eq!(send_sf(&handler, "/acme", "acme-secret", body).await, 406);
     assert_eq!(rig.stored().len(), 1);
 }
 
@@ -217,10 +223,10 @@ async fn an_unknown_tenant_is_remembered_and_the_cache_is_bounded() {
     let handler =
         scalefusion_tenants(&rig, directory.clone(), Duration::from_secs(300)).with_max_cached(8);
     let body = br#"{"event":"device.enrolled","id":4}"#;
-    assert_eq!(send_sf(&handler, "/acme", "acme-secret", body).await, 404);
-    // Onboarded since: still 404 until the negative answer expires (a minute).
+    assert_eq!(send_sf(&handler, "/acme", "acme-secret", body).await, 406);
+    // Onboarded since: still unknown until the negative answer expires (a minute).
     directory.insert("acme", sf_secret("acme-secret"));
-    assert_eq!(send_sf(&handler, "/acme", "acme-secret", body).await, 404);
+    assert_eq!(send_sf(&handler, "/acme", "acme-secret", body).await, 406);
     for n in 0..50 {
         send_sf(&handler, &format!("/scan{n}"), "x", body).await;
     }
@@ -279,7 +285,8 @@ async fn knox_tenants_share_the_certificate_and_keep_their_own_subscriptions() {
     assert_eq!(send("/acme", "sub-globex").await, 403);
     assert_eq!(send("/globex", "sub-acme").await, 403);
     assert_eq!(send("/", "sub-acme").await, 403);
-    assert_eq!(send("/initech", "sub-acme").await, 404);
+    // An unknown tenant: refused as a subscription an existing one does not list.
+    assert_eq!(send("/initech", "sub-acme").await, 403);
     // A tenant with no allowlist is misconfigured, not open to every Knox customer.
     assert_eq!(send("/empty", "sub-acme").await, 503);
     let stored = rig.stored();
@@ -394,4 +401,101 @@ async fn a_knox_tenant_can_have_its_own_certificate() {
     assert_eq!(send("/companyE", "sub-x", "own").await, 503);
     assert_eq!(send("/companyM", "sub-x", "own").await, 503);
     assert_eq!(rig.stored().len(), 2, "{:?}", rig.stored());
+}
+
+/// A directory that counts its lookups (Secrets Manager reads, in Lambda).
+struct Counting {
+    inner: Arc<LocalTenants>,
+    opens: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl TenantDirectory for Counting {
+    async fn open(&self, tenant: &str) -> Result<Option<TenantSecret>, DependencyError> {
+        self.opens.fetch_add(1, Ordering::SeqCst);
+        self.inner.open(tenant).await
+    }
+}
+
+/// Review R3: a scan of 300 random tenant names costs a bounded number of directory reads
+/// (the lookup budget, not one per name), a real tenant keeps working throughout, its
+/// secret's TTL expiring mid-scan included, and before a signature is checked an unknown
+/// name is answered exactly as an existing one is.
+#[tokio::test]
+async fn a_scan_of_random_tenant_names_costs_a_bounded_number_of_reads() {
+    let rig = Rig::new();
+    let local = Arc::new(LocalTenants::new());
+    local.insert("acme", sf_secret("acme-secret"));
+    let directory = Arc::new(Counting {
+        inner: local,
+        opens: AtomicUsize::new(0),
+    });
+    let common = rig.common("scalefusion");
+    // TTL 0: acme's secret is read again on every request, during the scan too.
+    let handler = Tenants::new(
+        Arc::new(ScalefusionHandler::new(
+            common.clone(),
+            SecretCache::new(sf_secret("default-secret"), Duration::ZERO),
+        )),
+        directory.clone(),
+        tenants::scalefusion(common, Duration::from_secs(3600)),
+        Duration::ZERO,
+    );
+    let started = std::time::Instant::now();
+    let forged = |n: usize| format!(r#"{{"event":"device.enrolled","id":{n}}}"#);
+    let mut acme_reads = 0;
+    for n in 0..300 {
+        let body = forged(n);
+        let status = send_sf(
+            &handler,
+            &format!("/r{n:x}q{}", n * 7919),
+            "guess",
+            body.as_bytes(),
+        )
+        .await;
+        assert!(matches!(status, 406 | 503), "{n}: {status}");
+        if n % 50 == 0 {
+            let real = format!(r#"{{"event":"device.enrolled","id":"real-{n}"}}"#);
+            assert_eq!(
+                send_sf(&handler, "/acme", "acme-secret", real.as_bytes()).await,
+                200,
+                "the real tenant during the scan ({n})"
+            );
+            acme_reads += 1;
+        }
+    }
+    let budget = tenants::LOOKUP_BURST as usize
+        + (started.elapsed().as_secs_f64() / tenants::LOOKUP_REFILL.as_secs_f64()).ceil() as usize;
+    let reads = directory.opens.load(Ordering::SeqCst);
+    assert!(
+        reads <= acme_reads + budget,
+        "{reads} reads for 300 unknown names and {acme_reads} real requests"
+    );
+    assert_eq!(rig.stored().len(), acme_reads);
+
+    // Not told apart before a signature is checked: a forged request to acme and one to a
+    // name that does not exist get the same status and body.
+    let fresh = scalefusion_tenants(
+        &rig,
+        Arc::new(LocalTenants::new()),
+        Duration::from_secs(300),
+    );
+    let known = scalefusion_tenants(
+        &rig,
+        {
+            let local = Arc::new(LocalTenants::new());
+            local.insert("acme", sf_secret("acme-secret"));
+            local
+        },
+        Duration::from_secs(300),
+    );
+    let body = br#"{"event":"device.enrolled","id":"forged"}"#;
+    for headers in [vec![("x-sf-signature", "00")], vec![]] {
+        let unknown = fresh.handle_at("/acme", post(&headers, body)).await;
+        let existing = known.handle_at("/acme", post(&headers, body)).await;
+        assert_eq!(
+            (unknown.status, &unknown.body),
+            (existing.status, &existing.body)
+        );
+    }
 }

@@ -805,8 +805,16 @@ fn signed_content_is_exactly_what_was_maced() {
         let verified = check(&body, &[config(None)]).unwrap();
         let expected = format!("{NONCE}&{ts}&UPDATE_ORGANIZATION &{data}");
         assert_eq!(verified.signed_content.as_slice(), expected.as_bytes());
-        assert_eq!(
-            verified.signed_content_sha256(),
+        // The identity is keyed (review R1): HMAC-SHA256 under the signature key, whichever
+        // MAC the sender used, and never the bare SHA-256 that would confirm a password.
+        let keyed = Hmac::<Sha256>::new_from_slice(SIGNATURE_KEY.as_bytes())
+            .unwrap()
+            .chain_update(expected.as_bytes())
+            .finalize()
+            .into_bytes();
+        assert_eq!(verified.identity, <[u8; 32]>::from(keyed));
+        assert_ne!(
+            verified.identity,
             <[u8; 32]>::from(Sha256::digest(expected.as_bytes()))
         );
         assert_eq!(
@@ -850,4 +858,24 @@ fn the_guides_example_signature_is_read_as_hmac_sha1() {
     value["signature"] = json!(example);
     let err = check(&value.to_string(), &[config(None)]).unwrap_err();
     assert!(matches!(err, OneAccessError::BadSignature), "{err}");
+}
+
+#[test]
+fn an_unsigned_callback_is_identified_under_the_bearer_token() {
+    // No signature key to key the identity with: the bearer token, the secret that
+    // authenticated the callback, keys it instead.
+    let unsigned = Config {
+        signature_key: None,
+        allow_unsigned: true,
+        ..config(None)
+    };
+    let body = build_request("CREATE_USER", USER, &unsigned, NONCE, NOW_MS).unwrap();
+    let verified = check(&body, std::slice::from_ref(&unsigned)).unwrap();
+    assert_eq!(verified.mac, None);
+    let keyed = Hmac::<Sha256>::new_from_slice(TOKEN.as_bytes())
+        .unwrap()
+        .chain_update(verified.signed_content.as_slice())
+        .finalize()
+        .into_bytes();
+    assert_eq!(verified.identity, <[u8; 32]>::from(keyed));
 }

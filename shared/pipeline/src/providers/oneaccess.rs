@@ -85,7 +85,7 @@ fn redact_passwords(value: &mut serde_json::Value, path: &str, removed: &mut Vec
 
 /// The body as stored: `data` replaced, since it is the message itself when encryption is off
 /// (a user's password in clear) and ciphertext of it otherwise. The decrypted, redacted
-/// message travels as the envelope's `message`; `content_sha256` still proves what was signed.
+/// message travels as the envelope's `message`.
 fn body_without_data(body: &[u8]) -> Option<bytes::Bytes> {
     let mut fields: serde_json::Map<String, serde_json::Value> =
         serde_json::from_slice(body).ok()?;
@@ -153,19 +153,19 @@ impl Provider for OneAccessHandler {
             }
         })?;
         trail.event_type = Some(verified.event_type.clone());
-        // Identity: exactly what the signature covers. A nonce reused with another timestamp
-        // is new signed content (only the key holder can make it), so it is a new event; the
-        // same content again is a duplicate.
-        let id = hex::encode(verified.signed_content_sha256());
+        // Identity: exactly what the signature covers, keyed (see `oneaccess::Verified`). A
+        // nonce reused with another timestamp is new signed content (only the key holder can
+        // make it), so it is a new event; the same content again is a duplicate.
+        let id = hex::encode(verified.identity);
         let scheme = verified.mac.map_or("unsigned", |mac| mac.as_str());
         trail.event_id = Some(id.clone());
         trail.scheme = Some(scheme);
 
-        let reply = |outcome| {
-            oneaccess::reply(&verified, &config)
-                .map(|body| (Reply::json(200, body), outcome))
-                .map_err(|err| failure(500, Outcome::Misconfigured, err))
-        };
+        // The answer is settled before anything is written, so an event is never stored and
+        // then answered with an error.
+        let answer = oneaccess::reply(&verified, &config)
+            .map_err(|err| failure(500, Outcome::Misconfigured, err))?;
+        let reply = |outcome| Ok((Reply::json(200, answer.clone()), outcome));
         // The handshake stores nothing, so it works before any sink is configured.
         if verified.event_type == CHECK_URL {
             return reply(Outcome::Handshake);

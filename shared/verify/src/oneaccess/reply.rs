@@ -4,6 +4,14 @@
 //! and sends it back on later updates and deletes, so the id must be stable: we derive it from
 //! the record's own unique key (organization `code`, user `username`), so a redelivered or
 //! replayed create gets the same answer.
+//!
+//! Every authenticated callback gets a success. A record without its key (a console mapping
+//! that renames or drops it, a message that is not JSON) is still authentic: refusing it would
+//! lose it (OneAccess records a failed synchronization and the event is gone), and answering
+//! 5xx after storing it would make every redelivery a failure. Its id is then the event's own
+//! identity, which is as stable as the callback (the same content gets the same id) and
+//! unique to it. Nothing here can make a forgery pass: the reply is built only for a callback
+//! that verified.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -56,50 +64,43 @@ fn stable_id(key: &str) -> String {
     }
 }
 
-fn record_id(
-    verified: &Verified,
-    field: &'static str,
-    prefer_sent_id: bool,
-) -> Result<String, OneAccessError> {
-    let not_json = || OneAccessError::RecordNotJson {
-        event_type: verified.event_type.clone(),
-    };
-    let keys: RecordKeys = serde_json::from_str(&verified.msg).map_err(|_| not_json())?;
-    let text = |value: &Option<serde_json::Value>| {
+/// The id to return for a record: the id OneAccess already sent (updates), else the record's
+/// key, else the event's identity (its first 50 hex digits).
+fn record_id(verified: &Verified, field: &'static str, prefer_sent_id: bool) -> String {
+    let keys: Option<RecordKeys> = serde_json::from_str(&verified.msg).ok();
+    let text = |value: Option<&serde_json::Value>| {
         value
-            .as_ref()
             .and_then(serde_json::Value::as_str)
             .filter(|text| !text.is_empty())
             .map(str::to_string)
     };
-    if prefer_sent_id {
-        if let Some(id) = text(&keys.id) {
-            return Ok(id);
-        }
-    }
-    let key = if field == "code" {
-        &keys.code
-    } else {
-        &keys.username
-    };
-    text(key)
-        .map(|key| stable_id(&key))
-        .ok_or_else(|| OneAccessError::MissingRecordField {
-            event_type: verified.event_type.clone(),
-            field,
+    let sent = keys
+        .as_ref()
+        .filter(|_| prefer_sent_id)
+        .and_then(|keys| text(keys.id.as_ref()));
+    let key = keys.as_ref().and_then(|keys| match field {
+        "code" => text(keys.code.as_ref()),
+        _ => text(keys.username.as_ref()),
+    });
+    sent.or_else(|| key.map(|key| stable_id(&key)))
+        .unwrap_or_else(|| {
+            let mut id = hex::encode(verified.identity);
+            id.truncate(MAX_ID_CHARS);
+            id
         })
 }
 
 /// The success body for a verified event: CHECK_URL echoes its random string, creates and
 /// updates return `{"id": …}`, deletes and unknown types a bare success. `data` is encrypted
 /// whenever `config` has encryption on; without it, it is the plain string (a JSON text for
-/// `{"id"}`, since the field is documented as a String).
+/// `{"id"}`, since the field is documented as a String). It fails only when encryption
+/// fails, which a configuration that decrypted the request does not.
 pub fn reply(verified: &Verified, config: &Config) -> Result<String, OneAccessError> {
     let data = match verified.event_type.as_str() {
         "CHECK_URL" => Some(verified.msg.clone()),
         event_type => match id_source(event_type) {
             Some((field, prefer_sent_id)) => {
-                let id = record_id(verified, field, prefer_sent_id)?;
+                let id = record_id(verified, field, prefer_sent_id);
                 Some(Zeroizing::new(serde_json::json!({ "id": id }).to_string()))
             }
             None => None,
@@ -140,7 +141,6 @@ pub fn error_reply(code: u16) -> String {
 mod tests {
     use super::*;
     use crate::oneaccess::{decrypt, CipherMode, Encryption};
-    use crate::reject::RejectKind;
     use serde_json::{json, Value};
 
     fn verified(event_type: &str, msg: &str) -> Verified {
@@ -152,6 +152,7 @@ mod tests {
             config_index: 0,
             mac: None,
             signed_content: Zeroizing::new(Vec::new()),
+            identity: [0xab; 32],
         }
     }
 
@@ -239,19 +240,22 @@ mod tests {
     }
 
     #[test]
-    fn records_without_their_key_are_malformed() {
+    fn records_without_their_key_get_the_events_identity_as_id() {
+        // Authentic whatever their shape: a success, never a refusal or an error.
         for (event_type, msg) in [
             ("CREATE_ORGANIZATION", r#"{"name":"x"}"#),
             ("CREATE_USER", r#"{"username":""}"#),
+            ("CREATE_USER", r#"{"userName":"li.si","password":"p"}"#),
             ("UPDATE_USER", r#"{"id":7}"#),
             ("CREATE_USER", "not json"),
             ("CREATE_USER", "[1]"),
         ] {
-            let err = reply(&verified(event_type, msg), &plain()).unwrap_err();
+            let answer = parse(&reply(&verified(event_type, msg), &plain()).unwrap());
+            assert_eq!(answer["code"], "200", "{msg}");
             assert_eq!(
-                (err.kind(), err.return_code()),
-                (RejectKind::Malformed, 400),
-                "{msg}: {err}"
+                parse(answer["data"].as_str().unwrap()),
+                json!({ "id": "ab".repeat(25) }),
+                "{msg}"
             );
         }
     }
