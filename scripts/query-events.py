@@ -1,0 +1,86 @@
+"""Runs the example queries of docs/guides/finding-and-replaying-events.md with DuckDB over
+stored envelopes, read with the columns of the template's Glue table (QueryTable).
+
+    python3 scripts/query-events.py DIR [NAME=VALUE ...]
+    python3 scripts/query-events.py --columns
+
+DIR holds envelopes as `hookwarden serve` writes them, or objects downloaded from the events
+bucket under their keys. Each example is a ```sql block of the guide whose first line is
+`-- query: <name>`; `<NAME>` placeholders in it are replaced by the NAME=VALUE arguments.
+Prints one JSON object: {query name: [[column values as text] ...]}. `--columns` prints the
+column names and Glue types, one per line, for scripts/check-template.sh to compare.
+"""
+import json
+import pathlib
+import re
+import sys
+
+GUIDE = pathlib.Path(__file__).resolve().parent.parent / "docs/guides/finding-and-replaying-events.md"
+
+# The Glue table's columns (template.yaml QueryTable) and how DuckDB reads each: the JSON
+# objects are text in Athena (OpenX SerDe) and JSON text here.
+COLUMNS = [
+    ("format", "int", "INTEGER"),
+    ("id", "string", "VARCHAR"),
+    ("provider", "string", "VARCHAR"),
+    ("tenant", "string", "VARCHAR"),
+    ("event_type", "string", "VARCHAR"),
+    ("received_at", "string", "VARCHAR"),
+    ("verified_by", "string", "JSON"),
+    ("source_ip", "string", "VARCHAR"),
+    ("content_sha256", "string", "VARCHAR"),
+    ("body_sha256", "string", "VARCHAR"),
+    ("unsigned", "string", "JSON"),
+    ("body", "string", "JSON"),
+    ("body_verbatim_base64", "string", "VARCHAR"),
+    ("body_base64", "string", "VARCHAR"),
+    ("message", "string", "JSON"),
+    ("redacted", "array<string>", "VARCHAR[]"),
+]
+
+# Presto/Trino (Athena) functions the examples use, and DuckDB's names for them.
+DIALECT = {"json_extract_scalar(": "json_extract_string("}
+
+
+def examples():
+    text = GUIDE.read_text()
+    for block in re.findall(r"```sql\n(.*?)```", text, re.S):
+        first, _, rest = block.partition("\n")
+        match = re.fullmatch(r"-- query: ([\w-]+)", first.strip())
+        if match:
+            yield match.group(1), rest
+
+
+def main():
+    if sys.argv[1:] == ["--columns"]:
+        for name, glue, _ in COLUMNS:
+            print(f"{name} {glue}")
+        return
+    import duckdb
+
+    root = pathlib.Path(sys.argv[1]).resolve()
+    params = dict(arg.split("=", 1) for arg in sys.argv[2:])
+    columns = ", ".join(f"'{name}': '{duck}'" for name, _, duck in COLUMNS)
+    pattern = str(root / "**" / "*.json").replace("'", "''")
+    con = duckdb.connect()
+    # Every line must be a JSON object: DuckDB fails on anything else, as Athena does.
+    con.execute(
+        "CREATE VIEW hookwarden_events AS SELECT * EXCLUDE (filename), filename AS \"$path\" "
+        f"FROM read_json('{pattern}', format = 'newline_delimited', columns = {{{columns}}}, "
+        "filename = true)"
+    )
+    results = {}
+    for name, sql in examples():
+        for key, value in params.items():
+            sql = sql.replace(f"<{key}>", value)
+        for athena, duck in DIALECT.items():
+            sql = sql.replace(athena, duck)
+        rows = con.execute(sql).fetchall()
+        results[name] = [[None if v is None else str(v) for v in row] for row in rows]
+    if not results:
+        sys.exit(f"no `-- query:` examples in {GUIDE}")
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
