@@ -11,14 +11,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{
-    assert_exit, events_dir, hookwarden, hookwarden_with_env, sample_with_body, start_serve,
-    stdout,
+    assert_exit, events_dir, hookwarden, hookwarden_with_env, sample_with_body, start_serve, stdout,
 };
-use hookwarden_testkit::history::{assert_one_line_envelope, body_as_sent, pretty, query_events};
+use hookwarden_pipeline::local::files_under;
 use hookwarden_testkit::deployment::{BUCKET, BUS, INVOKE_TIMEOUT};
+use hookwarden_testkit::history::{assert_one_line_envelope, body_as_sent, pretty, query_events};
 use hookwarden_testkit::moto::MotoServer;
 use hookwarden_testkit::proxy::{Action, Policy, Proxy, Request, Service};
-use hookwarden_pipeline::local::files_under;
 
 /// Events stored by a `hookwarden serve` that has stopped: its data directory.
 struct History {
@@ -36,8 +35,7 @@ impl Drop for Server {
 
 /// The body of a committed sample function URL event.
 fn body_of(sample: &Path) -> String {
-    let event: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(sample).unwrap()).unwrap();
+    let event: serde_json::Value = serde_json::from_slice(&std::fs::read(sample).unwrap()).unwrap();
     event["body"].as_str().unwrap().to_string()
 }
 
@@ -79,7 +77,11 @@ impl History {
                     &tenant_samples,
                 ),
             ),
-            ("knox", None, events_dir().join("knox/KAI_BATTERY_STATUS.json")),
+            (
+                "knox",
+                None,
+                events_dir().join("knox/KAI_BATTERY_STATUS.json"),
+            ),
             (
                 "scalefusion",
                 None,
@@ -165,7 +167,10 @@ fn serve_stores_every_object_on_one_line_with_the_bytes_as_sent() {
             verbatim += 1;
         }
     }
-    assert_eq!(verbatim, 3, "the three pretty-printed bodies are kept as sent");
+    assert_eq!(
+        verbatim, 3,
+        "the three pretty-printed bodies are kept as sent"
+    );
     let bus = history.bus_events();
     assert_eq!(bus.len(), 4);
     for path in files_under(&history.data().join("eventbridge")) {
@@ -214,7 +219,13 @@ fn replay_to_serves_local_bus_publishes_once_per_name() {
     let history = History::record();
     let data = history.data();
     let replay = |extra: &[&str]| {
-        let mut args = vec!["replay", "--dir", data.to_str().unwrap(), "--prefix", "knox"];
+        let mut args = vec![
+            "replay",
+            "--dir",
+            data.to_str().unwrap(),
+            "--prefix",
+            "knox",
+        ];
         args.extend_from_slice(extra);
         hookwarden(&args)
     };
@@ -222,13 +233,15 @@ fn replay_to_serves_local_bus_publishes_once_per_name() {
     let dry = replay(&["--name", "first", "--dry-run"]);
     assert_exit(&dry, 0);
     assert!(
-        stdout(&dry).ends_with(
-            "selected 3, to publish 3, already replayed 0, failed 0\n"
-        ),
+        stdout(&dry).ends_with("selected 3, to publish 3, already replayed 0, failed 0\n"),
         "{}",
         stdout(&dry)
     );
-    assert_eq!(history.bus_events().len(), before, "a dry run publishes nothing");
+    assert_eq!(
+        history.bus_events().len(),
+        before,
+        "a dry run publishes nothing"
+    );
 
     let first = replay(&["--name", "first"]);
     assert_exit(&first, 0);
@@ -283,7 +296,13 @@ async fn upload(moto: &MotoServer, data: &Path, prefix: &str) -> usize {
 /// Runs `hookwarden replay --bucket … --event-bus …` against `endpoint`.
 fn replay_s3(endpoint: &str, extra: &[&str]) -> std::process::Output {
     let mut args = vec![
-        "replay", "--bucket", BUCKET, "--prefix", "knox", "--event-bus", BUS,
+        "replay",
+        "--bucket",
+        BUCKET,
+        "--prefix",
+        "knox",
+        "--event-bus",
+        BUS,
     ];
     args.extend_from_slice(extra);
     hookwarden_with_env(
@@ -300,7 +319,11 @@ fn replay_s3(endpoint: &str, extra: &[&str]) -> std::process::Output {
 }
 
 fn summary(output: &std::process::Output) -> String {
-    stdout(output).lines().last().unwrap_or_default().to_string()
+    stdout(output)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

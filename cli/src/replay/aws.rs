@@ -15,7 +15,10 @@ pub struct Aws {
 }
 
 fn s3_error(operation: &str, key: &str, err: impl std::error::Error) -> BackendError {
-    BackendError(format!("S3 {operation} {key}: {}", DisplayErrorContext(err)))
+    BackendError(format!(
+        "S3 {operation} {key}: {}",
+        DisplayErrorContext(err)
+    ))
 }
 
 #[async_trait]
@@ -31,14 +34,25 @@ impl Backend for Aws {
             .send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|err| s3_error("ListObjectsV2", prefix, err))?;
-            keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_string)));
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_string)),
+            );
         }
         keys.sort();
         Ok(keys)
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
-        match self.s3.get_object().bucket(&self.bucket).key(key).send().await {
+        match self
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
             Ok(output) => Ok(Some(
                 output
                     .body
@@ -53,7 +67,14 @@ impl Backend for Aws {
     }
 
     async fn exists(&self, key: &str) -> Result<bool, BackendError> {
-        match self.s3.head_object().bucket(&self.bucket).key(key).send().await {
+        match self
+            .s3
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
             Ok(_) => Ok(true),
             Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(false),
             Err(err) => Err(s3_error("HeadObject", key, err)),
@@ -106,7 +127,11 @@ impl Backend for Aws {
             .await
             .map_err(|err| PublishError {
                 throttled: err.code() == Some("ThrottlingException"),
-                detail: format!("PutEvents to {}: {}", self.event_bus, DisplayErrorContext(err)),
+                detail: format!(
+                    "PutEvents to {}: {}",
+                    self.event_bus,
+                    DisplayErrorContext(err)
+                ),
             })?;
         let results: EntryResults = output
             .entries()

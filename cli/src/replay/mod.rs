@@ -255,24 +255,22 @@ pub async fn replay_events(
         progress.tick(&counts);
         let pending = match bytes {
             Ok(None) => continue,
-            Ok(Some(bytes)) => match prepare(
-                backend, selection, replay, &location, &key, &bytes,
-            )
-            .await
-            {
-                Ok(Prepared::Skip) => continue,
-                Ok(Prepared::Already) => {
-                    counts.selected += 1;
-                    counts.already_replayed += 1;
-                    continue;
+            Ok(Some(bytes)) => {
+                match prepare(backend, selection, replay, &location, &key, &bytes).await {
+                    Ok(Prepared::Skip) => continue,
+                    Ok(Prepared::Already) => {
+                        counts.selected += 1;
+                        counts.already_replayed += 1;
+                        continue;
+                    }
+                    Ok(Prepared::Publish(pending)) => pending,
+                    Err(why) => {
+                        counts.selected += 1;
+                        counts.failed.push((key, why));
+                        continue;
+                    }
                 }
-                Ok(Prepared::Publish(pending)) => pending,
-                Err(why) => {
-                    counts.selected += 1;
-                    counts.failed.push((key, why));
-                    continue;
-                }
-            },
+            }
             Err(err) => {
                 counts.failed.push((key, err.to_string()));
                 continue;
@@ -306,8 +304,7 @@ async fn prepare(
     key: &str,
     bytes: &[u8],
 ) -> Result<Prepared, String> {
-    let envelope =
-        EnvelopeFields::parse(bytes).map_err(|err| format!("not an envelope: {err}"))?;
+    let envelope = EnvelopeFields::parse(bytes).map_err(|err| format!("not an envelope: {err}"))?;
     if !selection.takes(&envelope)? {
         return Ok(Prepared::Skip);
     }

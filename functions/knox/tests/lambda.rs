@@ -566,7 +566,11 @@ async fn a_pretty_printed_body_is_stored_on_one_line_and_answers_the_guides_quer
     let sample = body_of(&samples("knox")[0].1);
     for (body, trace) in [(pretty.as_bytes(), "t-pretty"), (&sample[..], "t-sample")] {
         let (status, reply) = deployment.invoke(signed(body, trace, false)).await;
-        assert_eq!((status, reply["status"].as_str()), (200, Some("stored")), "{reply}");
+        assert_eq!(
+            (status, reply["status"].as_str()),
+            (200, Some("stored")),
+            "{reply}"
+        );
     }
     let keys = deployment.events("knox").await;
     assert_eq!(keys.len(), 2, "{keys:?}");
@@ -583,7 +587,10 @@ async fn a_pretty_printed_body_is_stored_on_one_line_and_answers_the_guides_quer
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, bytes).unwrap();
     }
-    assert_eq!(verbatim, 1, "only the pretty-printed body differs from its compact form");
+    assert_eq!(
+        verbatim, 1,
+        "only the pretty-printed body differs from its compact form"
+    );
 
     let published = capture.receive(2, INVOKE_TIMEOUT).await;
     assert_eq!(published.len(), 2);
@@ -595,7 +602,13 @@ async fn a_pretty_printed_body_is_stored_on_one_line_and_answers_the_guides_quer
     let answers = history::query_events(dir.path(), &[("id", &id), ("since", "2026-01-01")]);
     assert_eq!(
         answers["by-id"],
-        serde_json::json!([["knox", null, "KG_DEVICE_LOCKED", answers["by-id"][0][3], sha256_hex(pretty.as_bytes())]]),
+        serde_json::json!([[
+            "knox",
+            null,
+            "KG_DEVICE_LOCKED",
+            answers["by-id"][0][3],
+            sha256_hex(pretty.as_bytes())
+        ]]),
         "{answers}"
     );
     let sample_type = serde_json::from_slice::<serde_json::Value>(&sample).unwrap()["event"]
@@ -607,7 +620,11 @@ async fn a_pretty_printed_body_is_stored_on_one_line_and_answers_the_guides_quer
         serde_json::json!(["knox", null, sample_type, "1"]),
     ];
     counts.sort_by_key(|row| row[2].as_str().unwrap().to_string());
-    assert_eq!(answers["counts"], serde_json::Value::from(counts), "{answers}");
+    assert_eq!(
+        answers["counts"],
+        serde_json::Value::from(counts),
+        "{answers}"
+    );
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {

@@ -240,7 +240,11 @@ async fn a_body_with_newlines_is_stored_on_one_line_with_the_bytes_as_sent() {
     let (status, reply) = deployment
         .invoke(signed(&current_secret(), body.as_bytes()))
         .await;
-    assert_eq!((status, reply["status"].as_str()), (200, Some("stored")), "{reply}");
+    assert_eq!(
+        (status, reply["status"].as_str()),
+        (200, Some("stored")),
+        "{reply}"
+    );
     let keys = deployment.events("scalefusion").await;
     assert_eq!(keys.len(), 1, "{keys:?}");
     let bytes = deployment.moto.get_object(BUCKET, &keys[0]).await.unwrap();

@@ -186,9 +186,9 @@ mod tests {
     use super::*;
     use crate::bus_event::EVENTBRIDGE_MAX_ENTRY_BYTES;
     use crate::envelope::VerifiedBy;
-    use crate::ports::BusEntry;
     use crate::ids::sha256_hex;
     use crate::local::{DirStore, FileBus};
+    use crate::ports::BusEntry;
     use async_trait::async_trait;
     use std::sync::atomic::{AtomicBool, Ordering};
     use time::OffsetDateTime;

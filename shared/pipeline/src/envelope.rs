@@ -244,10 +244,7 @@ mod tests {
         let body = b"{ \"id\" : \"a b\\\" \\n\",\n\t\"n\": 1.10, \"z\":[ 1e3 ,\r\n{}] }";
         let json = String::from_utf8(event(body).envelope().to_json()).unwrap();
         assert!(!json.contains('\n') && !json.contains('\r'), "{json}");
-        assert!(
-            json.starts_with("{\"format\":2,\"id\":\"abc\","),
-            "{json}"
-        );
+        assert!(json.starts_with("{\"format\":2,\"id\":\"abc\","), "{json}");
         assert!(
             json.contains("\"body\":{\"id\":\"a b\\\" \\n\",\"n\":1.10,\"z\":[1e3,{}]},"),
             "strings, numbers and order as sent: {json}"
