@@ -432,7 +432,7 @@ impl Progress {
 
     fn tick(&mut self, counts: &Counts) {
         self.seen += 1;
-        if self.on && (self.seen % 50 == 0 || self.seen == self.total) {
+        if self.on && (self.seen.is_multiple_of(50) || self.seen == self.total) {
             eprint!(
                 "\rreplay: read {}/{}, published {}, failed {}",
                 self.seen,
