@@ -195,10 +195,16 @@ def as_list(x):
 
 # The columns scripts/query-events.py gives DuckDB, with their Glue types.
 import subprocess
-QUERY_COLUMNS = [tuple(line.split(" ", 1)) for line in subprocess.run(
-    [sys.executable, "scripts/query-events.py", "--columns"], check=True, capture_output=True,
-    text=True).stdout.splitlines()]
-check(len(QUERY_COLUMNS) >= 10, f"scripts/query-events.py --columns: {QUERY_COLUMNS}")
+def duckdb_columns(*table):
+    return [tuple(line.split(" ", 1)) for line in subprocess.run(
+        [sys.executable, "scripts/query-events.py", "--columns", *table], check=True,
+        capture_output=True, text=True).stdout.splitlines()]
+
+
+QUERY_COLUMNS = duckdb_columns()
+ARCHIVE_COLUMNS = duckdb_columns("archive")
+check(len(QUERY_COLUMNS) >= 10 and len(ARCHIVE_COLUMNS) >= 5,
+      f"scripts/query-events.py --columns: {QUERY_COLUMNS} {ARCHIVE_COLUMNS}")
 
 # --- what the code says --------------------------------------------------------------------
 settings_rs = open("shared/aws/src/settings.rs").read()
@@ -464,6 +470,11 @@ for scenario, overrides in SCENARIOS.items():
               and {"Type": "AppendDelimiterToRecord"} in dest["ProcessingConfiguration"]["Processors"],
               f"[{scenario}] archive stream destination {dest}")
         archive = tables["archive"]
+        columns = [(c["Name"], c["Type"]) for c in archive["StorageDescriptor"]["Columns"]]
+        check(columns == ARCHIVE_COLUMNS,
+              f"[{scenario}] archive table columns\n  template {columns}\n  duckdb   {ARCHIVE_COLUMNS}")
+        check(archive["StorageDescriptor"]["SerdeInfo"]["Parameters"] == {"mapping.detail_type": "detail-type"},
+              f"[{scenario}] archive table SerDe {archive['StorageDescriptor']['SerdeInfo']}")
         check(archive["Parameters"]["storage.location.template"] == "s3://<ArchiveBucket>/events/dt=${!dt}/"
               and archive["PartitionKeys"] == [{"Name": "dt", "Type": "string"}],
               f"[{scenario}] archive table partitions {archive['Parameters']}")

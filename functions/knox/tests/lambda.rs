@@ -594,12 +594,27 @@ async fn a_pretty_printed_body_is_stored_on_one_line_and_answers_the_guides_quer
 
     let published = capture.receive(2, INVOKE_TIMEOUT).await;
     assert_eq!(published.len(), 2);
+    // The bus events as the archive stream writes them: one per line, under the day.
+    let day = &published[0]["detail"]["received_at"].as_str().unwrap()[..10];
+    let archive = tempfile::tempdir().unwrap();
+    let part = archive.path().join(format!("events/dt={day}"));
+    std::fs::create_dir_all(&part).unwrap();
+    let mut lines = String::new();
     for event in &published {
         assert_eq!(event["detail"]["format"], 2, "{event}");
+        lines.push_str(&format!("{event}\n"));
     }
+    std::fs::write(part.join("hookwarden-archive-1"), lines).unwrap();
 
     let id = id_of(pretty.as_bytes());
-    let answers = history::query_events(dir.path(), &[("id", &id), ("since", "2026-01-01")]);
+    let answers = history::query_events(
+        dir.path(),
+        &[
+            ("id", &id),
+            ("since", "2026-01-01"),
+            ("archive", archive.path().to_str().unwrap()),
+        ],
+    );
     assert_eq!(
         answers["by-id"],
         serde_json::json!([[

@@ -247,6 +247,15 @@ mod tests {
     }
 
     #[test]
+    fn an_envelope_of_format_1_is_published_as_stored() {
+        // Before `format`, the body was embedded as received, line breaks and all.
+        let old = "{\"id\":\"ab12\",\"provider\":\"knox\",\"event_type\":\"T\",\"body\":{\n  \"n\": 1.10\n}}";
+        let fields = EnvelopeFields::parse(old.as_bytes()).unwrap();
+        let plan = bus_entry(&fields, AT, false, None).unwrap();
+        assert_eq!(plan.entry.detail, old);
+    }
+
+    #[test]
     fn an_object_that_is_no_envelope_is_named() {
         assert!(matches!(
             EnvelopeFields::parse(b"[1]"),
