@@ -125,13 +125,12 @@ impl Backend for Aws {
             .set_entries(Some(entries))
             .send()
             .await
-            .map_err(|err| PublishError {
-                throttled: err.code() == Some("ThrottlingException"),
-                detail: format!(
+            .map_err(|err| {
+                PublishError(format!(
                     "PutEvents to {}: {}",
                     self.event_bus,
                     DisplayErrorContext(err)
-                ),
+                ))
             })?;
         let results: EntryResults = output
             .entries()
@@ -144,14 +143,11 @@ impl Backend for Aws {
             })
             .collect();
         if results.len() != sent {
-            return Err(PublishError {
-                throttled: false,
-                detail: format!(
-                    "PutEvents to {} answered {} entries for {sent}",
-                    self.event_bus,
-                    results.len()
-                ),
-            });
+            return Err(PublishError(format!(
+                "PutEvents to {} answered {} entries for {sent}",
+                self.event_bus,
+                results.len()
+            )));
         }
         Ok(results)
     }

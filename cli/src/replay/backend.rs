@@ -23,19 +23,16 @@ pub trait Backend: Send + Sync {
     async fn exists(&self, key: &str) -> Result<bool, BackendError>;
     /// Creates an empty object at `key` unless one exists (S3 `If-None-Match: *`).
     async fn create(&self, key: &str) -> Result<PutOutcome, BackendError>;
-    /// Publishes up to 10 entries in one call. `Err`: the call itself failed (no entry is
-    /// known to be published); `throttled` says the service refused for rate.
+    /// Publishes up to 10 entries in one call. `Err`: the call itself failed (throttled,
+    /// unreachable): no entry is known to be published.
     async fn publish(&self, entries: &[BusEntry]) -> Result<EntryResults, PublishError>;
     /// The bucket (or directory) named in `stored_at`.
     fn location(&self) -> String;
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("{detail}")]
-pub struct PublishError {
-    pub detail: String,
-    pub throttled: bool,
-}
+#[error("{0}")]
+pub struct PublishError(pub String);
 
 /// The data directory of `hookwarden serve`: envelopes and markers in its store, and its
 /// bus — the `eventbridge/` directory of numbered files `serve` publishes to. Nothing routes

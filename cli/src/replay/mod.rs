@@ -389,7 +389,7 @@ async fn publish(backend: &dyn Backend, batch: Batch, counts: &mut Counts) {
             }
             Err(err) => pending
                 .into_iter()
-                .map(|item| (item, err.detail.clone()))
+                .map(|item| (item, err.0.clone()))
                 .collect(),
         };
         if attempt == ATTEMPTS {
