@@ -193,6 +193,19 @@ def as_list(x):
     return x if isinstance(x, list) else [x]
 
 
+# The columns scripts/query-events.py gives DuckDB, with their Glue types.
+import subprocess
+def duckdb_columns(*table):
+    return [tuple(line.split(" ", 1)) for line in subprocess.run(
+        [sys.executable, "scripts/query-events.py", "--columns", *table], check=True,
+        capture_output=True, text=True).stdout.splitlines()]
+
+
+QUERY_COLUMNS = duckdb_columns()
+ARCHIVE_COLUMNS = duckdb_columns("archive")
+check(len(QUERY_COLUMNS) >= 10 and len(ARCHIVE_COLUMNS) >= 5,
+      f"scripts/query-events.py --columns: {QUERY_COLUMNS} {ARCHIVE_COLUMNS}")
+
 # --- what the code says --------------------------------------------------------------------
 settings_rs = open("shared/aws/src/settings.rs").read()
 code_vars = set(re.findall(r'"((?:HOOKWARDEN|KNOX|SCALEFUSION|ONEACCESS)_[A-Z0-9_]+)"', settings_rs))
@@ -242,7 +255,12 @@ SCENARIOS = {
     "existing bus and secrets": {
         "Sink": "eventbridge", "ExistingEventBusName": "default", "ScalefusionSecretArn": SF,
         "OneAccessSecretArn": OA, "KnoxApiSecret": KA, "AlarmTopicArn": TOPIC,
-        "AlarmEmail": "ignored@example.com"},
+        "AlarmEmail": "ignored@example.com", "ArchiveStream": "true"},
+    "archive stream on a created bus with KMS, no per-object table": {
+        "Sink": "s3,eventbridge", "KmsKeyArn": KEY, "ArchiveStream": "true",
+        "EventsQueryTable": "false"},
+    # The archive needs the bus: with the s3 sink it is not created.
+    "s3 sink, archive stream asked for": {"ArchiveStream": "true"},
     # The old default key, inside the Knox event prefix: the explicit Deny still keeps the
     # role from writing it (A4). Two pins, as during a key rotation.
     "certificate under knox/, no Knox API, two pins": {
@@ -423,6 +441,60 @@ for scenario, overrides in SCENARIOS.items():
             check(("AWS/Lambda", metric, (("FunctionName", f"<{logical}>"),)) in seen, f"[{scenario}] no {metric} alarm for {logical}")
         for metric in ("SignatureRejected", "Throttled"):
             check(("Hookwarden", metric, (("Provider", prefix),)) in seen, f"[{scenario}] no {metric} alarm for {prefix}")
+
+    # Query tables (docs/guides/finding-and-replaying-events.md): the per-object table has
+    # the columns DuckDB reads in scripts/query-events.py; the archive exists only with a bus.
+    tables = {stack.props(n)["TableInput"]["Name"]: stack.props(n)["TableInput"]
+              for n in stack.of_type("AWS::Glue::Table")}
+    want_query = p["EventsQueryTable"] == "true"
+    want_archive = p["ArchiveStream"] == "true" and p["Sink"] != "s3"
+    check(sorted(tables) == sorted((["events"] if want_query else []) + (["archive"] if want_archive else [])),
+          f"[{scenario}] Glue tables {sorted(tables)}")
+    check(len(stack.of_type("AWS::Glue::Database")) == int(want_query or want_archive),
+          f"[{scenario}] Glue database")
+    if want_query:
+        sd = tables["events"]["StorageDescriptor"]
+        check(sd["Location"] == "s3://<EventsBucket>/", f"[{scenario}] query table location {sd['Location']}")
+        check(sd["SerdeInfo"]["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"
+              and sd["SerdeInfo"]["Parameters"] == {"ignore.malformed.json": "true"},
+              f"[{scenario}] query table SerDe {sd['SerdeInfo']}")
+        columns = [(c["Name"], c["Type"]) for c in sd["Columns"]]
+        check(columns == QUERY_COLUMNS,
+              f"[{scenario}] query table columns\n  template {columns}\n  duckdb   {QUERY_COLUMNS}")
+    firehose = stack.of_type("AWS::KinesisFirehose::DeliveryStream")
+    check(len(firehose) == int(want_archive), f"[{scenario}] archive stream {firehose}")
+    if want_archive:
+        dest = stack.props("ArchiveDeliveryStream")["ExtendedS3DestinationConfiguration"]
+        check(dest["BucketARN"] == "<ArchiveBucket.Arn>" and dest["CompressionFormat"] == "GZIP"
+              and dest["Prefix"] == "events/dt=!{timestamp:yyyy-MM-dd}/"
+              and {"Type": "AppendDelimiterToRecord"} in dest["ProcessingConfiguration"]["Processors"],
+              f"[{scenario}] archive stream destination {dest}")
+        archive = tables["archive"]
+        columns = [(c["Name"], c["Type"]) for c in archive["StorageDescriptor"]["Columns"]]
+        check(columns == ARCHIVE_COLUMNS,
+              f"[{scenario}] archive table columns\n  template {columns}\n  duckdb   {ARCHIVE_COLUMNS}")
+        check(archive["StorageDescriptor"]["SerdeInfo"]["Parameters"] == {"mapping.detail_type": "detail-type"},
+              f"[{scenario}] archive table SerDe {archive['StorageDescriptor']['SerdeInfo']}")
+        check(archive["Parameters"]["storage.location.template"] == "s3://<ArchiveBucket>/events/dt=${!dt}/"
+              and archive["PartitionKeys"] == [{"Name": "dt", "Type": "string"}],
+              f"[{scenario}] archive table partitions {archive['Parameters']}")
+        rule = stack.props("ArchiveRule")
+        check(rule["EventBusName"] == bus_arn and rule["EventPattern"] == {"source": [{"prefix": "hookwarden."}]}
+              and [t["Arn"] for t in rule["Targets"]] == ["<ArchiveDeliveryStream.Arn>"],
+              f"[{scenario}] archive rule {rule}")
+        abucket = stack.props("ArchiveBucket")
+        check(abucket["BucketEncryption"] == bucket["BucketEncryption"]
+              and abucket["PublicAccessBlockConfiguration"] == bucket["PublicAccessBlockConfiguration"],
+              f"[{scenario}] archive bucket not private and encrypted as the events bucket")
+        adeny = stack.props("ArchiveBucketPolicy")["PolicyDocument"]["Statement"]
+        check(any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in adeny),
+              f"[{scenario}] no TLS-only archive bucket policy")
+        # The stream writes the archive bucket only (and the key when there is one).
+        writes = {(a, r) for pol in stack.props("ArchiveDeliveryRole")["Policies"]
+                  for s in pol["PolicyDocument"]["Statement"] for a in as_list(s["Action"])
+                  for r in as_list(s["Resource"])}
+        check(all(r.startswith("<ArchiveBucket.Arn>") or r == KEY for _, r in writes),
+              f"[{scenario}] archive role reaches beyond its bucket: {sorted(writes)}")
 
 for e in errors:
     print("  " + e, file=sys.stderr)

@@ -3,7 +3,7 @@
 # Samsung's reference verifier, the AWS tests against moto's server, the built functions
 # under a Lambda Runtime API, the CLI against a real local server, and the SAM template
 # checks, the functions under cargo-lambda's emulator and `sam build`. Needs: cargo (with the
-# aarch64-unknown-linux-gnu target), python3 with moto[server]>=5.2.1, cfn-lint, checkov,
+# aarch64-unknown-linux-gnu target), python3 with moto[server]>=5.2.1 and duckdb, cfn-lint, checkov,
 # aws-sam-cli and cargo-lambda,
 # a JDK with Debian's libjackson2-databind-java (`.ci/run` installs them all).
 set -euo pipefail
@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 
 missing=()
 python3 -c 'import moto.server' 2>/dev/null || missing+=("python: pip install 'moto[server]>=5.2.1'")
+python3 -c 'import duckdb' 2>/dev/null || missing+=("python: pip install duckdb==2.0.0 (the query table tests)")
 command -v javac >/dev/null || missing+=("a JDK: apt-get install default-jdk-headless")
 [ -f /usr/share/java/jackson-databind.jar ] || missing+=("Jackson: apt-get install libjackson2-databind-java")
 dpkg --compare-versions "$(dpkg-query -W -f='${Version}' libjackson2-core-java 2>/dev/null || echo 0)" ge 2.14.1-2~deb12u1 ||

@@ -16,6 +16,10 @@ pub enum Failure {
     /// that does not parse, a server that cannot be reached or answered other than 2xx/4xx.
     #[error("{0}")]
     Input(String),
+    /// The command ran and part of its work is not done (`replay`: entries the bus did not
+    /// take); running it again does the rest.
+    #[error("{0}")]
+    Unfinished(String),
 }
 
 impl Failure {
@@ -38,6 +42,7 @@ impl Failure {
         match self {
             Self::Rejected(_) => ExitCode::from(1),
             Self::Input(_) => ExitCode::from(2),
+            Self::Unfinished(_) => ExitCode::from(3),
         }
     }
 }

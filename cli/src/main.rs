@@ -3,14 +3,16 @@
 //! and rebuilding the samples under `events/`.
 //!
 //! Exit status: 0 ok/verified, 1 rejected (not authentic, or a 4xx answer to `send`), 2 bad
-//! input or usage. Every failure prints exactly one line on stderr.
+//! input or usage, 3 unfinished (`replay`: events the bus did not take). Every failure prints exactly one line on stderr.
 
+mod aws;
 mod events;
 mod failure;
 mod files;
 mod function_url;
 mod ids;
 mod keys;
+mod replay;
 mod secret_arg;
 mod send;
 mod serve;
@@ -49,6 +51,8 @@ enum Command {
     Serve(serve::Args),
     /// POST a sample event, signed afresh, to a receiver.
     Send(send::Args),
+    /// Re-publish stored events to an EventBridge bus (or serve's local bus), once per name.
+    Replay(replay::Args),
     /// Maintain the sample events under events/.
     #[command(subcommand)]
     Events(events::Command),
@@ -66,6 +70,7 @@ async fn main() -> ExitCode {
         Command::Verify(command) => verify::run(command),
         Command::Serve(args) => serve::run(args).await,
         Command::Send(args) => send::run(args).await,
+        Command::Replay(args) => replay::run(args).await,
         Command::Events(command) => events::run(command),
     };
     match result {

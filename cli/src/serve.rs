@@ -6,7 +6,7 @@
 //! - `<provider>/<shard>/<event type>/<id>.json` — stored envelopes (`<id>` the SHA-256 of
 //!   what the provider signed, `<shard>` its first two hex digits), a tenant's under
 //!   `<provider>/tenant=<tenant>/`;
-//! - `<provider>/_state/…` — dedupe claims and publish markers;
+//! - `<provider>/_state/…` — dedupe claims, publish markers and `replay --dir` markers;
 //! - `eventbridge/<n>.json` — one file per published bus event;
 //! - `knox-certificate.pem` — the Knox certificate, written on start;
 //! - `tenants/<provider>/<tenant>.json` — tenants, read on every request to

@@ -114,3 +114,15 @@ pub fn start_serve(
         .unwrap_or_else(|| panic!("start line: {line:?}"));
     (child, port, line)
 }
+
+/// Writes a copy of the sample function URL event `sample` with `body` as its body into
+/// `dir`; returns its path, for `hookwarden send`.
+pub fn sample_with_body(sample: &Path, body: &str, dir: &Path) -> PathBuf {
+    let mut event: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(sample).unwrap()).unwrap();
+    event["body"] = body.into();
+    event["isBase64Encoded"] = false.into();
+    let path = dir.join(sample.file_name().unwrap());
+    std::fs::write(&path, serde_json::to_vec(&event).unwrap()).unwrap();
+    path
+}

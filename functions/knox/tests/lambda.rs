@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use hookwarden_testkit::deployment::{Deployment, BUCKET, BUS, INVOKE_TIMEOUT};
+use hookwarden_testkit::history;
 use hookwarden_testkit::log_audit::sample_needles;
 use hookwarden_testkit::samples::{body_of, samples, test_key, with_request};
 use hookwarden_verify::knox;
@@ -551,4 +552,96 @@ async fn every_jose_header_samsung_accepts_is_accepted() {
         );
     }
     assert_eq!(deployment.events("knox").await.len(), headers.len());
+}
+
+/// Samsung's published examples are pretty-printed, and they verify: such a body is stored,
+/// like every object, as one line of JSON that keeps the bytes as sent; DuckDB answers the
+/// guide's queries over the stored objects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pretty_printed_body_is_stored_on_one_line_and_answers_the_guides_queries() {
+    let deployment = deploy("s3,eventbridge", true).await;
+    let capture = deployment.moto.capture_events(BUS).await;
+    let compact = guard_body("123456789123", "KG_DEVICE_LOCKED", "d-pretty");
+    let pretty = history::pretty(std::str::from_utf8(&compact).unwrap());
+    let sample = body_of(&samples("knox")[0].1);
+    for (body, trace) in [(pretty.as_bytes(), "t-pretty"), (&sample[..], "t-sample")] {
+        let (status, reply) = deployment.invoke(signed(body, trace, false)).await;
+        assert_eq!(
+            (status, reply["status"].as_str()),
+            (200, Some("stored")),
+            "{reply}"
+        );
+    }
+    let keys = deployment.events("knox").await;
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let mut verbatim = 0;
+    for key in &keys {
+        let bytes = deployment.moto.get_object(BUCKET, key).await.unwrap();
+        if history::assert_one_line_envelope(&bytes, key) {
+            let envelope = String::from_utf8(bytes.clone()).unwrap();
+            assert_eq!(history::body_as_sent(&envelope), pretty.as_bytes());
+            verbatim += 1;
+        }
+        let path = dir.path().join(key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+    assert_eq!(
+        verbatim, 1,
+        "only the pretty-printed body differs from its compact form"
+    );
+
+    let published = capture.receive(2, INVOKE_TIMEOUT).await;
+    assert_eq!(published.len(), 2);
+    // The bus events as the archive stream writes them: one per line, under the day.
+    let day = &published[0]["detail"]["received_at"].as_str().unwrap()[..10];
+    let archive = tempfile::tempdir().unwrap();
+    let part = archive.path().join(format!("events/dt={day}"));
+    std::fs::create_dir_all(&part).unwrap();
+    let mut lines = String::new();
+    for event in &published {
+        assert_eq!(event["detail"]["format"], 2, "{event}");
+        lines.push_str(&format!("{event}\n"));
+    }
+    std::fs::write(part.join("hookwarden-archive-1"), lines).unwrap();
+
+    let id = id_of(pretty.as_bytes());
+    let answers = history::query_events(
+        dir.path(),
+        &[
+            ("id", &id),
+            ("since", "2026-01-01"),
+            ("archive", archive.path().to_str().unwrap()),
+        ],
+    );
+    assert_eq!(
+        answers["by-id"],
+        serde_json::json!([[
+            "knox",
+            null,
+            "KG_DEVICE_LOCKED",
+            answers["by-id"][0][3],
+            sha256_hex(pretty.as_bytes())
+        ]]),
+        "{answers}"
+    );
+    let sample_type = serde_json::from_slice::<serde_json::Value>(&sample).unwrap()["event"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut counts = vec![
+        serde_json::json!(["knox", null, "KG_DEVICE_LOCKED", "1"]),
+        serde_json::json!(["knox", null, sample_type, "1"]),
+    ];
+    counts.sort_by_key(|row| row[2].as_str().unwrap().to_string());
+    assert_eq!(
+        answers["counts"],
+        serde_json::Value::from(counts),
+        "{answers}"
+    );
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(sha2::Sha256::digest(bytes))
 }

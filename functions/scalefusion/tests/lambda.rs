@@ -4,7 +4,8 @@
 //! EventBridge published as a pointer to S3; credentials from the container credentials
 //! endpoint when the environment has no keys.
 
-use hookwarden_testkit::deployment::{Deployment, BUS, INVOKE_TIMEOUT};
+use hookwarden_testkit::deployment::{Deployment, BUCKET, BUS, INVOKE_TIMEOUT};
+use hookwarden_testkit::history;
 use hookwarden_testkit::log_audit::sample_needles;
 use hookwarden_testkit::samples::{body_of, samples, test_key, with_request};
 use hookwarden_verify::scalefusion;
@@ -290,4 +291,38 @@ async fn credentials_from_the_container_credentials_endpoint() {
         assert_eq!(request.header("authorization"), Some(TOKEN));
     }
     deployment.assert_logs_clean(&["container-secret".into(), TOKEN.into()]);
+}
+
+/// A body with newlines (Scalefusion signs the raw bytes, whatever their layout) is stored
+/// and published as one line of JSON that keeps the bytes as sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_with_newlines_is_stored_on_one_line_with_the_bytes_as_sent() {
+    let (deployment, _) = deploy("s3,eventbridge", &[]).await;
+    let capture = deployment.moto.capture_events(BUS).await;
+    let sample = body_of(&samples("scalefusion")[0].1);
+    let body = history::pretty(std::str::from_utf8(&sample).unwrap());
+    let (status, reply) = deployment
+        .invoke(signed(&current_secret(), body.as_bytes()))
+        .await;
+    assert_eq!(
+        (status, reply["status"].as_str()),
+        (200, Some("stored")),
+        "{reply}"
+    );
+    let keys = deployment.events("scalefusion").await;
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let bytes = deployment.moto.get_object(BUCKET, &keys[0]).await.unwrap();
+    assert!(history::assert_one_line_envelope(&bytes, &keys[0]));
+    let stored = String::from_utf8(bytes).unwrap();
+    assert_eq!(history::body_as_sent(&stored), body.as_bytes());
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&stored).unwrap()["content_sha256"],
+        id_of(body.as_bytes())
+    );
+    let published = capture.receive(1, INVOKE_TIMEOUT).await;
+    assert_eq!(published[0]["detail"]["format"], 2);
+    assert_eq!(
+        published[0]["detail"]["body_verbatim_base64"],
+        serde_json::from_str::<serde_json::Value>(&stored).unwrap()["body_verbatim_base64"]
+    );
 }

@@ -17,15 +17,15 @@
 //!   duplicate that finds no marker publishes then, so a crash between the durable write and
 //!   the publish never loses the bus event (it may publish twice: consumers dedupe on the
 //!   envelope `id`).
+//! - `{prefix}/_state/{shard}/replayed/{name}/{id}` — written by `hookwarden replay` after
+//!   it re-published the event under replay `name`.
 
 use std::sync::Arc;
 
-use crate::envelope::{
-    bus_detail_type, eventbridge_entry_size, Envelope, StoredAt, VerifiedEvent,
-    EVENTBRIDGE_MAX_ENTRY_BYTES,
-};
+use crate::bus_event::{bus_entry, EnvelopeFields, StoredAt};
+use crate::envelope::VerifiedEvent;
 use crate::ids::event_type_segment;
-use crate::ports::{BusEntry, DependencyError, EventBus, ObjectStore, PutOutcome};
+use crate::ports::{DependencyError, EventBus, ObjectStore, PutOutcome};
 
 /// Where verified events go.
 #[derive(Clone)]
@@ -117,10 +117,11 @@ impl Delivery {
         let key = self.event_key(event);
         let mut envelope = event.envelope();
         envelope.tenant = self.tenant.as_deref();
+        let envelope = envelope.to_json();
         // The one conditional write that decides first delivery or duplicate.
         let outcome = if self.store_events {
             self.store
-                .put_if_absent(&key, envelope.to_json(), "application/json")
+                .put_if_absent(&key, envelope.clone(), "application/json")
                 .await?
         } else {
             self.store
@@ -131,7 +132,7 @@ impl Delivery {
         if let Some(bus) = &self.bus {
             let marker = self.state_key("published", event);
             if first || !self.store.exists(&marker).await? {
-                self.publish(bus.as_ref(), event, &envelope, &key).await?;
+                self.publish(bus.as_ref(), envelope, &key).await?;
                 if let Err(err) = self
                     .store
                     .put_if_absent(&marker, Vec::new(), "text/plain")
@@ -153,38 +154,25 @@ impl Delivery {
     async fn publish(
         &self,
         bus: &dyn EventBus,
-        event: &VerifiedEvent,
-        envelope: &Envelope<'_>,
+        envelope: Vec<u8>,
         key: &str,
     ) -> Result<(), DependencyError> {
-        let source = format!("hookwarden.{}", event.provider);
-        let detail_type = bus_detail_type(&event.event_type).to_string();
         let location = self.store.location();
         let stored_at = StoredAt {
             bucket: &location,
             key,
         };
-        let mut detail_envelope = envelope.clone();
-        detail_envelope.stored_at = self.store_events.then_some(stored_at);
-        let mut detail =
-            String::from_utf8(detail_envelope.to_json()).expect("serde_json writes UTF-8");
-        if eventbridge_entry_size(&source, &detail_type, &detail) > EVENTBRIDGE_MAX_ENTRY_BYTES {
+        let fields = EnvelopeFields::parse(&envelope)
+            .expect("the envelope just serialized is a JSON object");
+        let plan = bus_entry(&fields, stored_at, self.store_events, None)
+            .expect("the envelope has a provider and an event type");
+        if plan.by_pointer && !self.store_events {
             // Claim check: the bus carries a pointer, the body lives in S3.
-            if !self.store_events {
-                self.store
-                    .put_if_absent(key, envelope.to_json(), "application/json")
-                    .await?;
-            }
-            detail_envelope.drop_body();
-            detail_envelope.stored_at = Some(stored_at);
-            detail = String::from_utf8(detail_envelope.to_json()).expect("serde_json writes UTF-8");
+            self.store
+                .put_if_absent(key, envelope, "application/json")
+                .await?;
         }
-        bus.publish(&BusEntry {
-            source,
-            detail_type,
-            detail,
-        })
-        .await
+        bus.publish(&plan.entry).await
     }
 }
 
@@ -196,9 +184,11 @@ fn shard(id: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bus_event::EVENTBRIDGE_MAX_ENTRY_BYTES;
     use crate::envelope::VerifiedBy;
     use crate::ids::sha256_hex;
     use crate::local::{DirStore, FileBus};
+    use crate::ports::BusEntry;
     use async_trait::async_trait;
     use std::sync::atomic::{AtomicBool, Ordering};
     use time::OffsetDateTime;

@@ -2,6 +2,14 @@
 //!
 //! The stored object and the bus event carry the same envelope, so a consumer can dedupe on
 //! `id` whichever it reads.
+//!
+//! Every envelope is one line of JSON (`format: 2`): line-oriented readers (Athena's JSON
+//! SerDes, DuckDB's `newline_delimited`, `jq -c`) read one document per line, and a provider
+//! may send a pretty-printed body that verifies (Knox accepts whitespace variants). The body
+//! is embedded with the whitespace between its tokens removed — numbers, key order and string
+//! escapes untouched — and, when that changed any byte, the bytes as received are kept beside
+//! it in `body_verbatim_base64`, so `body_sha256` can always be checked. Envelopes without a
+//! `format` field (format 1) embedded the body exactly as received, whitespace and all.
 
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -63,9 +71,14 @@ pub struct Redacted {
     pub removed: Vec<String>,
 }
 
+/// The envelope format written: 2 = one line, body compacted (see the module doc).
+pub const ENVELOPE_FORMAT: u32 = 2;
+
 /// The JSON document stored in S3 and sent as the EventBridge detail.
 #[derive(Serialize, Clone)]
 pub struct Envelope<'a> {
+    /// [`ENVELOPE_FORMAT`]; absent in envelopes of format 1.
+    pub format: u32,
     /// What consumers dedupe on; equal to `content_sha256`.
     pub id: &'a str,
     pub provider: &'a str,
@@ -87,9 +100,13 @@ pub struct Envelope<'a> {
     /// Unsigned values that came with the request (Knox: `trace_id`, `nonce`).
     #[serde(skip_serializing_if = "UnsignedFields::is_empty")]
     pub unsigned: UnsignedFields<'a>,
-    /// The body verbatim, embedded as JSON when it is JSON.
+    /// The body, embedded as JSON when it is JSON, with the whitespace between its tokens
+    /// removed.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub body: Option<&'a RawValue>,
+    pub body: Option<Box<RawValue>>,
+    /// The body as received, when removing its whitespace changed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_verbatim_base64: Option<String>,
     /// The body as base64 when it is not JSON (it still verified, so it is kept).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub body_base64: Option<String>,
@@ -98,9 +115,6 @@ pub struct Envelope<'a> {
     /// What was removed before storing, when anything was (`body.data`, `message.password`).
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     pub redacted: &'a [String],
-    /// Where the full envelope is stored, when the bus event had to leave the body out.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stored_at: Option<StoredAt<'a>>,
 }
 
 /// Unsigned name/value pairs, serialized as a JSON object.
@@ -119,12 +133,6 @@ impl Serialize for UnsignedFields<'_> {
     }
 }
 
-#[derive(Serialize, Clone, Copy)]
-pub struct StoredAt<'a> {
-    pub bucket: &'a str,
-    pub key: &'a str,
-}
-
 impl VerifiedEvent {
     /// The envelope with the body embedded.
     pub fn envelope(&self) -> Envelope<'_> {
@@ -132,17 +140,21 @@ impl VerifiedEvent {
             Some(redacted) => (&redacted.body, &redacted.removed[..]),
             None => (&self.body, &[][..]),
         };
-        let raw = std::str::from_utf8(stored)
+        let text = std::str::from_utf8(stored)
             .ok()
-            .and_then(|text| serde_json::from_str::<&RawValue>(text).ok());
-        let body_base64 = match raw {
-            Some(_) => None,
-            None => Some(base64::Engine::encode(
-                &base64::engine::general_purpose::STANDARD,
-                stored,
-            )),
+            .filter(|text| serde_json::from_str::<&RawValue>(text).is_ok());
+        let (body, body_verbatim_base64, body_base64) = match text {
+            Some(text) => {
+                let compact = compact_json(text);
+                let verbatim = (compact != text).then(|| base64_of(stored));
+                let body = RawValue::from_string(compact)
+                    .expect("whitespace removed outside strings leaves valid JSON");
+                (Some(body), verbatim, None)
+            }
+            None => (None, None, Some(base64_of(stored))),
         };
         Envelope {
+            format: ENVELOPE_FORMAT,
             id: &self.id,
             provider: self.provider,
             tenant: None,
@@ -156,11 +168,11 @@ impl VerifiedEvent {
             content_sha256: &self.id,
             body_sha256: sha256_hex(stored),
             unsigned: UnsignedFields(&self.unsigned),
-            body: raw,
+            body,
+            body_verbatim_base64,
             body_base64,
             message: self.message.as_ref(),
             redacted,
-            stored_at: None,
         }
     }
 }
@@ -169,47 +181,40 @@ impl Envelope<'_> {
     pub fn to_json(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("the envelope serializes: all its fields are plain data")
     }
-
-    /// Leaves the body out; readers follow `stored_at` to the full envelope.
-    pub fn drop_body(&mut self) {
-        self.body = None;
-        self.body_base64 = None;
-        self.message = None;
-    }
 }
 
-/// EventBridge's PutEvents entry limit since January 2026 (was 256 KB).
-pub const EVENTBRIDGE_MAX_ENTRY_BYTES: usize = 1024 * 1024;
-
-/// AWS's entry-size formula: 14 bytes for `Time`, plus the UTF-8 bytes of Source,
-/// DetailType and Detail (no Resources are sent).
-pub fn eventbridge_entry_size(source: &str, detail_type: &str, detail: &str) -> usize {
-    14 + source.len() + detail_type.len() + detail.len()
+fn base64_of(bytes: &[u8]) -> String {
+    base64::Engine::encode(&base64::engine::general_purpose::STANDARD, bytes)
 }
 
-/// EventBridge refuses a DetailType that is empty or over 128 characters; an entry it refuses
-/// would fail on every retry, so such a type is published as `unknown` (the envelope keeps the
-/// type as sent).
-pub fn bus_detail_type(event_type: &str) -> &str {
-    let trimmed = event_type.trim();
-    match trimmed.chars().count() {
-        1..=128 => trimmed,
-        _ => "unknown",
+/// `json` (valid JSON) without the whitespace between its tokens. Only bytes outside strings
+/// are dropped, so numbers, key order, duplicate keys and escapes stay exactly as sent;
+/// valid JSON has no raw line break inside a string, so the result is one line.
+pub fn compact_json(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let mut in_string = false;
+    let mut escaped = false;
+    for c in json.chars() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if !matches!(c, ' ' | '\t' | '\n' | '\r') {
+            in_string = c == '"';
+            out.push(c);
+        }
     }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn detail_type_is_one_eventbridge_accepts() {
-        assert_eq!(bus_detail_type(" device.locked "), "device.locked");
-        assert_eq!(bus_detail_type(""), "unknown");
-        assert_eq!(bus_detail_type("  "), "unknown");
-        assert_eq!(bus_detail_type(&"é".repeat(128)), "é".repeat(128));
-        assert_eq!(bus_detail_type(&"x".repeat(129)), "unknown");
-    }
 
     fn event(body: &'static [u8]) -> VerifiedEvent {
         VerifiedEvent {
@@ -229,13 +234,23 @@ mod tests {
         }
     }
 
+    fn verbatim(value: &serde_json::Value) -> Vec<u8> {
+        base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            value["body_verbatim_base64"].as_str().unwrap(),
+        )
+        .unwrap()
+    }
+
     #[test]
-    fn json_body_is_embedded_verbatim() {
-        let body = b"{ \"id\" : \"abc\",\n \"n\": 1.10 }";
+    fn json_body_is_embedded_on_one_line_and_kept_verbatim() {
+        let body = b"{ \"id\" : \"a b\\\" \\n\",\n\t\"n\": 1.10, \"z\":[ 1e3 ,\r\n{}] }";
         let json = String::from_utf8(event(body).envelope().to_json()).unwrap();
+        assert!(!json.contains('\n') && !json.contains('\r'), "{json}");
+        assert!(json.starts_with("{\"format\":2,\"id\":\"abc\","), "{json}");
         assert!(
-            json.contains("\"body\":{ \"id\" : \"abc\",\n \"n\": 1.10 }"),
-            "{json}"
+            json.contains("\"body\":{\"id\":\"a b\\\" \\n\",\"n\":1.10,\"z\":[1e3,{}]},"),
+            "strings, numbers and order as sent: {json}"
         );
         assert!(
             json.contains("\"received_at\":\"2023-11-14T22:13:20Z\""),
@@ -248,6 +263,30 @@ mod tests {
         assert_eq!(value["content_sha256"], "abc");
         assert_eq!(value["unsigned"]["trace_id"], "t-1");
         assert!(value.get("body_base64").is_none());
+        assert_eq!(verbatim(&value), body);
+        assert_eq!(sha256_hex(&verbatim(&value)), value["body_sha256"]);
+    }
+
+    #[test]
+    fn a_compact_body_is_not_stored_twice() {
+        let body = b"{\"id\":\"a\",\"n\":[1,2]}";
+        let value: serde_json::Value =
+            serde_json::from_slice(&event(body).envelope().to_json()).unwrap();
+        assert!(value.get("body_verbatim_base64").is_none(), "{value}");
+        assert_eq!(value["body"].to_string().as_bytes(), body);
+    }
+
+    #[test]
+    fn compacting_keeps_every_token() {
+        for (json, compact) in [
+            (" [ ] ", "[]"),
+            ("\"  \\\\ \"", "\"  \\\\ \""),
+            ("{ \"k\\\"\" : \"v \\\" }\" }", "{\"k\\\"\":\"v \\\" }\"}"),
+            ("[ -0.0 , 1E+2 , true , null ]", "[-0.0,1E+2,true,null]"),
+            ("{\"é\" :\n\"\\u00e9 \"}", "{\"é\":\"\\u00e9 \"}"),
+        ] {
+            assert_eq!(compact_json(json), compact, "{json}");
+        }
     }
 
     #[test]
@@ -256,21 +295,6 @@ mod tests {
         let value: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(value["body_base64"], "/yBub3QganNvbg==");
         assert!(value.get("body").is_none());
-    }
-
-    #[test]
-    fn pointer_drops_body_and_names_location() {
-        let ev = event(b"{\"a\":1}");
-        let mut pointer = ev.envelope();
-        pointer.drop_body();
-        pointer.stored_at = Some(StoredAt {
-            bucket: "b",
-            key: "k",
-        });
-        let value: serde_json::Value = serde_json::from_slice(&pointer.to_json()).unwrap();
-        assert!(value.get("body").is_none());
-        assert_eq!(value["stored_at"]["key"], "k");
-        assert_eq!(value["body_sha256"], sha256_hex(b"{\"a\":1}"));
     }
 
     #[test]
@@ -285,12 +309,5 @@ mod tests {
         let value: serde_json::Value = serde_json::from_slice(&ev.envelope().to_json()).unwrap();
         assert_eq!(value["body_sha256"], sha256_hex(stored));
         assert_ne!(value["body_sha256"], sha256_hex(received));
-    }
-
-    #[test]
-    fn entry_size_follows_aws_formula() {
-        // Time (14) + "a" + "bb" + "ccc"
-        assert_eq!(eventbridge_entry_size("a", "bb", "ccc"), 20);
-        assert_eq!(eventbridge_entry_size("é", "", ""), 16);
     }
 }

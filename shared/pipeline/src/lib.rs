@@ -3,6 +3,7 @@
 //! Lambda functions plug in AWS adapters (`hookwarden-aws`), `hookwarden serve` and the tests
 //! plug in [`local`] ones.
 
+pub mod bus_event;
 pub mod certificate;
 pub mod clock;
 pub mod delivery;

@@ -7,9 +7,11 @@
 //! - [`proxy`]: a counting, fault- and delay-injecting keep-alive proxy in front of moto.
 //! - [`http_stub`]: an HTTP server answering from a closure and recording what it received.
 //! - [`load`]: the load tests' delivery order and percentiles.
+//! - [`history`]: checks on stored envelopes (one line, bytes as sent) and the DuckDB queries.
 //! - [`log_audit`]: `scripts/log-audit.sh` on the logs a test collected.
 
 pub mod deployment;
+pub mod history;
 pub mod http_stub;
 pub mod load;
 pub mod log_audit;
