@@ -150,8 +150,10 @@ fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(bytes))
 }
 
-/// The id hookwarden gives a OneAccess callback: SHA-256 of `nonce&timestamp&eventType&data`.
-fn oneaccess_id(body: &str) -> String {
+/// The id hookwarden gives a OneAccess callback: HMAC-SHA256 of `nonce&timestamp&eventType&data`
+/// under the signature key (docs/design/identity.md).
+fn oneaccess_id(body: &str, config: &oneaccess::Config) -> String {
+    use hmac::Mac as _;
     let fields: serde_json::Value = serde_json::from_str(body).unwrap();
     let text = |name: &str| match &fields[name] {
         serde_json::Value::String(text) => text.clone(),
@@ -163,7 +165,10 @@ fn oneaccess_id(body: &str) -> String {
         &text("eventType"),
         &text("data"),
     );
-    sha256_hex(&signed)
+    let key = config.signature_key.as_ref().expect("the test config signs");
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(&signed);
+    hex::encode(mac.finalize().into_bytes())
 }
 
 /// The first delivery number `n` of `provider`, valid.
@@ -211,7 +216,7 @@ fn first_delivery(provider: Provider, n: usize, keys: &Keys, now_ms: i64) -> Del
             let bearer = format!("Bearer {}", keys.oneaccess.bearer_token.as_str());
             Delivery {
                 provider,
-                stored_as: Some(oneaccess_id(&body)),
+                stored_as: Some(oneaccess_id(&body, &keys.oneaccess)),
                 headers: vec![json, ("authorization", bearer)],
                 body: body.into_bytes(),
             }
