@@ -3,6 +3,7 @@
 //! Lambda functions plug in AWS adapters (`hookwarden-aws`), `hookwarden serve` and the tests
 //! plug in [`local`] ones.
 
+pub mod bus;
 pub mod certificate;
 pub mod clock;
 pub mod delivery;
@@ -12,6 +13,7 @@ pub mod local;
 pub mod outcome;
 pub mod ports;
 pub mod providers;
+pub mod quarantine;
 pub mod request;
 pub mod secrets;
 pub mod tenants;

@@ -395,3 +395,65 @@ async fn a_knox_tenant_can_have_its_own_certificate() {
     assert_eq!(send("/companyM", "sub-x", "own").await, 503);
     assert_eq!(rig.stored().len(), 2, "{:?}", rig.stored());
 }
+
+/// R2: with tenants on, the bare path follows the function's own rule: while no subscription
+/// is listed for it, a callback there (a tenant's, or a stranger's) is quarantined, never
+/// stored as the operator's own event nor published.
+#[tokio::test]
+async fn the_bare_path_quarantines_every_subscription_while_none_is_listed() {
+    let rig = Rig::new();
+    rig.store
+        .put(CERT_KEY, KNOX_CERT.as_bytes().to_vec(), "")
+        .await
+        .unwrap();
+    let common = rig.common("knox");
+    let default = KnoxHandler::new(
+        common.clone(),
+        CertificateCache::new(rig.store.clone(), CERT_KEY, None),
+    );
+    let directory = Arc::new(LocalTenants::new());
+    directory.insert(
+        "acme",
+        Arc::new(StaticSecret::new(
+            serde_json::json!({ "subscription_ids": ["sub-acme"] }).to_string(),
+        )),
+    );
+    let build = tenants::knox(common, default.certificates().clone());
+    let handler = Tenants::new(
+        Arc::new(default),
+        directory,
+        build,
+        Duration::from_secs(300),
+    );
+    let key = RsaSigningKey::from_pkcs8_pem(KNOX_KEY).unwrap();
+    let send = |path: &'static str, subscription: &str| {
+        let body = format!(r#"{{"subscriptionId":"{subscription}","event":"KG_DEVICE_LOCKED"}}"#);
+        let signature = knox::sign(body.as_bytes(), &key).unwrap();
+        let handler = &handler;
+        async move {
+            handler
+                .handle_at(
+                    path,
+                    post(&[("x-wsm-signature", &signature)], body.as_bytes()),
+                )
+                .await
+        }
+    };
+    for subscription in ["sub-acme", "sub-stranger"] {
+        let reply = send("/", subscription).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        assert!(reply.body.contains("\"quarantined\""), "{}", reply.body);
+    }
+    assert!(rig.stored().is_empty(), "{:?}", rig.stored());
+    assert!(rig.bus().is_empty());
+    let quarantined: Vec<String> = files(&rig.root.join("store"))
+        .into_iter()
+        .filter(|f| f.starts_with("knox/_quarantine/"))
+        .collect();
+    assert_eq!(quarantined.len(), 2, "{quarantined:?}");
+    // The tenant's own path keeps its allowlist: delivered there, refused elsewhere.
+    assert_eq!(send("/acme", "sub-acme").await.status, 200);
+    assert_eq!(send("/acme", "sub-stranger").await.status, 403);
+    assert_eq!(rig.stored().len(), 1);
+    assert_eq!(rig.bus()[0]["source"], "hookwarden.knox.tenant");
+}
