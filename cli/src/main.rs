@@ -5,6 +5,7 @@
 //! Exit status: 0 ok/verified, 1 rejected (not authentic, or a 4xx answer to `send`), 2 bad
 //! input or usage. Every failure prints exactly one line on stderr.
 
+mod admit;
 mod events;
 mod failure;
 mod files;
@@ -49,6 +50,8 @@ enum Command {
     Serve(serve::Args),
     /// POST a sample event, signed afresh, to a receiver.
     Send(send::Args),
+    /// Send quarantined Knox callbacks again, once their subscription is listed.
+    Admit(admit::Args),
     /// Maintain the sample events under events/.
     #[command(subcommand)]
     Events(events::Command),
@@ -66,6 +69,7 @@ async fn main() -> ExitCode {
         Command::Verify(command) => verify::run(command),
         Command::Serve(args) => serve::run(args).await,
         Command::Send(args) => send::run(args).await,
+        Command::Admit(args) => admit::run(args).await,
         Command::Events(command) => events::run(command),
     };
     match result {
