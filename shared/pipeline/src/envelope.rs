@@ -95,9 +95,6 @@ pub struct Envelope<'a> {
     /// What was removed before storing, when anything was (`body.data`, `message.password`).
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     pub redacted: &'a [String],
-    /// Where the full envelope is stored, when the bus event had to leave the body out.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stored_at: Option<StoredAt<'a>>,
 }
 
 /// Unsigned name/value pairs, serialized as a JSON object.
@@ -116,6 +113,7 @@ impl Serialize for UnsignedFields<'_> {
     }
 }
 
+/// Where an envelope is stored: the bus entry's `stored_at` ([`crate::bus`]).
 #[derive(Serialize, Clone, Copy)]
 pub struct StoredAt<'a> {
     pub bucket: &'a str,
@@ -157,7 +155,6 @@ impl VerifiedEvent {
             body_base64,
             message: self.message.as_ref(),
             redacted,
-            stored_at: None,
         }
     }
 }
@@ -165,13 +162,6 @@ impl VerifiedEvent {
 impl Envelope<'_> {
     pub fn to_json(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("the envelope serializes: all its fields are plain data")
-    }
-
-    /// Leaves the body out; readers follow `stored_at` to the full envelope.
-    pub fn drop_body(&mut self) {
-        self.body = None;
-        self.body_base64 = None;
-        self.message = None;
     }
 }
 
@@ -253,21 +243,6 @@ mod tests {
         let value: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(value["body_base64"], "/yBub3QganNvbg==");
         assert!(value.get("body").is_none());
-    }
-
-    #[test]
-    fn pointer_drops_body_and_names_location() {
-        let ev = event(b"{\"a\":1}");
-        let mut pointer = ev.envelope();
-        pointer.drop_body();
-        pointer.stored_at = Some(StoredAt {
-            bucket: "b",
-            key: "k",
-        });
-        let value: serde_json::Value = serde_json::from_slice(&pointer.to_json()).unwrap();
-        assert!(value.get("body").is_none());
-        assert_eq!(value["stored_at"]["key"], "k");
-        assert_eq!(value["body_sha256"], sha256_hex(b"{\"a\":1}"));
     }
 
     #[test]
