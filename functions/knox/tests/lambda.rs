@@ -218,6 +218,7 @@ async fn identity_is_the_signed_content_and_foreign_subscriptions_are_refused() 
         assert!(stored.contains(&key), "{key} in {stored:?}");
         let envelope = deployment.envelope(&key).await;
         assert_eq!(envelope["content_sha256"], id);
+        assert_eq!(envelope["event_type"], event);
         assert_eq!(envelope["unsigned"]["trace_id"], "bulk-op-1");
         assert_eq!(envelope["unsigned"]["nonce"], "nonce-1");
     }
