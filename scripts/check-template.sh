@@ -217,12 +217,12 @@ outcome_rs = open("shared/pipeline/src/outcome.rs").read()
 # The alarms watch metrics that outcome.rs emits as EMF: namespace, dimension, and the name of
 # each metric (Outcome::metric).
 for needle in ['"Namespace": "Hookwarden"', '"Dimensions": [["Provider"]]', '"Name": metric',
-               'Some("SignatureRejected")', 'Some("Throttled")']:
+               'Some("SignatureRejected")', 'Some("Throttled")', 'Some("Quarantined")']:
     check(needle in outcome_rs, f"outcome.rs no longer emits {needle}; update the Hookwarden alarms")
 
 FUNCTIONS = {
     "KnoxFunction": ("knox", "knox-webhook", {"KNOX_CERT_BUCKET", "KNOX_CERT_KEY", "KNOX_API_SECRET_ID", "KNOX_SUBSCRIPTION_IDS",
-                                              "KNOX_CERT_SPKI_SHA256"}),
+                                              "KNOX_CERT_SPKI_SHA256", "KNOX_QUARANTINE_PER_MINUTE"}),
     "ScalefusionFunction": ("scalefusion", "scalefusion-webhook", {"SCALEFUSION_SECRET_ID"}),
     "OneAccessFunction": ("oneaccess", "oneaccess-webhook", {"ONEACCESS_SECRET_ID", "ONEACCESS_REPLAY_WINDOW_SECS"}),
 }
@@ -235,6 +235,22 @@ for logical, (prefix, binary, own) in FUNCTIONS.items():
     check(meta.get("BuildMethod") == "rust-cargolambda", f"{logical}: BuildMethod is not rust-cargolambda")
     check(meta.get("BuildProperties", {}).get("Binary") == binary, f"{logical}: BuildProperties.Binary is not {binary}")
     check(binary in binaries, f"{logical}: no [[bin]] named {binary} in functions/*/Cargo.toml")
+
+# R2: secure by default. With KNOX_SUBSCRIPTION_IDS empty the Knox handler quarantines every
+# verified callback (nothing delivered) and no setting turns "accept any subscription" on; the
+# template's default leaves the list empty, so a fresh stack quarantines, within a budget
+# (KNOX_QUARANTINE_PER_MINUTE), with a lifecycle expiry and an alarm (checked per parameter
+# set below).
+knox_rs = open("shared/pipeline/src/providers/knox.rs").read()
+check(re.search(r"if self\.subscriptions\.is_empty\(\) \{\s*return self\s*\.quarantine\(", knox_rs) is not None,
+      "providers/knox.rs no longer quarantines when no subscription is listed")
+check(not [v for v in code_vars if "ACCEPT" in v or "ANY" in v],
+      f"settings.rs reads a variable that may accept any subscription: {sorted(code_vars)}")
+defaults = template["Parameters"]
+check(defaults["KnoxSubscriptionIds"].get("Default") == "", "KnoxSubscriptionIds must default to empty (quarantine)")
+budget = defaults.get("KnoxQuarantinePerMinute", {})
+check(1 <= int(budget.get("Default", 0)) <= int(budget.get("MaxValue", 0)) <= 10000,
+      "KnoxQuarantinePerMinute: a default budget within 1..=10000")
 
 # --- five parameter sets --------------------------------------------------------------------
 KEY = "arn:aws:kms:us-east-1:123456789012:key/0f1e2d3c-aaaa-bbbb-cccc-111122223333"
@@ -329,6 +345,8 @@ for scenario, overrides in SCENARIOS.items():
             check(env["KNOX_CERT_BUCKET"] == cert_bucket and env["KNOX_CERT_KEY"] == p["KnoxCertificateKey"], f"{where}: certificate location")
             check(env["KNOX_API_SECRET_ID"] == (secrets[logical] or ""), f"{where}: KNOX_API_SECRET_ID {env['KNOX_API_SECRET_ID']!r}")
             check(env["KNOX_SUBSCRIPTION_IDS"] == p["KnoxSubscriptionIds"], f"{where}: KNOX_SUBSCRIPTION_IDS {env['KNOX_SUBSCRIPTION_IDS']!r}")
+            check(env.get("KNOX_QUARANTINE_PER_MINUTE") == p.get("KnoxQuarantinePerMinute", "unset"),
+                  f"{where}: KNOX_QUARANTINE_PER_MINUTE {env.get('KNOX_QUARANTINE_PER_MINUTE')!r}")
             check(env["KNOX_CERT_SPKI_SHA256"] == p["KnoxCertificateSpkiSha256"], f"{where}: KNOX_CERT_SPKI_SHA256 {env['KNOX_CERT_SPKI_SHA256']!r}")
         else:
             secret_var = "SCALEFUSION_SECRET_ID" if logical == "ScalefusionFunction" else "ONEACCESS_SECRET_ID"
@@ -388,15 +406,22 @@ for scenario, overrides in SCENARIOS.items():
             expected.setdefault("secretsmanager:GetSecretValue", set()).add(
                 (f"arn:aws:secretsmanager:us-east-1:123456789012:secret:hw/tenants/{prefix}/*", "None"))
         if eventbridge:
-            # Only under its own source: no function publishes as another provider (A15).
-            expected["events:PutEvents"] = {(bus_arn, repr({"StringEquals": {"events:source": f"hookwarden.{prefix}"}}))}
+            # Only under its own sources: no function publishes as another provider (A15); a
+            # tenant's events have their own source (R6).
+            sources = ([f"hookwarden.{prefix}", f"hookwarden.{prefix}.tenant"] if p["Tenants"] == "enabled"
+                       else f"hookwarden.{prefix}")
+            expected["events:PutEvents"] = {(bus_arn, repr({"StringEquals": {"events:source": sources}}))}
         if p["KmsKeyArn"]:
             expected["kms:Decrypt"] = {(KEY, "None")}
             expected["kms:GenerateDataKey"] = {(KEY, "None")}
         check(grants == expected, f"{where}: role grants\n  got      {sorted(grants.items())}\n  expected {sorted(expected.items())}")
-        expected_denials = {}
-        if logical == "KnoxFunction" and not secrets[logical]:
-            expected_denials["s3:PutObject"] = {(cert_object, "None")}
+        # R5: no role lists keys by prefix (another provider's, a tenant's); a HEAD carries
+        # no s3:prefix, so the Deny leaves missing keys 404.
+        expected_denials = {"s3:ListBucket": {("<EventsBucket.Arn>", repr({"Null": {"s3:prefix": "false"}}))}}
+        if logical == "KnoxFunction":
+            expected_denials["s3:PutObject"] = {(f"<EventsBucket.Arn>/{prefix}/_certificates/*", "None")}
+            if not secrets[logical]:
+                expected_denials["s3:PutObject"].add((cert_object, "None"))
         check(denials == expected_denials, f"{where}: role denials {sorted(denials.items())} != {sorted(expected_denials.items())}")
 
         # A4: the trust anchor is writable exactly when the download is configured. Resource
@@ -413,6 +438,12 @@ for scenario, overrides in SCENARIOS.items():
                   f"expected {bool(secrets[logical])}")
             if not secrets[logical] and not p["KnoxCertificateKey"].startswith(f"{prefix}/"):
                 check(not allowing, f"{where}: an Allow statement grants s3:PutObject on the certificate: {allowing}")
+            # R5: a tenant's trust anchor is never created by the role.
+            anchor = f"arn:aws:s3:::<EventsBucket>/{prefix}/_certificates/x.pem"
+            allowing = [r for r, _ in grants.get("s3:PutObject", ()) if fnmatch.fnmatchcase(anchor, arn(r))]
+            denying = [r for r, c in denials.get("s3:PutObject", ())
+                       if c == "None" and fnmatch.fnmatchcase(anchor, arn(r))]
+            check(not allowing or denying, f"{where}: the role may create tenant anchor {anchor} (allowed by {allowing}, no Deny)")
 
     # The bucket: private, TLS only, encrypted as asked.
     bucket = stack.props("EventsBucket")
@@ -427,10 +458,16 @@ for scenario, overrides in SCENARIOS.items():
     for name in stack.of_type("AWS::SecretsManager::Secret"):
         check(stack.props(name).get("KmsKeyId") == (KEY if p["KmsKeyArn"] else None), f"[{scenario}] {name} KMS key")
 
-    # Alarms: four per function, all wired to the topic when one is configured.
+    # R2: the quarantine expires, and the bucket keeps it out of every other rule's reach.
+    rules_ = bucket.get("LifecycleConfiguration", {}).get("Rules", [])
+    quarantine = [r for r in rules_ if r.get("Prefix") == "knox/_quarantine/" and r.get("Status") == "Enabled"]
+    check(len(quarantine) == 1 and quarantine[0].get("ExpirationInDays") == p.get("KnoxQuarantineDays", "unset"),
+          f"[{scenario}] no lifecycle rule expiring knox/_quarantine/ after KnoxQuarantineDays: {rules_}")
+
+    # Alarms: four per function and Knox's quarantine, all wired to the topic when one is configured.
     actions = [TOPIC] if p["AlarmTopicArn"] else (["<AlarmTopic>"] if p["AlarmEmail"] else [])
     alarms = [stack.props(n) for n in stack.of_type("AWS::CloudWatch::Alarm")]
-    check(len(alarms) == 12, f"[{scenario}] {len(alarms)} alarms, expected 12")
+    check(len(alarms) == 13, f"[{scenario}] {len(alarms)} alarms, expected 13")
     seen = set()
     for alarm in alarms:
         check(alarm.get("AlarmActions") == actions, f"[{scenario}] alarm actions {alarm.get('AlarmActions')} != {actions}")
@@ -441,6 +478,7 @@ for scenario, overrides in SCENARIOS.items():
             check(("AWS/Lambda", metric, (("FunctionName", f"<{logical}>"),)) in seen, f"[{scenario}] no {metric} alarm for {logical}")
         for metric in ("SignatureRejected", "Throttled"):
             check(("Hookwarden", metric, (("Provider", prefix),)) in seen, f"[{scenario}] no {metric} alarm for {prefix}")
+    check(("Hookwarden", "Quarantined", (("Provider", "knox"),)) in seen, f"[{scenario}] no Quarantined alarm for knox")
 
     # Query tables (docs/guides/finding-and-replaying-events.md): the per-object table has
     # the columns DuckDB reads in scripts/query-events.py; the archive exists only with a bus.

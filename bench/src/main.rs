@@ -274,6 +274,8 @@ fn receivers(args: &Args, endpoint: &str, scratch: &Path) -> Result<Vec<Receiver
         let (program, binary_bytes) = binary("knox-webhook")?;
         let mut env = common("knox");
         env.push(("KNOX_CERT_KEY".into(), KNOX_CERT_KEY.into()));
+        // The subscription of every Knox body the bench sends (events.rs).
+        env.push(("KNOX_SUBSCRIPTION_IDS".into(), "123456789123".into()));
         list.push(Receiver {
             name: "knox",
             program,

@@ -5,6 +5,7 @@
 //! Exit status: 0 ok/verified, 1 rejected (not authentic, or a 4xx answer to `send`), 2 bad
 //! input or usage, 3 unfinished (`replay`: events the bus did not take). Every failure prints exactly one line on stderr.
 
+mod admit;
 mod aws;
 mod events;
 mod failure;
@@ -53,6 +54,8 @@ enum Command {
     Send(send::Args),
     /// Re-publish stored events to an EventBridge bus (or serve's local bus), once per name.
     Replay(replay::Args),
+    /// Send quarantined Knox callbacks again, once their subscription is listed.
+    Admit(admit::Args),
     /// Maintain the sample events under events/.
     #[command(subcommand)]
     Events(events::Command),
@@ -71,6 +74,7 @@ async fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args).await,
         Command::Send(args) => send::run(args).await,
         Command::Replay(args) => replay::run(args).await,
+        Command::Admit(args) => admit::run(args).await,
         Command::Events(command) => events::run(command),
     };
     match result {

@@ -66,8 +66,7 @@ struct Outgoing {
 
 pub async fn run(args: Args) -> Result<(), Failure> {
     check_flags(&args)?;
-    let mut url = reqwest::Url::parse(&args.to)
-        .map_err(|err| Failure::input(format!("--to {}: {err}", args.to)))?;
+    let mut url = post_url(&args.to)?;
     if let Some(tenant) = &args.tenant {
         if !hookwarden_pipeline::tenants::valid_tenant(tenant) {
             return Err(Failure::input(format!(
@@ -78,12 +77,6 @@ pub async fn run(args: Args) -> Result<(), Failure> {
             .map_err(|()| Failure::input(format!("--to {}: not a URL with a path", args.to)))?
             .pop_if_empty()
             .push(tenant);
-    }
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(Failure::input(format!(
-            "--to {}: only http and https URLs can be sent to",
-            args.to
-        )));
     }
     let sample = Sample::from_event(
         &files::read_bytes(&args.event, "event file")?,
@@ -244,7 +237,18 @@ fn read_oneaccess(args: &Args, sample: &Sample) -> Result<(String, String, Confi
 
 /// An error and its sources on one line: reqwest's own message omits the cause ("connection
 /// refused").
-fn with_causes(err: &dyn std::error::Error) -> String {
+/// `--to`: an http or https URL.
+pub(crate) fn post_url(to: &str) -> Result<reqwest::Url, Failure> {
+    let url = reqwest::Url::parse(to).map_err(|err| Failure::input(format!("--to {to}: {err}")))?;
+    match url.scheme() {
+        "http" | "https" => Ok(url),
+        _ => Err(Failure::input(format!(
+            "--to {to}: only http and https URLs can be sent to"
+        ))),
+    }
+}
+
+pub(crate) fn with_causes(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {

@@ -3,10 +3,12 @@
 //! whole flow runs with no AWS account.
 //!
 //! Layout under the data directory:
-//! - `<provider>/<shard>/<event type>/<id>.json` — stored envelopes (`<id>` the SHA-256 of
-//!   what the provider signed, `<shard>` its first two hex digits), a tenant's under
+//! - `<provider>/<shard>/<id>.json` — stored envelopes (`<id>` the SHA-256 of what the
+//!   provider signed, `<shard>` its first two hex digits), a tenant's under
 //!   `<provider>/tenant=<tenant>/`;
 //! - `<provider>/_state/…` — dedupe claims, publish markers and `replay --dir` markers;
+//! - `knox/_quarantine/<shard>/<id>.json` — Knox callbacks kept while no subscription is
+//!   listed (`knox_subscription_ids`), for `hookwarden admit`;
 //! - `eventbridge/<n>.json` — one file per published bus event;
 //! - `knox-certificate.pem` — the Knox certificate, written on start;
 //! - `tenants/<provider>/<tenant>.json` — tenants, read on every request to
@@ -66,12 +68,16 @@ pub struct Args {
     ///   {"knox_certificate": "cert.pem",
     ///    "scalefusion_secret": "sf.json", "scalefusion_previous_secret": "sf-old.json",
     ///    "oneaccess_secret": "oa.json", "oneaccess_previous_secret": "oa-old.json",
-    ///    "oneaccess_replay_window_secs": 300, "max_body_bytes": 1048576}
+    ///    "oneaccess_replay_window_secs": 300, "max_body_bytes": 1048576,
+    ///    "knox_subscription_ids": ["…"]}
     /// Secret files hold what the Secrets Manager secret would:
     ///   Scalefusion {"secret_key": "…"};
     ///   OneAccess {"bearer_token", "signature_key", "encryption_key",
     ///              "encryption_mode": "gcm"|"ecb", "allow_unsigned"}.
     /// Naming a provider's secret replaces both embedded values (current and previous).
+    /// Knox subscriptions: with the embedded certificate, the samples' are listed; with
+    /// `knox_certificate` (or an empty list) none is unless named, and every verified Knox
+    /// callback is quarantined under DATA/knox/_quarantine/ (see `hookwarden admit`).
     #[arg(long, value_name = "FILE", verbatim_doc_comment)]
     config: Option<PathBuf>,
     /// Directory for stored events, dedupe state and bus events.
@@ -89,7 +95,8 @@ pub struct Args {
 ///   "oneaccess_secret": "oneaccess.json",
 ///   "oneaccess_previous_secret": "oneaccess-old.json",
 ///   "oneaccess_replay_window_secs": 300,
-///   "max_body_bytes": 1048576
+///   "max_body_bytes": 1048576,
+///   "knox_subscription_ids": ["123456789123"]
 /// }
 /// ```
 ///
@@ -107,6 +114,9 @@ pub struct ServeConfig {
     pub oneaccess_previous_secret: Option<PathBuf>,
     pub oneaccess_replay_window_secs: Option<u64>,
     pub max_body_bytes: Option<usize>,
+    /// `KNOX_SUBSCRIPTION_IDS`; unset: the samples' with the embedded certificate, none
+    /// (quarantine) with a configured one.
+    pub knox_subscription_ids: Option<Vec<String>>,
 }
 
 /// Key material in the form the pipeline reads it, checked before the server starts.
@@ -257,10 +267,16 @@ impl App {
             "max_body_bytes": max_body,
             "oneaccess_replay_window_secs": replay_window,
         });
+        let subscriptions = match (&config.knox_subscription_ids, &config.knox_certificate) {
+            (Some(ids), _) => ids.clone(),
+            (None, None) => test_keys::sample_knox_subscriptions(),
+            (None, Some(_)) => Vec::new(),
+        };
         let knox = KnoxHandler::new(
             common("knox"),
             CertificateCache::new(store.clone(), KNOX_CERT_KEY, None),
-        );
+        )
+        .allow_subscriptions(subscriptions);
         let certificates = knox.certificates().clone();
         let replay_window = Duration::from_secs(replay_window);
         // Tenants are files, read on every request: no cache to wait out after an edit.

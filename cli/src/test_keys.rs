@@ -20,6 +20,14 @@ pub const SCALEFUSION_SECRET_FILE: &str = "scalefusion-secret.json";
 pub const ONEACCESS_ENCRYPTED_FILE: &str = "oneaccess-encrypted.json";
 pub const ONEACCESS_PLAIN_FILE: &str = "oneaccess-plain.json";
 
+/// The Knox subscriptions of the samples under `events/knox/`: what `hookwarden serve` lists
+/// while it verifies with the embedded test certificate.
+pub fn sample_knox_subscriptions() -> Vec<String> {
+    (123_456_789_123_u64..=123_456_789_147)
+        .map(|id| id.to_string())
+        .collect()
+}
+
 pub const KNOX_KEY_PEM: &str = include_str!("../../events/test-keys/knox-test-key.pem");
 pub const KNOX_CERT_PEM: &str = include_str!("../../events/test-keys/knox-test-cert.pem");
 pub const SCALEFUSION_SECRET_JSON: &str =

@@ -165,7 +165,10 @@ fn oneaccess_id(body: &str, config: &oneaccess::Config) -> String {
         &text("eventType"),
         &text("data"),
     );
-    let key = config.signature_key.as_ref().expect("the test config signs");
+    let key = config
+        .signature_key
+        .as_ref()
+        .expect("the test config signs");
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
     mac.update(&signed);
     hex::encode(mac.finalize().into_bytes())

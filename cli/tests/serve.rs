@@ -39,11 +39,14 @@ impl Server {
     }
 
     /// Stored event objects for `provider`: everything under its directory except the
-    /// dedupe state.
+    /// dedupe state and the quarantine.
     fn stored(&self, provider: &str) -> Vec<PathBuf> {
         files_under(&self.data.join(provider))
             .into_iter()
-            .filter(|p| !p.components().any(|c| c.as_os_str() == "_state"))
+            .filter(|p| {
+                !p.components()
+                    .any(|c| c.as_os_str() == "_state" || c.as_os_str() == "_quarantine")
+            })
             .collect()
     }
 
@@ -354,4 +357,83 @@ fn a_bad_config_file_stops_serve_with_one_line() {
         ]);
         assert_exit(&output, 2);
     }
+}
+
+/// R2 end to end: with no Knox subscription listed, `serve` keeps authentic callbacks under
+/// `knox/_quarantine/` (one file per signed content) and delivers nothing; once the
+/// subscription is listed, `hookwarden admit` re-sends them, the receiver verifies them again
+/// and stores and publishes each once, however often it is admitted; an unlisted one stays
+/// refused.
+#[test]
+fn quarantined_knox_callbacks_are_admitted_once_their_subscription_is_listed() {
+    let data = tempfile::tempdir().unwrap();
+    let config_dir = tempfile::tempdir().unwrap();
+    let config = |name: &str, ids: &[&str]| {
+        let path = config_dir.path().join(name);
+        let text = serde_json::json!({ "knox_subscription_ids": ids }).to_string();
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let onboarding = config("onboarding.json", &[]);
+    let listed = config("listed.json", &["123456789126"]);
+    let quarantine = data.path().join("knox").join("_quarantine");
+
+    let server = Server::start(data.path(), &["--config", onboarding.to_str().unwrap()]);
+    let retried = server.send("knox", "knox/KAI_BATTERY_STATUS.json", &["--times", "2"]);
+    assert_exit(&retried, 0);
+    assert_eq!(stdout(&retried).matches("\"quarantined\"").count(), 2);
+    assert_exit(&server.send("knox", "knox/KG_DEVICE_LOCKED.json", &[]), 0);
+    assert!(
+        server.stored("knox").is_empty(),
+        "{:?}",
+        server.stored("knox")
+    );
+    assert_eq!(server.bus_events(), 0);
+    assert_eq!(
+        files_under(&quarantine).len(),
+        2,
+        "one file per signed content"
+    );
+    let url = server.url("/knox");
+    // Still unlisted: the receiver quarantines it again, so nothing is admitted.
+    let early = hookwarden(["admit", "--to", &url, quarantine.to_str().unwrap()]);
+    assert_exit(&early, 1);
+    drop(server);
+
+    let server = Server::start(data.path(), &["--config", listed.to_str().unwrap()]);
+    let url = server.url("/knox");
+    for round in 0..2 {
+        let admit = hookwarden(["admit", "--to", &url, quarantine.to_str().unwrap()]);
+        // KG_DEVICE_LOCKED's subscription (123456789146) is not listed: refused, kept.
+        assert_exit(&admit, 1);
+        let out = stdout(&admit);
+        let expected = if round == 0 {
+            " stored "
+        } else {
+            " duplicate "
+        };
+        assert_eq!(out.matches(expected).count(), 1, "{out}");
+        assert_eq!(
+            out.matches("not admitted (answered 403").count(),
+            1,
+            "{out}"
+        );
+        assert_eq!(server.stored("knox").len(), 1, "stored once");
+        assert_eq!(server.bus_events(), 1, "published once");
+    }
+    let envelope: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&server.stored("knox")[0]).unwrap()).unwrap();
+    assert_eq!(envelope["event_type"], "KAI_BATTERY_STATUS");
+
+    // --remove deletes what was admitted and keeps the refused one.
+    let admit = hookwarden([
+        "admit",
+        "--remove",
+        "--to",
+        &url,
+        quarantine.to_str().unwrap(),
+    ]);
+    assert_exit(&admit, 1);
+    assert_eq!(files_under(&quarantine).len(), 1);
+    assert_eq!(server.stored("knox").len(), 1);
 }

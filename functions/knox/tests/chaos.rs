@@ -239,6 +239,7 @@ async fn exactly_once_under_faults_and_sigkill() {
         ("HOOKWARDEN_EVENT_BUS", BUS),
         ("HOOKWARDEN_DEPENDENCY_TIMEOUT_MS", DEPENDENCY_TIMEOUT_MS),
         ("KNOX_CERT_KEY", CERT_KEY),
+        ("KNOX_SUBSCRIPTION_IDS", "123456789123"),
     ];
     let api = Arc::new(RuntimeApi::start().await);
     let processes: Arc<Mutex<Vec<FunctionProcess>>> = Arc::new(Mutex::new(

@@ -79,6 +79,7 @@ impl Function {
             ("HOOKWARDEN_DEPENDENCY_TIMEOUT_MS", timeout.as_str()),
             ("HOOKWARDEN_MAX_BODY_BYTES", "8192"),
             ("KNOX_CERT_KEY", cert_key),
+            ("KNOX_SUBSCRIPTION_IDS", "123456789123"),
         ];
         all.extend_from_slice(env);
         let process = api.spawn_function(BINARY, &all);
@@ -1157,6 +1158,7 @@ async fn load_through_the_runtime_api() {
         ("HOOKWARDEN_BUCKET", BUCKET),
         ("HOOKWARDEN_DEPENDENCY_TIMEOUT_MS", "10000"),
         ("KNOX_CERT_KEY", CERT_KEY),
+        ("KNOX_SUBSCRIPTION_IDS", "123456789123"),
     ];
     let processes: Vec<FunctionProcess> = (0..PROCESSES)
         .map(|_| api.spawn_function(BINARY, &env))

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use hookwarden_testkit::deployment::{Deployment, BUCKET, BUS, INVOKE_TIMEOUT};
+use hookwarden_testkit::deployment::{event_key, Deployment, BUCKET, BUS, INVOKE_TIMEOUT};
 use hookwarden_testkit::history;
 use hookwarden_testkit::log_audit::sample_needles;
 use hookwarden_testkit::samples::{body_of, samples, test_key, with_request};
@@ -24,10 +24,20 @@ async fn deploy_with(sink: &str, with_certificate: bool, env: &[(&str, &str)]) -
         put_certificate(&deployment).await;
     }
     let mut all = vec![("KNOX_CERT_KEY", CERT_KEY)];
+    if !env.iter().any(|(name, _)| *name == "KNOX_SUBSCRIPTION_IDS") {
+        all.push(("KNOX_SUBSCRIPTION_IDS", SAMPLE_SUBSCRIPTIONS));
+    }
     all.extend_from_slice(env);
     deployment.start(Some(sink), &all);
     deployment
 }
+
+/// The subscriptions of the samples under `events/knox/` (and of the test bodies here).
+const SAMPLE_SUBSCRIPTIONS: &str = "123456789123,123456789124,123456789125,123456789126,\
+    123456789127,123456789128,123456789129,123456789130,123456789131,123456789132,\
+    123456789133,123456789134,123456789135,123456789136,123456789137,123456789138,\
+    123456789139,123456789140,123456789141,123456789142,123456789143,123456789144,\
+    123456789145,123456789146,123456789147";
 
 /// A Knox Guard callback for device `device` of `subscription`.
 fn guard_body(subscription: &str, event: &str, device: &str) -> Vec<u8> {
@@ -113,6 +123,35 @@ async fn every_sample_is_stored_once_and_published() {
     deployment.assert_logs_clean(&sample_needles("knox"));
 }
 
+/// R2: the default (no `KNOX_SUBSCRIPTION_IDS`) delivers nothing: an authentic callback is
+/// kept under `knox/_quarantine/`, answered 200 once there, counted by the `Quarantined`
+/// metric, and neither stored as an event nor published.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_subscription_list_callbacks_are_quarantined_not_delivered() {
+    let deployment = deploy_with("s3,eventbridge", true, &[("KNOX_SUBSCRIPTION_IDS", "")]).await;
+    let capture = deployment.moto.capture_events(BUS).await;
+    let body = guard_body("566797f70f280325c20ff234", "KG_DEVICE_LOCKED", "d-1");
+    for trace in ["t-1", "t-2"] {
+        let (status, reply) = deployment.invoke(signed(&body, trace, false)).await;
+        assert_eq!(
+            (status, reply["status"].as_str()),
+            (200, Some("quarantined")),
+            "{reply}"
+        );
+    }
+    assert!(deployment.events("knox").await.is_empty());
+    let id = id_of(&body);
+    let kept = deployment.moto.list_keys(BUCKET, "knox/_quarantine/").await;
+    assert_eq!(kept, [format!("knox/_quarantine/{}/{id}.json", &id[..2])]);
+    assert!(
+        capture.receive(1, Duration::from_secs(2)).await.is_empty(),
+        "nothing published"
+    );
+    let logs = deployment.logs();
+    assert!(logs.contains("\"outcome\":\"quarantined\""), "{logs}");
+    assert!(logs.contains("\"Quarantined\":1"), "the EMF metric: {logs}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_and_tampered_requests_store_nothing() {
     let deployment = deploy("s3", true).await;
@@ -176,10 +215,11 @@ async fn identity_is_the_signed_content_and_foreign_subscriptions_are_refused() 
         (&unlocked, "KG_DEVICE_UNLOCKED"),
     ] {
         let id = id_of(body);
-        let key = format!("knox/{}/{event}/{id}.json", &id[..2]);
+        let key = event_key("knox", &id);
         assert!(stored.contains(&key), "{key} in {stored:?}");
         let envelope = deployment.envelope(&key).await;
         assert_eq!(envelope["content_sha256"], id);
+        assert_eq!(envelope["event_type"], event);
         assert_eq!(envelope["unsigned"]["trace_id"], "bulk-op-1");
         assert_eq!(envelope["unsigned"]["nonce"], "nonce-1");
     }
@@ -351,6 +391,7 @@ async fn a_downloaded_certificate_is_stored_only_when_its_key_is_pinned() {
         Some("s3"),
         &[
             ("KNOX_CERT_KEY", CERT_KEY),
+            ("KNOX_SUBSCRIPTION_IDS", SAMPLE_SUBSCRIPTIONS),
             ("KNOX_API_SECRET_ID", "knox/api"),
             ("KNOX_CERT_SPKI_SHA256", samsung),
         ],
@@ -379,6 +420,7 @@ async fn a_downloaded_certificate_is_stored_only_when_its_key_is_pinned() {
         Some("s3"),
         &[
             ("KNOX_CERT_KEY", CERT_KEY),
+            ("KNOX_SUBSCRIPTION_IDS", SAMPLE_SUBSCRIPTIONS),
             ("KNOX_API_SECRET_ID", "knox/api"),
             ("KNOX_CERT_SPKI_SHA256", &pins),
         ],
@@ -410,6 +452,7 @@ async fn a_download_without_a_pin_fails_the_cold_start() {
         Some("s3"),
         &[
             ("KNOX_CERT_KEY", CERT_KEY),
+            ("KNOX_SUBSCRIPTION_IDS", SAMPLE_SUBSCRIPTIONS),
             ("KNOX_API_SECRET_ID", "knox/api"),
         ],
     );
@@ -470,6 +513,7 @@ async fn the_largest_body_fits_in_a_128_mb_function() {
         Some("s3"),
         &[
             ("KNOX_CERT_KEY", CERT_KEY),
+            ("KNOX_SUBSCRIPTION_IDS", SAMPLE_SUBSCRIPTIONS),
             ("HOOKWARDEN_MAX_BODY_BYTES", limit.as_str()),
         ],
     );

@@ -7,10 +7,10 @@
 //!   `ThrottlingException` above it.
 //!
 //! The same burst — one event type, as a fleet-wide KAI report or a bulk operation sends —
-//! runs against two partition maps of the same bucket: today's layout as it was before this
-//! round (`knox/{event type}/{date}/…`, so the burst shares one partition, and the publish
-//! markers another), and the sharded layout (`knox/{shard}/{event type}/…`, the id's first two
-//! hex digits leading, so the burst spreads over 256 key ranges S3 can split apart). The
+//! runs against two partition maps of the same bucket: the unsharded layout
+//! (`knox/{event type}/{date}/…`, so the burst shares one partition, and the publish markers
+//! another), and the sharded layout (`knox/{shard}/{id}.json`, the id's first two hex digits
+//! leading, so the burst spreads over 256 key ranges S3 can split apart). The
 //! proxy maps each PUT the function sends to the partition the layout puts it in. S3 is
 //! assumed to have partitioned the sharded keyspace at the shard (what it does under
 //! sustained load; for a known burst on a new bucket, ask AWS to pre-partition).
@@ -37,6 +37,8 @@ use serde_json::Value;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_knox-webhook");
 const CERT_KEY: &str = "knox/_certificate/knox.pem";
+/// The one event type of the burst.
+const BURST_EVENT_TYPE: &str = "KAI_BATTERY_STATUS";
 
 /// Real quota ÷ simulated quota.
 const SCALE: u32 = 100;
@@ -57,18 +59,19 @@ const TIME_LIMIT: Duration = Duration::from_secs(240);
 enum Layout {
     /// `knox/{event type}/{yyyy}/{mm}/{dd}/{id}.json`, `knox/_state/{kind}/{id}`.
     Today,
-    /// `knox/{shard}/{event type}/{id}.json`, `knox/_state/{shard}/{kind}/{id}`.
+    /// `knox/{shard}/{id}.json`, `knox/_state/{shard}/{kind}/{id}`.
     Sharded,
 }
 
 /// The partition a PUT's key falls in under `layout`, from the key the function writes (the
-/// sharded one): `/{bucket}/knox/{shard}/{type}/{id}.json` or
-/// `/{bucket}/knox/_state/{shard}/{kind}/{id}`.
+/// sharded one): `/{bucket}/knox/{shard}/{id}.json` or
+/// `/{bucket}/knox/_state/{shard}/{kind}/{id}`. The burst is one event type, so under the
+/// unsharded layout every envelope falls in that type's one partition.
 fn partition(layout: Layout, path: &str) -> String {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match (layout, segments.as_slice()) {
         (Layout::Today, [_, prefix, "_state", _, kind, _]) => format!("{prefix}/_state/{kind}"),
-        (Layout::Today, [_, prefix, _, event_type, _]) => format!("{prefix}/{event_type}"),
+        (Layout::Today, [_, prefix, _, _]) => format!("{prefix}/{BURST_EVENT_TYPE}"),
         (Layout::Sharded, [_, prefix, "_state", shard, ..]) => format!("{prefix}/_state/{shard}"),
         (Layout::Sharded, [_, prefix, shard, ..]) => format!("{prefix}/{shard}"),
         _ => path.to_string(),
@@ -118,7 +121,7 @@ fn policy(layout: Layout, started: Instant) -> proxy::Policy {
 
 fn knox_body(n: usize) -> Vec<u8> {
     format!(
-        r#"{{"subscriptionId":"123456789123","event":"KAI_BATTERY_STATUS","payload":{{"imei":"35693803{n:07}","batteryLevel":{}}}}}"#,
+        r#"{{"subscriptionId":"123456789123","event":"{BURST_EVENT_TYPE}","payload":{{"imei":"35693803{n:07}","batteryLevel":{}}}}}"#,
         n % 100
     )
     .into_bytes()
@@ -150,6 +153,7 @@ async fn burst(layout: Layout, events: &[(usize, Value)]) -> Report {
         ("HOOKWARDEN_EVENT_BUS", BUS),
         ("HOOKWARDEN_DEPENDENCY_TIMEOUT_MS", DEPENDENCY_TIMEOUT_MS),
         ("KNOX_CERT_KEY", CERT_KEY),
+        ("KNOX_SUBSCRIPTION_IDS", "123456789123"),
     ];
     let api = Arc::new(RuntimeApi::start().await);
     let processes: Vec<FunctionProcess> = (0..PROCESSES)

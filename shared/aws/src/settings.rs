@@ -17,7 +17,8 @@
 //! | `KNOX_CERT_KEY` | Knox only, required: object key of that certificate (PEM or DER). |
 //! | `KNOX_API_SECRET_ID` | Knox only, optional: Secrets Manager secret with Knox API credentials; when set, a missing or expired certificate is downloaded and written back to `KNOX_CERT_KEY`. Needs `KNOX_CERT_SPKI_SHA256`. |
 //! | `KNOX_CERT_SPKI_SHA256` | Knox only: comma-separated SHA-256 digests (64 hex digits each) of the public keys (DER SubjectPublicKeyInfo) the certificate may carry; several during a key rotation. Set: a certificate with another key is never used, whether stored or downloaded, and one with a pinned key verifies even outside its validity period. Unset: the stored certificate is trusted as installed, only inside its validity period, and no download is accepted — so it is required with `KNOX_API_SECRET_ID`. Samsung's key: `c7bd4723b0358695a301338180fc0d296aeb4973c3c1d88dd7ef197dfdd23527` (the template's default). |
-//! | `KNOX_SUBSCRIPTION_IDS` | Knox only, optional: comma-separated Knox subscription ids this deployment serves; a validly signed callback whose `subscriptionId` is not listed gets 403 and nothing is stored. Unset: every subscription is accepted — and since Samsung signs every customer's callbacks with one key, that includes other Knox customers'. |
+//! | `KNOX_SUBSCRIPTION_IDS` | Knox only: comma-separated Knox subscription ids this deployment serves; a validly signed callback whose `subscriptionId` is not listed gets 403 and nothing is stored. Unset (onboarding: the ids exist only once the callback URL does): nothing is delivered; every verified callback is quarantined under `{prefix}/_quarantine/`, answered 200, and admitted once its subscription is listed (docs/guides/knox-onboarding.md). Samsung signs every customer's callbacks with one key, so no list can mean "accept all". |
+//! | `KNOX_QUARANTINE_PER_MINUTE` | Knox only: new quarantine objects one execution environment writes a minute; beyond it a callback to quarantine gets 503 (Knox retries later). Default 60; between 1 and 10000. |
 //! | `SCALEFUSION_SECRET_ID` | Scalefusion only, required: Secrets Manager secret holding the webhook signing secret. |
 //! | `ONEACCESS_SECRET_ID` | OneAccess only, required: Secrets Manager secret holding the callback signing/encryption settings. |
 //! | `ONEACCESS_REPLAY_WINDOW_SECS` | OneAccess only: how far a callback timestamp may be from now. Default 300; between 1 and 3600. |
@@ -67,8 +68,10 @@ pub enum ProviderSettings {
         api_secret_id: Option<String>,
         /// `KNOX_CERT_SPKI_SHA256`; empty: no pin (and then no API secret).
         cert_spki_sha256: Vec<SpkiPin>,
-        /// Empty: every subscription is accepted.
+        /// Empty: every verified callback is quarantined, none delivered.
         subscription_ids: Vec<String>,
+        /// `KNOX_QUARANTINE_PER_MINUTE`.
+        quarantine_per_minute: u32,
     },
     Scalefusion {
         secret_id: String,
@@ -186,6 +189,12 @@ impl Settings {
                     .map(|text| parse_subscription_ids(&text))
                     .transpose()?
                     .unwrap_or_default(),
+                quarantine_per_minute: number(
+                    var("KNOX_QUARANTINE_PER_MINUTE"),
+                    "KNOX_QUARANTINE_PER_MINUTE",
+                    hookwarden_pipeline::quarantine::DEFAULT_PER_MINUTE.into(),
+                    1..=10_000,
+                )? as u32,
             },
             "scalefusion" => ProviderSettings::Scalefusion {
                 secret_id: required("SCALEFUSION_SECRET_ID")?,
@@ -491,6 +500,7 @@ mod tests {
                 api_secret_id: Some("knox-api".into()),
                 cert_spki_sha256: vec![SpkiPin::from_hex(SAMSUNG_KNOX_SPKI_SHA256).unwrap()],
                 subscription_ids: vec!["123456789123".into(), "566797f70f280325c20ff234".into()],
+                quarantine_per_minute: 60,
             }
         );
         for typo in ["a,,b", "a,", "a,\u{7}"] {

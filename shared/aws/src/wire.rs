@@ -92,6 +92,7 @@ pub fn knox(settings: &Settings, clients: &Clients) -> KnoxHandler {
         api_secret_id,
         cert_spki_sha256,
         subscription_ids,
+        quarantine_per_minute,
     } = &settings.provider_settings
     else {
         wrong_provider(settings, "knox")
@@ -114,6 +115,7 @@ pub fn knox(settings: &Settings, clients: &Clients) -> KnoxHandler {
         CertificateCache::new(store, cert_key, fetcher).pin_keys(cert_spki_sha256.iter().copied()),
     )
     .allow_subscriptions(subscription_ids.iter().cloned())
+    .quarantine_per_minute(*quarantine_per_minute)
 }
 
 /// `handler` for the bare path, and with `HOOKWARDEN_TENANT_SECRET_PREFIX` set, tenants at

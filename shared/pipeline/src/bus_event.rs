@@ -2,6 +2,10 @@
 //! `hookwarden replay` both build their entries here, so a replay publishes exactly what the
 //! function would: the same Source, DetailType and detail, and the same claim check when the
 //! detail is too large for the bus.
+//!
+//! `Source` is `hookwarden.<provider>` for the function's own events and
+//! `hookwarden.<provider>.tenant` for a tenant's ([`bus_source`]): a rule written for the
+//! operator's own events (`"source": ["hookwarden.knox"]`) never receives a tenant's.
 
 use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
@@ -129,7 +133,10 @@ pub fn bus_entry(
     stored: bool,
     replay: Option<Replay<'_>>,
 ) -> Result<BusPlan, EnvelopeError> {
-    let source = bus_source(&envelope.required("provider")?);
+    let source = bus_source(
+        &envelope.required("provider")?,
+        envelope.string("tenant").is_some(),
+    );
     let detail_type = bus_detail_type(&envelope.required("event_type")?).to_string();
     let mut detail = envelope.clone();
     if stored {
@@ -161,9 +168,13 @@ pub fn bus_entry(
     })
 }
 
-/// The bus Source of a provider's events.
-pub fn bus_source(provider: &str) -> String {
-    format!("hookwarden.{provider}")
+/// The bus Source of a provider's events: `hookwarden.<provider>`, or
+/// `hookwarden.<provider>.tenant` when they came for a tenant.
+pub fn bus_source(provider: &str, for_tenant: bool) -> String {
+    match for_tenant {
+        true => format!("hookwarden.{provider}.tenant"),
+        false => format!("hookwarden.{provider}"),
+    }
 }
 
 /// AWS's entry-size formula: 14 bytes for `Time`, plus the UTF-8 bytes of Source,
@@ -266,5 +277,21 @@ mod tests {
             bus_entry(&fields, AT, false, None),
             Err(EnvelopeError::MissingField("event_type"))
         ));
+    }
+
+    #[test]
+    fn a_tenants_event_has_its_own_source() {
+        let own = EnvelopeFields::parse(ENVELOPE.as_bytes()).unwrap();
+        let own = bus_entry(&own, AT, false, None).unwrap().entry;
+        assert_eq!(own.source, "hookwarden.knox");
+        let tenant = ENVELOPE.replace(
+            r#""provider":"knox","#,
+            r#""provider":"knox","tenant":"acme","#,
+        );
+        let tenant = EnvelopeFields::parse(tenant.as_bytes()).unwrap();
+        let entry = bus_entry(&tenant, AT, false, None).unwrap().entry;
+        assert_eq!(entry.source, "hookwarden.knox.tenant");
+        let detail: serde_json::Value = serde_json::from_str(&entry.detail).unwrap();
+        assert_eq!(detail["tenant"], "acme");
     }
 }

@@ -7,10 +7,13 @@
 //! provider signed differently never share one.
 //!
 //! Layout under the function's prefix (`{shard}` is the id's first two hex digits, so a
-//! fleet-wide burst of one event type spreads over 256 key ranges S3 can partition apart):
-//! - `{prefix}/{shard}/{event type}/{id}.json` — the envelope, written once with
-//!   `If-None-Match: *`. With the S3 sink this one conditional write is the whole first
-//!   delivery; a 412 means the same signed content was stored before.
+//! fleet-wide burst spreads over 256 key ranges S3 can partition apart):
+//! - `{prefix}/{shard}/{id}.json` — the envelope, written once with `If-None-Match: *`.
+//!   With the S3 sink this one conditional write is the whole first delivery; a 412 means
+//!   the same signed content was stored before. The key holds nothing derived from the
+//!   content (no event type): a derivation a later release changes must never move an
+//!   event to a second key, so two deliveries of one signed content meet on one object
+//!   whatever release handles each.
 //! - `{prefix}/_state/{shard}/claimed/{id}` — EventBridge-only sink: the empty conditional
 //!   write that dedupes, in place of the envelope the user chose not to keep.
 //! - `{prefix}/_state/{shard}/published/{id}` — written after PutEvents succeeded. A
@@ -24,7 +27,6 @@ use std::sync::Arc;
 
 use crate::bus_event::{bus_entry, EnvelopeFields, StoredAt};
 use crate::envelope::VerifiedEvent;
-use crate::ids::event_type_segment;
 use crate::ports::{DependencyError, EventBus, ObjectStore, PutOutcome};
 
 /// Where verified events go.
@@ -104,13 +106,7 @@ impl Delivery {
 
     /// Where the envelope of `event` is (or would be) stored.
     pub fn event_key(&self, event: &VerifiedEvent) -> String {
-        format!(
-            "{}/{}/{}/{}.json",
-            self.prefix,
-            shard(&event.id),
-            event_type_segment(&event.event_type),
-            event.id
-        )
+        event_key(&self.prefix, &event.id)
     }
 
     pub async fn deliver(&self, event: &VerifiedEvent) -> Result<Delivered, DependencyError> {
@@ -176,8 +172,14 @@ impl Delivery {
     }
 }
 
+/// The key of the envelope with `id` under `prefix` (a tenant's prefix ends in
+/// `tenant=<name>`): `{prefix}/{shard}/{id}.json`.
+pub fn event_key(prefix: &str, id: &str) -> String {
+    format!("{prefix}/{}/{id}.json", shard(id))
+}
+
 /// The key range an event's objects fall in: the first two hex digits of its id.
-fn shard(id: &str) -> &str {
+pub(crate) fn shard(id: &str) -> &str {
     id.get(..2).unwrap_or(id)
 }
 
@@ -285,7 +287,7 @@ mod tests {
 
     fn key_of(body: &str) -> String {
         let id = sha256_hex(body.as_bytes());
-        format!("sf/{}/device.enrolled/{id}.json", &id[..2])
+        format!("sf/{}/{id}.json", &id[..2])
     }
 
     #[tokio::test]
@@ -306,6 +308,71 @@ mod tests {
         assert_eq!(
             stored["unsigned"]["trace_id"], "t-1",
             "the first delivery's"
+        );
+    }
+
+    /// R7: the key holds nothing a release derives from the content, so a delivery handled
+    /// by a release that derives another event type meets the first on one object.
+    #[tokio::test]
+    async fn one_signed_content_is_one_object_whatever_event_type_a_release_derives() {
+        for (store_events, with_bus) in [(true, false), (false, true), (true, true)] {
+            let s = setup();
+            let delivery = s.delivery(store_events, with_bus);
+            let body = "{\"type\":\"device.enrolled\"}";
+            let first = event("t-1", 0, body);
+            let mut later_release = event("t-1", 0, body);
+            later_release.event_type = "device_enrolled (renamed)".into();
+            assert!(matches!(
+                delivery.deliver(&first).await.unwrap(),
+                Delivered::Stored { .. }
+            ));
+            assert_eq!(
+                delivery.deliver(&later_release).await.unwrap(),
+                Delivered::Duplicate { key: key_of(body) },
+                "store_events={store_events} bus={with_bus}"
+            );
+            let events: Vec<String> = s
+                .stored()
+                .into_iter()
+                .filter(|k| !k.contains("_state"))
+                .collect();
+            assert_eq!(events.len(), usize::from(store_events), "{events:?}");
+            if with_bus {
+                assert_eq!(s.published().len(), 1);
+            }
+        }
+    }
+
+    /// R6: existing rules on `hookwarden.<provider>` never receive a tenant's events.
+    #[tokio::test]
+    async fn a_tenants_bus_events_are_told_apart_from_the_operators_own() {
+        let s = setup();
+        let own = s.delivery(true, true);
+        let tenant = own.for_tenant("acme");
+        own.deliver(&event("t", 0, "{\"own\":1}")).await.unwrap();
+        tenant
+            .deliver(&event("t", 0, "{\"tenant\":1}"))
+            .await
+            .unwrap();
+        let published = s.published();
+        assert_eq!(published.len(), 2);
+        let by_body = |field: &str| {
+            published
+                .iter()
+                .find(|entry| entry["detail"]["body"].get(field).is_some())
+                .unwrap()
+                .clone()
+        };
+        let (own, tenant) = (by_body("own"), by_body("tenant"));
+        assert_eq!(own["source"], "hookwarden.scalefusion");
+        assert_eq!(tenant["source"], "hookwarden.scalefusion.tenant");
+        assert_ne!(own["source"], tenant["source"]);
+        assert!(own["detail"].get("tenant").is_none());
+        assert_eq!(tenant["detail"]["tenant"], "acme");
+        let id = sha256_hex(b"{\"tenant\":1}");
+        assert_eq!(
+            tenant["detail"]["stored_at"]["key"],
+            format!("sf/tenant=acme/{}/{id}.json", &id[..2])
         );
     }
 

@@ -18,12 +18,6 @@ pub fn safe_id(id: &str) -> Option<&str> {
     ok.then_some(id)
 }
 
-/// An event type usable as a key segment; anything else is filed under `unknown` (the
-/// envelope still carries the type as sent).
-pub fn event_type_segment(event_type: &str) -> &str {
-    safe_id(event_type.trim()).unwrap_or("unknown")
-}
-
 /// Lowercase hex SHA-256.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
@@ -42,11 +36,6 @@ mod tests {
         for bad in ["", ".", "..", "../x", "a/b", "a b", "é", &"x".repeat(201)] {
             assert_eq!(safe_id(bad), None, "{bad:?}");
         }
-        assert_eq!(
-            event_type_segment("DELETE_ORGANIZATION "),
-            "DELETE_ORGANIZATION"
-        );
-        assert_eq!(event_type_segment("a/b"), "unknown");
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod local;
 pub mod outcome;
 pub mod ports;
 pub mod providers;
+pub mod quarantine;
 pub mod request;
 pub mod secrets;
 pub mod tenants;

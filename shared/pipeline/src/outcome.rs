@@ -144,6 +144,12 @@ pub enum Outcome {
     SignatureRejected,
     /// Knox: authentic, but for a subscription `KNOX_SUBSCRIPTION_IDS` does not list.
     ForeignSubscription,
+    /// Knox: authentic, but no subscription is listed yet: kept under `_quarantine/`, not
+    /// delivered (answered 200 once durable).
+    Quarantined,
+    /// Knox: would be quarantined, but this environment's quarantine budget is spent
+    /// (answered 503, so Knox retries later).
+    QuarantineFull,
     Replayed,
     Malformed,
     TooLarge,
@@ -166,6 +172,8 @@ impl Outcome {
             Outcome::Handshake => "handshake",
             Outcome::SignatureRejected => "signature_rejected",
             Outcome::ForeignSubscription => "foreign_subscription",
+            Outcome::Quarantined => "quarantined",
+            Outcome::QuarantineFull => "quarantine_full",
             Outcome::Replayed => "replayed",
             Outcome::Malformed => "malformed",
             Outcome::TooLarge => "too_large",
@@ -185,6 +193,9 @@ impl Outcome {
         match self {
             Outcome::SignatureRejected => Some("SignatureRejected"),
             Outcome::Throttled => Some("Throttled"),
+            // Callbacks kept out of the stream: the subscription list is missing (or a
+            // stranger is sending another customer's callbacks).
+            Outcome::Quarantined | Outcome::QuarantineFull => Some("Quarantined"),
             _ => None,
         }
     }

@@ -140,6 +140,7 @@ impl Rig {
     async fn knox(&self, now: i64) -> KnoxHandler {
         let certificates = CertificateCache::new(self.store.clone(), CERT_KEY, None);
         KnoxHandler::new(self.common("knox", now), certificates)
+            .allow_subscriptions(["123456789123".to_string()])
     }
 
     /// Every file under the data directory with its bytes.

@@ -10,6 +10,7 @@ use hookwarden_pipeline::clock::Clock;
 use hookwarden_pipeline::delivery::Delivery;
 use hookwarden_pipeline::local::{files_under, DirStore, FileBus, StaticSecret};
 use hookwarden_pipeline::ports::ObjectStore;
+use hookwarden_pipeline::quarantine::QuarantinedRequest;
 use hookwarden_pipeline::secrets::SecretCache;
 use hookwarden_pipeline::{
     Common, Handler, Inbound, KnoxHandler, OneAccessHandler, ScalefusionHandler,
@@ -86,8 +87,26 @@ impl Rig {
                 .await
                 .unwrap();
         }
+        self.knox_unlisted(now)
+            .allow_subscriptions([KNOX_SUBSCRIPTION.to_string()])
+    }
+
+    /// A Knox handler with no subscription listed (the onboarding default).
+    fn knox_unlisted(&self, now: i64) -> KnoxHandler {
         let certs = CertificateCache::new(self.store.clone(), CERT_KEY, None);
         KnoxHandler::new(self.common("knox", now), certs)
+    }
+
+    /// The objects under `knox/_quarantine/`.
+    fn quarantined(&self) -> Vec<QuarantinedRequest> {
+        files(&self.root.join("store"))
+            .into_iter()
+            .filter(|f| f.starts_with("knox/_quarantine/"))
+            .map(|f| {
+                serde_json::from_slice(&std::fs::read(self.root.join("store").join(f)).unwrap())
+                    .unwrap()
+            })
+            .collect()
     }
 }
 
@@ -115,6 +134,7 @@ fn post(headers: &[(&str, &str)], body: &[u8]) -> Inbound {
     }
 }
 
+const KNOX_SUBSCRIPTION: &str = "123456789123";
 const KNOX_BODY: &[u8] = br#"{"subscriptionId":"123456789123","event":"KAI_BATTERY_STATUS","payload":{"imei":"123456789","batteryLevel":85,"ratio":1.10}}"#;
 
 fn knox_signature(body: &[u8]) -> String {
@@ -267,6 +287,81 @@ async fn knox_subscription_allowlist_refuses_foreign_subscriptions() {
     // A forgery is still a 401, whatever subscription it names.
     let forged = post(&[("x-wsm-signature", &knox_signature(ours))], foreign);
     assert_eq!(handler.handle(forged).await.status, 401);
+}
+
+/// R2: with no subscription listed, an authentic callback (any Knox customer's) never reaches
+/// the stream: it is kept under `knox/_quarantine/`, once per signed content and within a
+/// budget, and once its subscription is listed, re-sending the kept request stores it once.
+#[tokio::test]
+async fn knox_without_a_subscription_list_quarantines_and_never_delivers() {
+    let rig = Rig::new();
+    rig.knox(NOW, true).await;
+    let onboarding = rig.knox_unlisted(NOW).quarantine_per_minute(3);
+    let stranger = br#"{"subscriptionId":"566797f70f280325c20ff234","event":"KG_DEVICE_LOCKED"}"#;
+    async fn send(handler: &KnoxHandler, body: &[u8], trace: &str) -> hookwarden_pipeline::Reply {
+        let request = post(
+            &[
+                ("x-wsm-signature", &knox_signature(body)),
+                ("x-wsm-traceid", trace),
+                ("content-type", "application/json"),
+            ],
+            body,
+        );
+        handler.handle(request).await
+    }
+    for (body, trace) in [
+        (KNOX_BODY, "t-1"),
+        (KNOX_BODY, "t-2"),
+        (&stranger[..], "t-3"),
+    ] {
+        let reply = send(&onboarding, body, trace).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        assert!(reply.body.contains("\"quarantined\""), "{}", reply.body);
+    }
+    assert_eq!(
+        rig.counts(),
+        (0, 0),
+        "nothing stored as an event, nothing published"
+    );
+    let kept = rig.quarantined();
+    assert_eq!(kept.len(), 2, "one object per signed content");
+    // Over the budget: 503, so Knox retries later; nothing written.
+    let another = br#"{"subscriptionId":"999","event":"KG_DEVICE_LOCKED"}"#;
+    assert_eq!(send(&onboarding, another, "t-4").await.status, 503);
+    assert_eq!(rig.quarantined().len(), 2);
+    // A forgery is never quarantined.
+    let forged = post(&[("x-wsm-signature", &knox_signature(KNOX_BODY))], stranger);
+    assert_eq!(rig.knox_unlisted(NOW).handle(forged).await.status, 401);
+
+    // The kept request is what re-verification needs: the exact bytes and the signature.
+    let ours = kept
+        .iter()
+        .find(|k| k.subscription_id.as_deref() == Some(KNOX_SUBSCRIPTION))
+        .unwrap();
+    assert_eq!(ours.body().unwrap(), KNOX_BODY);
+    assert_eq!(ours.headers["x-wsm-signature"], knox_signature(KNOX_BODY));
+    assert_eq!(ours.event_type.as_deref(), Some("KAI_BATTERY_STATUS"));
+
+    // Listed: re-sending admits it once; the stranger's stays refused.
+    let listed = rig.knox(NOW, true).await;
+    for record in &kept {
+        let headers: Vec<(&str, &str)> = record
+            .headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect();
+        let body = record.body().unwrap();
+        let first = listed.handle(post(&headers, &body)).await;
+        let again = listed.handle(post(&headers, &body)).await;
+        if record.subscription_id.as_deref() == Some(KNOX_SUBSCRIPTION) {
+            assert!(first.body.contains("\"stored\""), "{}", first.body);
+            assert!(again.body.contains("\"duplicate\""), "{}", again.body);
+        } else {
+            assert_eq!((first.status, again.status), (403, 403));
+        }
+    }
+    assert_eq!(rig.counts(), (1, 1));
+    assert_eq!(rig.envelopes()[0]["id"], ours.id);
 }
 
 #[tokio::test]

@@ -234,9 +234,9 @@ async fn an_unknown_tenant_is_remembered_and_the_cache_is_bounded() {
     assert!(rig.stored().is_empty());
 }
 
-#[tokio::test]
-async fn knox_tenants_share_the_certificate_and_keep_their_own_subscriptions() {
-    let rig = Rig::new();
+/// A Knox handler with the test certificate stored: `/` lists `own` subscriptions (none:
+/// the onboarding quarantine), and each `(tenant, subscriptions)` is a tenant.
+async fn knox_tenants(rig: &Rig, own: &[&str], tenants: &[(&str, &[&str])]) -> Tenants {
     rig.store
         .put(CERT_KEY, KNOX_CERT.as_bytes().to_vec(), "")
         .await
@@ -246,37 +246,54 @@ async fn knox_tenants_share_the_certificate_and_keep_their_own_subscriptions() {
         common.clone(),
         CertificateCache::new(rig.store.clone(), CERT_KEY, None),
     )
-    .allow_subscriptions(["sub-default".to_string()]);
+    .allow_subscriptions(own.iter().map(|id| id.to_string()));
     let directory = Arc::new(LocalTenants::new());
-    let config = |ids: &[&str]| -> Arc<dyn SecretSource> {
-        Arc::new(StaticSecret::new(
-            serde_json::json!({ "subscription_ids": ids }).to_string(),
-        ))
-    };
-    directory.insert("acme", config(&["sub-acme"]));
-    directory.insert("globex", config(&["sub-globex", "sub-globex-2"]));
-    directory.insert("empty", config(&[]));
+    for (tenant, ids) in tenants {
+        let config = serde_json::json!({ "subscription_ids": ids }).to_string();
+        directory.insert(*tenant, Arc::new(StaticSecret::new(config)));
+    }
     let build = tenants::knox(common, default.certificates().clone());
-    let handler = Tenants::new(
+    Tenants::new(
         Arc::new(default),
         directory,
         build,
         Duration::from_secs(300),
-    );
+    )
+}
+
+/// A callback of `subscription`, signed with the test key, sent to `path`.
+async fn send_knox(
+    handler: &Tenants,
+    path: &str,
+    subscription: &str,
+) -> hookwarden_pipeline::Reply {
     let key = RsaSigningKey::from_pkcs8_pem(KNOX_KEY).unwrap();
-    let send = |path: &'static str, subscription: &str| {
-        let body = format!(r#"{{"subscriptionId":"{subscription}","event":"KAI_BATTERY_STATUS"}}"#);
-        let signature = knox::sign(body.as_bytes(), &key).unwrap();
+    let body = format!(r#"{{"subscriptionId":"{subscription}","event":"KAI_BATTERY_STATUS"}}"#);
+    let signature = knox::sign(body.as_bytes(), &key).unwrap();
+    handler
+        .handle_at(
+            path,
+            post(&[("x-wsm-signature", &signature)], body.as_bytes()),
+        )
+        .await
+}
+
+#[tokio::test]
+async fn knox_tenants_share_the_certificate_and_keep_their_own_subscriptions() {
+    let rig = Rig::new();
+    let handler = knox_tenants(
+        &rig,
+        &["sub-default"],
+        &[
+            ("acme", &["sub-acme"]),
+            ("globex", &["sub-globex", "sub-globex-2"]),
+            ("empty", &[]),
+        ],
+    )
+    .await;
+    let send = |path: &'static str, subscription: &'static str| {
         let handler = &handler;
-        async move {
-            handler
-                .handle_at(
-                    path,
-                    post(&[("x-wsm-signature", &signature)], body.as_bytes()),
-                )
-                .await
-                .status
-        }
+        async move { send_knox(handler, path, subscription).await.status }
     };
     assert_eq!(send("/acme", "sub-acme").await, 200);
     assert_eq!(send("/globex", "sub-globex-2").await, 200);
@@ -498,4 +515,32 @@ async fn a_scan_of_random_tenant_names_costs_a_bounded_number_of_reads() {
             (existing.status, &existing.body)
         );
     }
+}
+
+/// R2: with tenants on, the bare path follows the function's own rule: while no subscription
+/// is listed for it, a callback there (a tenant's, or a stranger's) is quarantined, never
+/// stored as the operator's own event nor published.
+#[tokio::test]
+async fn the_bare_path_quarantines_every_subscription_while_none_is_listed() {
+    let rig = Rig::new();
+    let handler = knox_tenants(&rig, &[], &[("acme", &["sub-acme"])]).await;
+    let send =
+        |path: &'static str, subscription: &'static str| send_knox(&handler, path, subscription);
+    for subscription in ["sub-acme", "sub-stranger"] {
+        let reply = send("/", subscription).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        assert!(reply.body.contains("\"quarantined\""), "{}", reply.body);
+    }
+    assert!(rig.stored().is_empty(), "{:?}", rig.stored());
+    assert!(rig.bus().is_empty());
+    let quarantined: Vec<String> = files(&rig.root.join("store"))
+        .into_iter()
+        .filter(|f| f.starts_with("knox/_quarantine/"))
+        .collect();
+    assert_eq!(quarantined.len(), 2, "{quarantined:?}");
+    // The tenant's own path keeps its allowlist: delivered there, refused elsewhere.
+    assert_eq!(send("/acme", "sub-acme").await.status, 200);
+    assert_eq!(send("/acme", "sub-stranger").await.status, 403);
+    assert_eq!(rig.stored().len(), 1);
+    assert_eq!(rig.bus()[0]["source"], "hookwarden.knox.tenant");
 }

@@ -105,13 +105,27 @@ impl Deployment {
     }
 }
 
-/// Keys of the envelopes stored in [`BUCKET`] under `prefix/`: the dedupe state (`_state/`)
-/// and a certificate (`_certificate/`) left out.
+/// Keys of the envelopes stored in [`BUCKET`] under `prefix/`: the dedupe state (`_state/`),
+/// quarantined Knox callbacks (`_quarantine/`) and certificates left out.
 pub async fn event_keys(moto: &MotoServer, prefix: &str) -> Vec<String> {
     let keys = moto.list_keys(BUCKET, &format!("{prefix}/")).await;
     keys.into_iter()
-        .filter(|k| !k.contains("/_state/") && !k.contains("/_certificate/"))
+        .filter(|k| {
+            ![
+                "/_state/",
+                "/_quarantine/",
+                "/_certificate/",
+                "/_certificates/",
+            ]
+            .iter()
+            .any(|folder| k.contains(folder))
+        })
         .collect()
+}
+
+/// The key of the envelope with `id` under `prefix`, as the pipeline writes it.
+pub fn event_key(prefix: &str, id: &str) -> String {
+    hookwarden_pipeline::delivery::event_key(prefix, id)
 }
 
 /// The event id an envelope key ends in (`…/{id}.json`).

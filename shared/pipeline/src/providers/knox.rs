@@ -10,6 +10,7 @@ use crate::certificate::{CertificateCache, CertificateProblem};
 use crate::envelope::{VerifiedBy, VerifiedEvent};
 use crate::ids::safe_id;
 use crate::outcome::{Outcome, Trail};
+use crate::quarantine::{Quarantine, QuarantineError, QuarantinedRequest};
 use crate::request::{Inbound, Reply};
 
 pub const PROVIDER: &str = "knox";
@@ -18,8 +19,10 @@ pub struct KnoxHandler {
     common: Common,
     /// Shared by every tenant: Samsung signs every customer's callbacks with one key.
     certificates: std::sync::Arc<CertificateCache>,
-    /// `KNOX_SUBSCRIPTION_IDS`; empty accepts every subscription.
+    /// `KNOX_SUBSCRIPTION_IDS`; empty: nothing is delivered, every verified callback is
+    /// quarantined until the operator lists their subscriptions.
     subscriptions: BTreeSet<String>,
+    quarantine: Quarantine,
 }
 
 impl KnoxHandler {
@@ -34,6 +37,7 @@ impl KnoxHandler {
             common,
             certificates,
             subscriptions: BTreeSet::new(),
+            quarantine: Quarantine::default(),
         }
     }
 
@@ -45,9 +49,64 @@ impl KnoxHandler {
     /// Accepts only callbacks whose signed `subscriptionId` is one of `ids`. Samsung signs
     /// every customer's callbacks with one key, so without this any Knox customer's signed
     /// callbacks verify here.
+    ///
+    /// With no id listed, a verified callback is never delivered: it is quarantined
+    /// ([`crate::quarantine`]).
     pub fn allow_subscriptions(mut self, ids: impl IntoIterator<Item = String>) -> Self {
         self.subscriptions = ids.into_iter().collect();
         self
+    }
+
+    /// At most `per_minute` new quarantine objects a minute (`KNOX_QUARANTINE_PER_MINUTE`).
+    pub fn quarantine_per_minute(mut self, per_minute: u32) -> Self {
+        self.quarantine = Quarantine::new(per_minute);
+        self
+    }
+
+    /// Keeps a verified callback for a subscription nobody listed, out of the event stream.
+    async fn quarantine(
+        &self,
+        request: &Inbound,
+        signature: &str,
+        verified: &knox::Verified,
+        received_at: String,
+    ) -> Result<(Reply, Outcome), Failure> {
+        let delivery = self.common.delivery()?;
+        let mut headers = std::collections::BTreeMap::new();
+        headers.insert(knox::SIGNATURE_HEADER.to_string(), signature.to_string());
+        for name in [
+            knox::TRACE_ID_HEADER,
+            knox::NONCE_HEADER,
+            http::header::CONTENT_TYPE.as_str(),
+        ] {
+            if let Some(value) = request.metadata_header(name) {
+                headers.insert(name.to_string(), value);
+            }
+        }
+        let kept = QuarantinedRequest {
+            id: verified.content_sha256.clone(),
+            provider: PROVIDER.to_string(),
+            subscription_id: verified.subscription_id.clone(),
+            event_type: verified.event.clone(),
+            received_at,
+            reason: "KNOX_SUBSCRIPTION_IDS lists no subscription".to_string(),
+            headers,
+            body_base64: QuarantinedRequest::encode_body(&request.body),
+        };
+        match self.quarantine.keep(delivery, &kept).await {
+            Ok(key) => {
+                let body = serde_json::json!({ "status": "quarantined", "id": kept.id });
+                tracing::debug!(key, "quarantined");
+                Ok((Reply::json(200, body.to_string()), Outcome::Quarantined))
+            }
+            // 503: Knox retries, and by then the budget has room again.
+            Err(err @ QuarantineError::OverBudget(_)) => Err(Failure::new(
+                Reply::error(503, "temporarily unavailable, retry later"),
+                Outcome::QuarantineFull,
+                err,
+            )),
+            Err(QuarantineError::Dependency(err)) => Err(Failure::from(err)),
+        }
     }
 }
 
@@ -108,18 +167,24 @@ impl Provider for KnoxHandler {
         trail.scheme = Some(verified.form.as_str());
         trail.jose_header = Some(verified.header.to_string());
 
-        if !self.subscriptions.is_empty() {
-            let allowed = verified
-                .subscription_id
-                .as_ref()
-                .is_some_and(|id| self.subscriptions.contains(id));
-            if !allowed {
-                return Err(Failure::new(
-                    Reply::error(403, "subscription not served by this endpoint"),
-                    Outcome::ForeignSubscription,
-                    "subscriptionId not in KNOX_SUBSCRIPTION_IDS",
-                ));
-            }
+        let received_at = now
+            .format(&time::format_description::well_known::Rfc3339)
+            .expect("an OffsetDateTime always formats as RFC 3339");
+        if self.subscriptions.is_empty() {
+            return self
+                .quarantine(request, signature, &verified, received_at)
+                .await;
+        }
+        let allowed = verified
+            .subscription_id
+            .as_ref()
+            .is_some_and(|id| self.subscriptions.contains(id));
+        if !allowed {
+            return Err(Failure::new(
+                Reply::error(403, "subscription not served by this endpoint"),
+                Outcome::ForeignSubscription,
+                "subscriptionId not in KNOX_SUBSCRIPTION_IDS",
+            ));
         }
 
         let delivery = self.common.delivery()?;
