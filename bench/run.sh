@@ -20,6 +20,8 @@
 #   BENCH_CALLGRIND=0      skip the instruction counts (callgrind; about 5 minutes)
 #   BENCH_IDENTITY=0       skip the AWS requests and wall time per event under injected round trips
 #   BENCH_RTT_MS=0,20,50   the injected AWS round trips for that measurement
+#   BENCH_IDENTITY_EVENTS=20  first deliveries (and as many duplicates) per receiver, sink and
+#                          round trip; more for a wall-time comparison finer than ±10 %
 #   BENCH_TENANTS=100      also measure scalefusion and oneaccess with 1 and with this many
 #                          tenants (events sent to /t<n mod N>): the tenant lookup's cost; 0 skips
 #   BENCH_BASELINE=07c0794 the git revision whose functions are measured beside the current
@@ -143,7 +145,8 @@ fi
 
 identity_args=()
 if [ "${BENCH_IDENTITY:-1}" = 1 ]; then
-    identity_args+=(--with-identity --rtt-ms "${BENCH_RTT_MS:-0,20,50}")
+    identity_args+=(--with-identity --rtt-ms "${BENCH_RTT_MS:-0,20,50}"
+        --identity-events "${BENCH_IDENTITY_EVENTS:-20}")
 fi
 
 echo "== measuring the receivers" >&2

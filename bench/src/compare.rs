@@ -27,6 +27,9 @@ const BASELINE: &str = "baseline";
 const REFERENCE: &str = "python-knox";
 const COMPARED: &str = "knox";
 
+/// One figure of a cold start.
+type ColdFigure = fn(&ColdStart) -> f64;
+
 /// Instructions per cold start and per warm event, by receiver name.
 pub type Instructions = BTreeMap<String, (f64, f64)>;
 
@@ -80,7 +83,7 @@ fn cold_median(
     f: &Figures,
     transport: Transport,
     share_mb: Option<u64>,
-    figure: fn(&ColdStart) -> f64,
+    figure: ColdFigure,
 ) -> Option<f64> {
     f.cold(transport, share_mb).map(|s| s.median(figure))
 }
@@ -142,7 +145,7 @@ pub fn markdown(
     }
     if let Some(mb) = share_mb {
         for t in [Transport::Tls, Transport::Http] {
-            let phases: [(&str, fn(&ColdStart) -> f64); 3] = [
+            let phases: [(&str, ColdFigure); 3] = [
                 ("Init", |c| c.init_ms),
                 ("first invocation", |c| c.invocation_ms),
                 ("first response", |c| c.first_response_ms),

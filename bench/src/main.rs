@@ -275,8 +275,8 @@ async fn run(args: Args) -> Result<(), BenchError> {
             receiver.program = script;
         }
     }
-    if args.identity {
-        let timeout = timeout_of(&args);
+    // The AWS requests and wall time per event, over the first transport, printed.
+    let identity_rows = async || -> Result<Vec<identity::Row>, BenchError> {
         let rows = identity::measure(
             &receivers,
             &proxy,
@@ -284,13 +284,17 @@ async fn run(args: Args) -> Result<(), BenchError> {
             BUS,
             &args.rtt_ms,
             args.identity_events,
-            timeout,
+            timeout_of(&args),
         )
         .await?;
         print!(
             "{}",
             identity::markdown(&rows, args.identity_events, transport)
         );
+        Ok(rows)
+    };
+    if args.identity {
+        identity_rows().await?;
         return Ok(());
     }
     let share = if args.no_cpu_share {
@@ -328,23 +332,11 @@ async fn run(args: Args) -> Result<(), BenchError> {
         "{}",
         report::markdown(&figures, &rsa, &machine, &args_summary(&args, share))
     );
-    let mut rows = Vec::new();
-    if args.with_identity {
-        rows = identity::measure(
-            &receivers,
-            &proxy,
-            (&endpoints, transport),
-            BUS,
-            &args.rtt_ms,
-            args.identity_events,
-            timeout_of(&args),
-        )
-        .await?;
-        print!(
-            "{}",
-            identity::markdown(&rows, args.identity_events, transport)
-        );
-    }
+    let rows = if args.with_identity {
+        identity_rows().await?
+    } else {
+        Vec::new()
+    };
     let instructions = match &args.instructions {
         Some(path) => compare::read_instructions(path)?,
         None => Default::default(),
