@@ -7,7 +7,8 @@
 #   RECEIVER: knox, scalefusion, oneaccess or python-knox; FUNCTIONS_DIR holds the binaries.
 # Prints one line: LABEL (default RECEIVER) cold_instructions per_event_instructions
 # AWS is reached over TLS (the test CA), so the cold start includes the handshake and the TLS
-# library's start-up (AWS-LC's jitter entropy, where built in).
+# library's start-up (AWS-LC's jitter entropy, where built in: seconds under valgrind, so each
+# AWS call may take up to a minute here).
 # INSTRUCTIONS_ARGS: more harness arguments, e.g. "--tenants 100".
 # With INSTRUCTIONS_TOP=N, also prints (to stderr) the N functions with the most inclusive
 # instructions in the warm process (INSTRUCTIONS_PROFILE=cold: in a cold start) — where the
@@ -40,6 +41,7 @@ chmod +x "$dir/wrap.sh"
 target/debug/hookwarden-bench --functions "$functions" --python "$python" --only "$receiver" \
     --cold-runs 1 --warmup 0 --events "$events" --rss-events $((events + 1)) \
     --transport tls --no-cpu-share \
+    --env HOOKWARDEN_DEPENDENCY_TIMEOUT_MS=60000 \
     --wrap "$dir/wrap.sh" --timeout-secs 900 ${INSTRUCTIONS_ARGS:-} > /dev/null 2> "$dir/harness.log" ||
     { cat "$dir/harness.log" >&2; exit 1; }
 
