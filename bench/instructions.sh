@@ -3,9 +3,12 @@
 # start to first response) and per warm event. Unlike CPU time these counts do not move with
 # machine load, so they compare receivers (and build profiles) fairly on a busy machine.
 #
-# usage: bench/instructions.sh RECEIVER FUNCTIONS_DIR [EVENTS]
+# usage: bench/instructions.sh RECEIVER FUNCTIONS_DIR [EVENTS [LABEL]]
 #   RECEIVER: knox, scalefusion, oneaccess or python-knox; FUNCTIONS_DIR holds the binaries.
-# Prints one line: RECEIVER cold_instructions per_event_instructions
+# Prints one line: LABEL (default RECEIVER) cold_instructions per_event_instructions
+# AWS is reached over TLS (the test CA), so the cold start includes the handshake and the TLS
+# library's start-up (AWS-LC's jitter entropy, where built in: seconds under valgrind, so each
+# AWS call may take up to a minute here).
 # INSTRUCTIONS_ARGS: more harness arguments, e.g. "--tenants 100".
 # With INSTRUCTIONS_TOP=N, also prints (to stderr) the N functions with the most inclusive
 # instructions in the warm process (INSTRUCTIONS_PROFILE=cold: in a cold start) — where the
@@ -19,6 +22,7 @@ cd "$(dirname "$0")/.."
 receiver=$1
 functions=$2
 events=${3:-200}
+label=${4:-$receiver}
 command -v valgrind >/dev/null || { echo "bench/instructions.sh: needs valgrind" >&2; exit 2; }
 python=$(python3 -c 'import sys; print(sys.executable)')
 
@@ -36,6 +40,8 @@ chmod +x "$dir/wrap.sh"
 
 target/debug/hookwarden-bench --functions "$functions" --python "$python" --only "$receiver" \
     --cold-runs 1 --warmup 0 --events "$events" --rss-events $((events + 1)) \
+    --transport tls --no-cpu-share \
+    --env HOOKWARDEN_DEPENDENCY_TIMEOUT_MS=60000 \
     --wrap "$dir/wrap.sh" --timeout-secs 900 ${INSTRUCTIONS_ARGS:-} > /dev/null 2> "$dir/harness.log" ||
     { cat "$dir/harness.log" >&2; exit 1; }
 
@@ -52,7 +58,7 @@ if [ ${#totals[@]} -lt 3 ]; then
 fi
 cold=${totals[1]}
 warm=${totals[2]}
-echo "$receiver $cold $(( (warm - cold) / events ))"
+echo "$label $cold $(( (warm - cold) / events ))"
 if [ -n "${INSTRUCTIONS_TOP:-}" ]; then
     which=3
     [ "${INSTRUCTIONS_PROFILE:-warm}" = cold ] && which=2

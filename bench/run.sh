@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # hookwarden's benchmark, one command: builds the three functions in release, then measures
 # each — and the Python Knox reference receiver — as Lambda runs them (fresh processes polling
-# a Lambda Runtime API on 127.0.0.1) against moto's S3 and Secrets Manager on 127.0.0.1:
-# cold start, CPU per warm event, peak RSS, binary size; RSA-2048 verification next to
-# `openssl speed rsa2048`; and the criterion benches of hookwarden-verify.
+# a Lambda Runtime API on 127.0.0.1) against moto's S3 and Secrets Manager on 127.0.0.1,
+# reached over TLS (a test CA) and over plain HTTP: cold start (also with the invocation at a
+# memory size's CPU share, where a CPU cgroup can be written), CPU per warm event, peak RSS,
+# binary size, AWS requests and wall time per event; the same for an earlier build of the
+# functions (BENCH_BASELINE) in the same run, side by side, with the goals checked;
+# RSA-2048 verification next to `openssl speed rsa2048`; the criterion benches of
+# hookwarden-verify.
 #
 # Needs: cargo; python3 with moto[server]>=5.2.1, boto3 and cryptography; openssl.
 # Settings (environment):
@@ -16,8 +20,19 @@
 #   BENCH_CALLGRIND=0      skip the instruction counts (callgrind; about 5 minutes)
 #   BENCH_IDENTITY=0       skip the AWS requests and wall time per event under injected round trips
 #   BENCH_RTT_MS=0,20,50   the injected AWS round trips for that measurement
+#   BENCH_IDENTITY_EVENTS=20  first deliveries (and as many duplicates) per receiver, sink and
+#                          round trip; more for a wall-time comparison finer than ±10 %
 #   BENCH_TENANTS=100      also measure scalefusion and oneaccess with 1 and with this many
 #                          tenants (events sent to /t<n mod N>): the tenant lookup's cost; 0 skips
+#   BENCH_BASELINE=07c0794 the git revision whose functions are measured beside the current
+#                          ones (`<function>@baseline`): built in release in a temporary git
+#                          worktree with its own target dir, cached in target/bench-builds/<rev>;
+#                          empty skips
+#   BENCH_NO_JITTER=1      also measure the current functions built with
+#                          AWS_LC_SYS_NO_JITTER_ENTROPY=1 (`<function>@nojitter`; target dir
+#                          target/bench-nojitter)
+#   BENCH_MEMORY_MB=128    the memory size whose CPU share (MB/1769 of a core, a CPU cgroup)
+#                          the first invocation runs at in the second series of cold starts
 # Output: the report on stdout and in bench/out/report.md, figures in bench/out/*.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,8 +55,53 @@ if [ "${BENCH_QUICK:-0}" = 1 ]; then
     cold_runs=3 events=500 rss_events=800
 fi
 
+functions=(-p knox-webhook -p scalefusion-webhook -p oneaccess-webhook)
+binaries=(knox-webhook scalefusion-webhook oneaccess-webhook)
 echo "== building the functions (release profile of the root Cargo.toml)" >&2
-cargo build --release --locked -p knox-webhook -p scalefusion-webhook -p oneaccess-webhook >&2
+cargo build --release --locked "${functions[@]}" >&2
+
+# A fresh target dir starts from the current release build's dependencies, not from nothing.
+seed_target() {
+    if [ ! -d "$1/release" ] && [ -d target/release ]; then
+        mkdir -p "$1"
+        cp -a target/release "$1/release"
+    fi
+}
+
+# `--compare LABEL=DIR` arguments for the harness, one pair per other build.
+compare_args=()
+compare_builds=()
+
+baseline=${BENCH_BASELINE-07c0794}
+if [ -n "$baseline" ]; then
+    rev=$(git rev-parse --verify "$baseline^{commit}")
+    cache=target/bench-builds/$rev
+    if [ ! -x "$cache/knox-webhook" ]; then
+        echo "== building the functions at $baseline ($rev) in a temporary worktree" >&2
+        tree=$(mktemp -d)
+        git worktree add --detach "$tree/src" "$rev" >&2
+        seed_target target/bench-builds/target
+        (cd "$tree/src" && CARGO_TARGET_DIR="$OLDPWD/target/bench-builds/target" \
+            cargo build --release --locked "${functions[@]}") >&2
+        mkdir -p "$cache"
+        for binary in "${binaries[@]}"; do
+            cp target/bench-builds/target/release/"$binary" "$cache/"
+        done
+        git worktree remove --force "$tree/src"
+        rm -rf "$tree"
+    fi
+    compare_args+=(--compare "baseline=$cache")
+    compare_builds+=("baseline=$cache")
+fi
+
+if [ "${BENCH_NO_JITTER:-0}" = 1 ]; then
+    echo "== building the functions with AWS_LC_SYS_NO_JITTER_ENTROPY=1 (target/bench-nojitter)" >&2
+    seed_target target/bench-nojitter
+    AWS_LC_SYS_NO_JITTER_ENTROPY=1 CARGO_TARGET_DIR=target/bench-nojitter \
+        cargo build --release --locked "${functions[@]}" >&2
+    compare_args+=(--compare "nojitter=target/bench-nojitter/release")
+    compare_builds+=("nojitter=target/bench-nojitter/release")
+fi
 # The harness only serves the Runtime API and reads /proc; a dev build reuses the test
 # build's dependencies instead of compiling the AWS SDK a second time in release.
 echo "== building the harness" >&2
@@ -65,23 +125,39 @@ fi
 
 only_args=()
 [ -n "${BENCH_ONLY:-}" ] && only_args+=(--only "$BENCH_ONLY")
+receivers=${BENCH_ONLY:-knox,scalefusion,oneaccess,python-knox}
+
+# Instructions first: the comparison table of the main run shows them.
+instructions_args=()
+if [ "${BENCH_CALLGRIND:-1}" = 1 ] && command -v valgrind >/dev/null; then
+    echo "== counting instructions (callgrind, AWS over TLS)" >&2
+    : > "$out/instructions.txt"
+    for receiver in ${receivers//,/ }; do
+        bash bench/instructions.sh "$receiver" target/release 200 | tee -a "$out/instructions.txt" >&2
+        [ "$receiver" = python-knox ] && continue
+        for build in "${compare_builds[@]}"; do
+            bash bench/instructions.sh "$receiver" "${build#*=}" 200 "$receiver@${build%%=*}" |
+                tee -a "$out/instructions.txt" >&2
+        done
+    done
+    instructions_args+=(--instructions "$out/instructions.txt")
+fi
+
+identity_args=()
+if [ "${BENCH_IDENTITY:-1}" = 1 ]; then
+    identity_args+=(--with-identity --rtt-ms "${BENCH_RTT_MS:-0,20,50}"
+        --identity-events "${BENCH_IDENTITY_EVENTS:-20}")
+fi
 
 echo "== measuring the receivers" >&2
 target/debug/hookwarden-bench \
-    --functions target/release \
+    --functions target/release "${compare_args[@]}" \
     --python "$python" \
+    --memory-mb "${BENCH_MEMORY_MB:-128}" \
     --cold-runs "$cold_runs" --events "$events" --rss-events "$rss_events" \
     --json "$out/report.json" \
+    "${identity_args[@]}" "${instructions_args[@]}" \
     "${rsa_args[@]}" "${only_args[@]}" | tee "$out/report.md"
-
-if [ "${BENCH_IDENTITY:-1}" = 1 ]; then
-    echo "== AWS requests and wall time per event, per sink, under injected round trips" >&2
-    target/debug/hookwarden-bench --identity \
-        --functions target/release \
-        --python "$python" \
-        --rtt-ms "${BENCH_RTT_MS:-0,20,50}" \
-        "${only_args[@]}" | tee -a "$out/report.md"
-fi
 
 tenants=${BENCH_TENANTS:-100}
 if [ "$tenants" != 0 ]; then
@@ -91,21 +167,16 @@ if [ "$tenants" != 0 ]; then
         target/debug/hookwarden-bench \
             --functions target/release \
             --only scalefusion,oneaccess --tenants "$count" \
+            --transport tls --no-cpu-share \
             --cold-runs "$cold_runs" --events "$events" --rss-events "$rss_events" \
             --json "$out/report-tenants-$count.json" | tee -a "$out/report.md"
     done
 fi
 
-if [ "${BENCH_CALLGRIND:-1}" = 1 ] && command -v valgrind >/dev/null; then
-    echo "== counting instructions (callgrind)" >&2
-    receivers=${BENCH_ONLY:-knox,scalefusion,oneaccess,python-knox}
-    : > "$out/instructions.txt"
-    for receiver in ${receivers//,/ }; do
-        bash bench/instructions.sh "$receiver" target/release 200 | tee -a "$out/instructions.txt" >&2
-    done
+if [ -f "$out/instructions.txt" ]; then
     awk '
         BEGIN {
-            print "\n## Instructions executed (callgrind; independent of machine load)\n"
+            print "\n## Instructions executed (callgrind, AWS over TLS; independent of machine load)\n"
             print "| receiver | cold start, millions | per warm event, millions |"
             print "|---|---|---|"
         }

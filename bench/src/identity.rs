@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use hookwarden_testkit::proxy::{self, Action, Proxy};
 use hookwarden_testkit::runtime_api::RuntimeApi;
 
-use crate::events::EventMaker;
+use crate::events::{EventMaker, Provider};
 use crate::report::median_of;
-use crate::{invoke_ok, now_ms, BenchError, Receiver};
+use crate::{env_pairs, invoke_ok, now_ms, BenchError, Endpoints, Receiver, Transport};
 
 /// US East (N. Virginia) list prices, from the AWS pricing pages for S3, Lambda and
 /// EventBridge, checked 2026-12-04 (README, "Cost per million events").
@@ -28,7 +28,7 @@ const MEMORY_GB: f64 = 128.0 / 1024.0;
 
 /// One receiver under one sink and one injected round trip.
 pub struct Row {
-    pub receiver: &'static str,
+    pub receiver: String,
     pub sink: &'static str,
     pub rtt_ms: u64,
     /// Requests per first delivery, by `"s3 PUT"`-style label.
@@ -66,11 +66,11 @@ impl Row {
     }
 }
 
-/// Which sinks each receiver is measured with: the Python reference writes to S3 only.
+/// Which sinks each receiver is measured with: the current Knox function with each; the
+/// others (the Python reference writes to S3 only) and other builds with S3.
 fn sinks(receiver: &Receiver) -> &'static [&'static str] {
-    match receiver.name {
-        "python-knox" => &["s3"],
-        "knox" => &["s3", "eventbridge", "s3,eventbridge"],
+    match (receiver.provider, receiver.python, &receiver.build) {
+        (Provider::Knox, false, None) => &["s3", "eventbridge", "s3,eventbridge"],
         _ => &["s3"],
     }
 }
@@ -80,6 +80,7 @@ fn sinks(receiver: &Receiver) -> &'static [&'static str] {
 pub async fn measure(
     receivers: &[Receiver],
     proxy: &Proxy,
+    over: (&Endpoints, Transport),
     bus: &str,
     rtts_ms: &[u64],
     events: usize,
@@ -101,7 +102,9 @@ pub async fn measure(
                     "requests and latency: {} {sink}, {rtt_ms} ms round trip ...",
                     receiver.name
                 );
-                rows.push(measure_one(receiver, sink, bus, proxy, rtt_ms, events, timeout).await?);
+                rows.push(
+                    measure_one(receiver, sink, over, bus, proxy, rtt_ms, events, timeout).await?,
+                );
             }
         }
     }
@@ -109,9 +112,11 @@ pub async fn measure(
     Ok(rows)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn measure_one(
     receiver: &Receiver,
     sink: &'static str,
+    (endpoints, transport): (&Endpoints, Transport),
     bus: &str,
     proxy: &Proxy,
     rtt_ms: u64,
@@ -120,14 +125,13 @@ async fn measure_one(
 ) -> Result<Row, BenchError> {
     let prefix = format!(
         "identity-{}-{}-{rtt_ms}",
-        receiver.name,
+        receiver.name.replace('@', "-"),
         sink.replace(',', "-")
     );
-    let mut env: Vec<(&str, &str)> = receiver
-        .env
-        .iter()
-        .filter(|(k, _)| k != "HOOKWARDEN_SINK" && k != "HOOKWARDEN_PREFIX")
-        .map(|(k, v)| (k.as_str(), v.as_str()))
+    let all = receiver.env_over(endpoints, transport);
+    let mut env: Vec<(&str, &str)> = env_pairs(&all)
+        .into_iter()
+        .filter(|(k, _)| *k != "HOOKWARDEN_SINK" && *k != "HOOKWARDEN_PREFIX")
         .collect();
     env.extend([
         ("HOOKWARDEN_SINK", sink),
@@ -173,7 +177,7 @@ async fn measure_one(
     walls.sort_by(f64::total_cmp);
     let p90 = walls[((walls.len() as f64 - 1.0) * 0.9).round() as usize];
     Ok(Row {
-        receiver: receiver.name,
+        receiver: receiver.name.clone(),
         sink,
         rtt_ms,
         first,
@@ -202,11 +206,12 @@ fn describe(counts: &BTreeMap<String, f64>) -> String {
 }
 
 /// The rows as Markdown: a table, and a chart of wall time against the round trip.
-pub fn markdown(rows: &[Row], events: usize) -> String {
+pub fn markdown(rows: &[Row], events: usize, transport: Transport) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "\n## AWS requests and wall time per event\n\n{events} first deliveries and {events} duplicates per row, each AWS round trip delayed by the injected time (moto's own ~2 ms on top). Cost: US East list prices, Lambda arm64 at 128 MB billed for the median wall time.\n"
+        "\n## AWS requests and wall time per event\n\n{events} first deliveries and {events} duplicates per row, AWS reached over {}, each AWS round trip delayed by the injected time (moto's own ~2 ms on top). Cost: US East list prices, Lambda arm64 at 128 MB billed for the median wall time.\n",
+        transport.label()
     );
     let _ = writeln!(
         out,

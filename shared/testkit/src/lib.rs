@@ -4,7 +4,8 @@
 //! - [`runtime_api`]: the Lambda Runtime API, to run a built function binary as Lambda would.
 //! - [`deployment`]: a built function under the Runtime API against moto.
 //! - [`samples`]: the committed sample events and test keys.
-//! - [`proxy`]: a counting, fault- and delay-injecting keep-alive proxy in front of moto.
+//! - [`proxy`]: a counting, fault- and delay-injecting keep-alive proxy in front of moto,
+//!   over plain HTTP and, with a test CA ([`tls`]), HTTPS.
 //! - [`http_stub`]: an HTTP server answering from a closure and recording what it received.
 //! - [`load`]: the load tests' delivery order and percentiles.
 //! - [`history`]: checks on stored envelopes (one line, bytes as sent) and the DuckDB queries.
@@ -20,6 +21,7 @@ pub mod proxy;
 pub mod runtime_api;
 pub mod samples;
 mod serve;
+pub mod tls;
 
 /// A TCP port that was free a moment ago on 127.0.0.1, for servers that must be told their
 /// port up front (moto).

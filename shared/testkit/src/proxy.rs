@@ -9,6 +9,10 @@
 //! connections alive, and without this a benchmark would bill each client a TCP connect and
 //! teardown per request that it never pays on Lambda. Each request goes to the upstream on a
 //! connection of its own; the proxy's work is in its own process's figures.
+//!
+//! [`Proxy::listen_tls`] adds an HTTPS listener in front of the same upstream, policy and
+//! counts, with a certificate from a test CA ([`crate::tls::TestCa`]): clients then pay a TLS
+//! handshake and their TLS library's start-up, as against AWS.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -19,7 +23,8 @@ use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
 use hyper_util::rt::TokioIo;
 
-use crate::serve::{response, serve_or_drop, LoopbackServer, Response};
+use crate::serve::{response, serve_or_drop, serve_or_drop_tls, LoopbackServer, Response};
+use crate::tls::{TestCa, TlsError};
 
 /// Which AWS service a request is for, from its signature's credential scope or target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -109,6 +114,7 @@ pub type Policy = Arc<dyn Fn(&Request) -> Action + Send + Sync>;
 
 pub struct Proxy {
     server: LoopbackServer,
+    tls: Option<(LoopbackServer, TestCa)>,
     shared: Arc<Shared>,
 }
 
@@ -139,7 +145,37 @@ impl Proxy {
         });
         let state = shared.clone();
         let server = serve_or_drop(move |request| handle(state.clone(), request)).await;
-        Proxy { server, shared }
+        Proxy {
+            server,
+            tls: None,
+            shared,
+        }
+    }
+
+    /// Also listens for HTTPS, with a server certificate for `localhost` and `127.0.0.1`
+    /// from a fresh test CA ([`Proxy::ca_pem`]); same upstream, policy and counts.
+    pub async fn listen_tls(&mut self) -> Result<(), TlsError> {
+        let ca = TestCa::generate()?;
+        let state = self.shared.clone();
+        let server = serve_or_drop_tls(
+            move |request| handle(state.clone(), request),
+            ca.server_config(),
+        )
+        .await;
+        self.tls = Some((server, ca));
+        Ok(())
+    }
+
+    /// `https://localhost:<port>`, once [`Proxy::listen_tls`] has run.
+    pub fn tls_url(&self) -> Option<String> {
+        self.tls
+            .as_ref()
+            .map(|(server, _)| format!("https://localhost:{}", server.addr.port()))
+    }
+
+    /// The test CA's certificate (PEM) to trust for [`Proxy::tls_url`].
+    pub fn ca_pem(&self) -> Option<&std::path::Path> {
+        self.tls.as_ref().map(|(_, ca)| ca.ca_pem())
     }
 
     /// Replaces the policy for the requests that arrive from now on.
@@ -261,4 +297,63 @@ async fn forward(
     // The upstream's `Connection: close` is about its own connection, not the client's.
     parts.headers.remove(hyper::header::CONNECTION);
     Ok(hyper::Response::from_parts(parts, Full::new(body)))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, ServerName};
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    use super::{Action, Proxy, Request};
+
+    /// Sends one request over TLS to the proxy's HTTPS port, trusting `roots`, and returns
+    /// what came back.
+    async fn get(proxy: &Proxy, roots: rustls::RootCertStore) -> Result<String, std::io::Error> {
+        let url = proxy.tls_url().expect("listening for TLS");
+        let port = url.rsplit_once(':').expect("a port").1;
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("TLS 1.2 and 1.3")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let stream = tokio::net::TcpStream::connect(format!("127.0.0.1:{port}")).await?;
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let name = ServerName::try_from("localhost").expect("a DNS name");
+        let mut tls = connector.connect(name, stream).await?;
+        tls.write_all(b"GET /bucket/key HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n")
+            .await?;
+        let mut answer = String::new();
+        tls.read_to_string(&mut answer).await?;
+        Ok(answer)
+    }
+
+    fn slow_down_policy() -> super::Policy {
+        Arc::new(|_: &Request| Action::s3_slow_down())
+    }
+
+    #[tokio::test]
+    async fn the_https_listener_serves_clients_that_trust_the_test_ca_only() {
+        // No upstream is reached: the policy answers itself.
+        let mut proxy = Proxy::with_policy("http://127.0.0.1:9", slow_down_policy()).await;
+        proxy.listen_tls().await.unwrap();
+        assert!(proxy.tls_url().unwrap().starts_with("https://localhost:"));
+
+        let mut trusted = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_file_iter(proxy.ca_pem().unwrap()).unwrap() {
+            trusted.add(cert.unwrap()).unwrap();
+        }
+        let answer = get(&proxy, trusted).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+        assert!(answer.contains("SlowDown"), "{answer}");
+        assert_eq!(proxy.counts().values().sum::<u64>(), 1);
+
+        let untrusted = get(&proxy, rustls::RootCertStore::empty()).await;
+        assert!(untrusted.is_err(), "{untrusted:?}");
+        assert_eq!(proxy.counts().values().sum::<u64>(), 1);
+    }
 }

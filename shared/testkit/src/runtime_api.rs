@@ -2,6 +2,12 @@
 //! function binary can be run and invoked exactly as Lambda runs it: the binary long-polls
 //! `GET /2018-06-01/runtime/invocation/next`, then posts `…/{id}/response` or `…/{id}/error`;
 //! a failed cold start posts `…/runtime/init/error`.
+//!
+//! It keeps the times Lambda's own phases are measured by ([`RuntimeApi::timeline`]): Init
+//! ends when the process first asks for an event; an invocation lasts from the event being
+//! handed out to the response arriving. A hook given to [`RuntimeApi::spawn_function_then`]
+//! runs when the first ask arrives, before any event is handed out (the benchmark moves the
+//! process into a CPU-limited cgroup there, as Lambda ends its Init boost).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -46,10 +52,33 @@ struct Queued {
     deadline_ms: u64,
 }
 
+/// Runs once, on the process's first `GET …/invocation/next`.
+type FirstNextHook = Box<dyn FnOnce() + Send>;
+
 struct State {
     next: tokio::sync::Mutex<mpsc::UnboundedReceiver<Queued>>,
     pending: Mutex<HashMap<String, oneshot::Sender<Outcome>>>,
     init_error: Mutex<Option<serde_json::Value>>,
+    at_first_next: Mutex<Option<FirstNextHook>>,
+    timeline: Mutex<Timeline>,
+}
+
+/// When the phases Lambda measures began and ended, as this API saw them.
+#[derive(Debug, Clone, Default)]
+pub struct Timeline {
+    /// The first `GET …/invocation/next`: the end of Init.
+    pub first_next: Option<Instant>,
+    /// Every event handed out, in order.
+    pub invocations: Vec<InvocationTimes>,
+}
+
+#[derive(Debug, Clone)]
+pub struct InvocationTimes {
+    pub id: String,
+    /// The event went out as the answer to `…/invocation/next`.
+    pub handed_out: Instant,
+    /// `…/{id}/response` or `…/{id}/error` arrived.
+    pub answered: Option<Instant>,
 }
 
 pub struct RuntimeApi {
@@ -66,6 +95,8 @@ impl RuntimeApi {
             next: tokio::sync::Mutex::new(receiver),
             pending: Mutex::new(HashMap::new()),
             init_error: Mutex::new(None),
+            at_first_next: Mutex::new(None),
+            timeline: Mutex::default(),
         });
         let shared = state.clone();
         let server = serve(move |request| route(shared.clone(), request)).await;
@@ -122,6 +153,27 @@ impl RuntimeApi {
             .lock()
             .expect("init error lock")
             .clone()
+    }
+
+    /// What this API has seen of the process's phases so far.
+    pub fn timeline(&self) -> Timeline {
+        self.state.timeline.lock().expect("timeline lock").clone()
+    }
+
+    /// [`RuntimeApi::spawn_function`], then `at_first_next(pid)` when the process first asks
+    /// for an event, before it gets one. Use one API per process.
+    pub fn spawn_function_then(
+        &self,
+        binary: impl AsRef<Path>,
+        env: &[(&str, &str)],
+        at_first_next: impl FnOnce(u32) + Send + 'static,
+    ) -> FunctionProcess {
+        // Held across the spawn, so a first ask that comes at once waits for the hook.
+        let mut hook = self.state.at_first_next.lock().expect("hook lock");
+        let process = self.spawn_function(binary, env);
+        let pid = process.id();
+        *hook = Some(Box::new(move || at_first_next(pid)));
+        process
     }
 
     /// Runs `binary` as Lambda would, against this Runtime API. The environment is only the
@@ -181,11 +233,13 @@ impl RuntimeApi {
             .stdin(Stdio::null())
             .stdout(file(&stdout_path))
             .stderr(file(&stderr_path));
+        let spawned = Instant::now();
         let child = command
             .spawn()
             .unwrap_or_else(|err| panic!("starting {}: {err}", binary.display()));
         FunctionProcess {
             child,
+            spawned,
             stdout_path,
             stderr_path,
             _dir: dir,
@@ -196,6 +250,7 @@ impl RuntimeApi {
 /// A running function binary; killed when dropped.
 pub struct FunctionProcess {
     child: Child,
+    spawned: Instant,
     stdout_path: PathBuf,
     stderr_path: PathBuf,
     _dir: tempfile::TempDir,
@@ -204,6 +259,11 @@ pub struct FunctionProcess {
 impl FunctionProcess {
     pub fn id(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Just before the process was started.
+    pub fn spawned(&self) -> Instant {
+        self.spawned
     }
 
     /// Everything the function wrote to stdout so far (its JSON logs).
@@ -293,9 +353,31 @@ async fn route(state: Arc<State>, request: Request<Incoming>) -> Response {
 
 /// Long-polls like Lambda: the request stays open until an event is queued.
 async fn next(state: &State) -> Response {
+    let first = {
+        let mut timeline = state.timeline.lock().expect("timeline lock");
+        let first = timeline.first_next.is_none();
+        timeline.first_next.get_or_insert_with(Instant::now);
+        first
+    };
+    if first {
+        let hook = state.at_first_next.lock().expect("hook lock").take();
+        if let Some(hook) = hook {
+            hook();
+        }
+    }
     let Some(queued) = state.next.lock().await.recv().await else {
         return response(500, &[], "the runtime API is shutting down");
     };
+    state
+        .timeline
+        .lock()
+        .expect("timeline lock")
+        .invocations
+        .push(InvocationTimes {
+            id: queued.id.clone(),
+            handed_out: Instant::now(),
+            answered: None,
+        });
     let deadline = queued.deadline_ms.to_string();
     let trace = format!(
         "Root=1-00000000-{:024x};Parent=0000000000000001;Sampled=0",
@@ -315,6 +397,17 @@ async fn next(state: &State) -> Response {
 }
 
 fn complete(state: &State, id: &str, outcome: Outcome) -> Response {
+    let answered = Instant::now();
+    if let Some(times) = state
+        .timeline
+        .lock()
+        .expect("timeline lock")
+        .invocations
+        .iter_mut()
+        .find(|times| times.id == id)
+    {
+        times.answered.get_or_insert(answered);
+    }
     match state.pending.lock().expect("pending lock").remove(id) {
         Some(waiter) => {
             // The invoker may have timed out and gone; that is its business.
@@ -331,4 +424,64 @@ fn complete(state: &State, id: &str, outcome: Outcome) -> Response {
 
 fn not_found(path: &str) -> Response {
     response(404, &[], format!("no route {path}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use super::RuntimeApi;
+
+    /// A minimal custom runtime: waits a little (its Init), asks for one event, answers it.
+    const ONE_EVENT: &str = r#"
+import http.client, os, time
+time.sleep(0.05)
+api = http.client.HTTPConnection(os.environ["AWS_LAMBDA_RUNTIME_API"])
+api.request("GET", "/2018-06-01/runtime/invocation/next")
+answer = api.getresponse()
+request_id = answer.headers["Lambda-Runtime-Aws-Request-Id"]
+answer.read()
+time.sleep(0.05)
+api.request("POST", "/2018-06-01/runtime/invocation/" + request_id + "/response", body=b'{"statusCode":200}')
+api.getresponse().read()
+time.sleep(5)
+"#;
+
+    #[tokio::test]
+    async fn the_timeline_splits_init_from_the_invocation_and_the_hook_runs_in_between() {
+        let python = std::process::Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .expect("python3");
+        let python = String::from_utf8(python.stdout).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let program = dir.path().join("bootstrap");
+        std::fs::write(&program, format!("#!{}\n{ONE_EVENT}", python.trim())).unwrap();
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+        let api = RuntimeApi::start().await;
+        let seen = Arc::new(Mutex::new(None));
+        let hooked = seen.clone();
+        let process = api.spawn_function_then(&program, &[], move |pid| {
+            *hooked.lock().unwrap() = Some((pid, std::time::Instant::now()));
+        });
+        let outcome = api
+            .invoke(serde_json::json!({}), Duration::from_secs(20))
+            .await;
+        assert_eq!(outcome.unwrap()["statusCode"], 200);
+
+        let (pid, hooked_at) = seen.lock().unwrap().expect("the hook ran");
+        assert_eq!(pid, process.id());
+        let timeline = api.timeline();
+        let first_next = timeline.first_next.expect("asked for an event");
+        let [invocation] = timeline.invocations.as_slice() else {
+            panic!("{timeline:?}");
+        };
+        let answered = invocation.answered.expect("answered");
+        assert!(first_next - process.spawned() >= Duration::from_millis(50));
+        assert!(first_next <= hooked_at && hooked_at <= invocation.handed_out);
+        assert!(answered - invocation.handed_out >= Duration::from_millis(50));
+    }
 }

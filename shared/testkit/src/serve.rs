@@ -12,6 +12,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
+use tokio_rustls::TlsAcceptor;
 
 pub(crate) type Response = hyper::Response<Full<Bytes>>;
 
@@ -47,6 +48,27 @@ where
     F: Fn(hyper::Request<Incoming>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Response, std::io::Error>> + Send + 'static,
 {
+    listen(handler, None).await
+}
+
+/// [`serve_or_drop`] over TLS with `config` (the handshake is the client's to pay, as with
+/// any HTTPS endpoint).
+pub(crate) async fn serve_or_drop_tls<F, Fut>(
+    handler: F,
+    config: Arc<rustls::ServerConfig>,
+) -> LoopbackServer
+where
+    F: Fn(hyper::Request<Incoming>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Response, std::io::Error>> + Send + 'static,
+{
+    listen(handler, Some(TlsAcceptor::from(config))).await
+}
+
+async fn listen<F, Fut>(handler: F, tls: Option<TlsAcceptor>) -> LoopbackServer
+where
+    F: Fn(hyper::Request<Incoming>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Response, std::io::Error>> + Send + 'static,
+{
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .expect("binding 127.0.0.1:0");
@@ -66,15 +88,29 @@ where
                 continue;
             };
             let handler = handler.clone();
+            let tls = tls.clone();
             connections.spawn(async move {
                 let service = service_fn(move |request| {
                     let handler = handler.clone();
                     async move { handler(request).await }
                 });
-                // A client hanging up mid-request is not the server's problem.
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
+                // A client hanging up mid-request (or mid-handshake) is not the server's problem.
+                let builder = http1::Builder::new();
+                let _ = match tls {
+                    None => {
+                        builder
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await
+                    }
+                    Some(acceptor) => match acceptor.accept(stream).await {
+                        Ok(stream) => {
+                            builder
+                                .serve_connection(TokioIo::new(stream), service)
+                                .await
+                        }
+                        Err(_) => return,
+                    },
+                };
             });
         }
     });
