@@ -5,6 +5,7 @@
 //! Exit status: 0 ok/verified, 1 rejected (not authentic, or a 4xx answer to `send`), 2 bad
 //! input or usage. Every failure prints exactly one line on stderr.
 
+mod aws;
 mod events;
 mod failure;
 mod files;
@@ -15,6 +16,7 @@ mod secret_arg;
 mod send;
 mod serve;
 mod sign;
+mod streams;
 mod test_keys;
 mod verify;
 
@@ -49,6 +51,9 @@ enum Command {
     Serve(serve::Args),
     /// POST a sample event, signed afresh, to a receiver.
     Send(send::Args),
+    /// List event streams (provider, tenant, event type) with their last event, and which
+    /// are silent against the cadence rules.
+    Streams(streams::Args),
     /// Maintain the sample events under events/.
     #[command(subcommand)]
     Events(events::Command),
@@ -66,6 +71,7 @@ async fn main() -> ExitCode {
         Command::Verify(command) => verify::run(command),
         Command::Serve(args) => serve::run(args).await,
         Command::Send(args) => send::run(args).await,
+        Command::Streams(args) => streams::run(args).await,
         Command::Events(command) => events::run(command),
     };
     match result {

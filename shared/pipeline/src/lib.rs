@@ -14,6 +14,7 @@ pub mod ports;
 pub mod providers;
 pub mod request;
 pub mod secrets;
+pub mod silence;
 pub mod tenants;
 
 pub use providers::knox::KnoxHandler;
