@@ -13,19 +13,7 @@ pub async fn s3() -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(config)
 }
 
-/// An SDK error as one line: the service's code and message when it answered, the cause
-/// otherwise (no credentials, no connection).
-pub fn describe<E, R>(err: &aws_sdk_s3::error::SdkError<E, R>) -> String
-where
-    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    match err.as_service_error() {
-        Some(service) => format!(
-            "{} ({})",
-            service.message().unwrap_or("no message"),
-            service.code().unwrap_or("no code")
-        ),
-        None => aws_sdk_s3::error::DisplayErrorContext(err).to_string(),
-    }
+/// An SDK error as one line, the service's message and code included when it answered.
+pub fn describe(err: &(dyn std::error::Error + 'static)) -> String {
+    aws_sdk_s3::error::DisplayErrorContext(err).to_string()
 }

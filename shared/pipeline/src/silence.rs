@@ -281,6 +281,18 @@ pub struct Report {
     pub verdict: Verdict,
 }
 
+impl Report {
+    /// Whether the stream crossed its window within `interval` before `now`: what one run of a
+    /// watchdog scheduled every `interval` announces, so each silence is announced once (the
+    /// alarm on the count of silent streams stays raised while it lasts).
+    pub fn fell_silent(&self, now: OffsetDateTime, interval: Duration) -> bool {
+        match (&self.verdict, self.last_seen, self.window) {
+            (Verdict::Silent, Some(at), Some(window)) => now - (at + window) <= interval,
+            _ => false,
+        }
+    }
+}
+
 impl fmt::Display for Report {
     /// The line a notification carries: the stream, when it was last seen, what was expected.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -438,6 +450,19 @@ mod tests {
         let later = verdicts(datetime!(2026-12-01 13:00:01 UTC));
         assert_eq!(later[0].1, "SILENT");
         assert_eq!(later[1].1, "live");
+
+        // Announced by the first run after the window ends, not by the ones after it.
+        let quarter = Duration::from_secs(15 * 60);
+        let fell = |now| -> Vec<String> {
+            judge(&seen, &cadences, now)
+                .iter()
+                .filter(|r| r.fell_silent(now, quarter))
+                .map(|r| r.stream.to_string())
+                .collect()
+        };
+        assert_eq!(fell(datetime!(2026-12-01 13:10 UTC)), ["knox/(default)/KAI_BATTERY_STATUS"]);
+        assert!(fell(datetime!(2026-12-01 13:20 UTC)).is_empty());
+        assert!(fell(datetime!(2026-12-01 12:50 UTC)).is_empty());
     }
 
     #[test]
