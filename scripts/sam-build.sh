@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `sam build` as a user runs it (template.yaml's BuildMethod rust-cargolambda, a SAM beta
 # feature that samconfig.toml opts into): cargo-lambda cross-compiles the four functions (the
-# three webhook receivers and the silence watchdog) for arm64 through zig. Then checks that each .aws-sam/build/<Function>/bootstrap is an aarch64
-# ELF executable, and prints its size and the time the build took.
+# three webhook receivers and the silence watchdog) for arm64 through zig. Then checks that
+# each .aws-sam/build/<Function>/bootstrap is an aarch64 ELF executable, and prints its size
+# and the time the build took.
 # Needs aws-sam-cli, cargo-lambda and zig (`pip install cargo-lambda` brings ziglang) and
 # `rustup target add aarch64-unknown-linux-gnu`: `bash .ci/run` installs them.
 set -euo pipefail
