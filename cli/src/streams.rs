@@ -25,7 +25,12 @@ const CONCURRENT_GETS: usize = 16;
 #[derive(Debug, ClapArgs)]
 pub struct Args {
     /// Data directory of `hookwarden serve`; its tenant files' `silence` members add rules.
-    #[arg(long, alias = "dir", value_name = "DIR", required_unless_present = "bucket")]
+    #[arg(
+        long,
+        alias = "dir",
+        value_name = "DIR",
+        required_unless_present = "bucket"
+    )]
     data: Option<PathBuf>,
     /// Events bucket of a deployment (credentials, region and AWS_ENDPOINT_URL as the AWS CLI
     /// reads them).
@@ -50,11 +55,13 @@ pub struct Args {
 /// Prints the table; fails (exit 1) when a stream is silent, so a script can alarm on it.
 pub async fn run(args: Args) -> Result<(), Failure> {
     let now = match &args.now {
-        Some(text) => OffsetDateTime::parse(text, &Rfc3339)
-            .map_err(|err| Failure::input(format!("--now {text:?} is not an RFC 3339 time: {err}")))?,
+        Some(text) => OffsetDateTime::parse(text, &Rfc3339).map_err(|err| {
+            Failure::input(format!("--now {text:?} is not an RFC 3339 time: {err}"))
+        })?,
         None => OffsetDateTime::now_utc(),
     };
-    let mut cadences = Cadences::parse(&args.cadences.join(",")).map_err(|e| Failure::input(e.to_string()))?;
+    let mut cadences =
+        Cadences::parse(&args.cadences.join(",")).map_err(|e| Failure::input(e.to_string()))?;
     let stored_after = args
         .since
         .map(|since| SystemTime::from(now) - since)
@@ -69,10 +76,16 @@ pub async fn run(args: Args) -> Result<(), Failure> {
     };
     let reports = silence::judge(&seen, &cadences, now);
     print!("{}", silence::table(&reports));
-    let silent = reports.iter().filter(|r| r.verdict == Verdict::Silent).count();
+    let silent = reports
+        .iter()
+        .filter(|r| r.verdict == Verdict::Silent)
+        .count();
     match silent {
         0 => Ok(()),
-        n => Err(Failure::Rejected(format!("{n} of {} streams silent", reports.len()))),
+        n => Err(Failure::Rejected(format!(
+            "{n} of {} streams silent",
+            reports.len()
+        ))),
     }
 }
 
@@ -86,7 +99,9 @@ fn add_tenant_rules(data: &Path, cadences: &mut Cadences) -> Result<(), Failure>
             let secret: serde_json::Value = std::fs::read(&path)
                 .ok()
                 .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-                .ok_or_else(|| Failure::input(format!("{}: not a JSON tenant file", path.display())))?;
+                .ok_or_else(|| {
+                    Failure::input(format!("{}: not a JSON tenant file", path.display()))
+                })?;
             cadences
                 .add_tenant(provider, tenant, &secret)
                 .map_err(|err| Failure::input(format!("{}: {err}", path.display())))?;

@@ -56,10 +56,22 @@ fn history(data: &Path) -> OffsetDateTime {
     let (mut child, port, _) = start_serve(data, &[], Stdio::null());
     let sent = [
         send(port, "knox", "knox/KAI_BATTERY_STATUS.json", None, &[]),
-        send(port, "knox", "knox/KAI_BATTERY_STATUS.base64.json", None, &[]),
+        send(
+            port,
+            "knox",
+            "knox/KAI_BATTERY_STATUS.base64.json",
+            None,
+            &[],
+        ),
         send(port, "knox", "knox/KAI_APP_ANR_FC.json", None, &[]),
         send(port, "knox", "knox/KG_DEVICE_LOCKED.json", None, &[]),
-        send(port, "scalefusion", "scalefusion/device.locked.json", None, &[]),
+        send(
+            port,
+            "scalefusion",
+            "scalefusion/device.locked.json",
+            None,
+            &[],
+        ),
         send(
             port,
             "scalefusion",
@@ -185,8 +197,12 @@ async fn bucket_streams_read_as_local_ones() {
                 .unwrap_or_default();
             let key = format!("{provider}/{tenant}{}/{id}.json", &id[..2]);
             moto.put_object("events", &key, bytes).await;
-            moto.put_object("events", &format!("{provider}/_state/{id}"), b"claimed".to_vec())
-                .await;
+            moto.put_object(
+                "events",
+                &format!("{provider}/_state/{id}"),
+                b"claimed".to_vec(),
+            )
+            .await;
         }
     }
     let endpoint = moto.endpoint();
@@ -199,7 +215,11 @@ async fn bucket_streams_read_as_local_ones() {
         ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
     ];
     let streams = |now: OffsetDateTime, extra: &[&str]| {
-        let mut args = vec!["streams".to_string(), "--bucket=events".to_string(), at(now)];
+        let mut args = vec![
+            "streams".to_string(),
+            "--bucket=events".to_string(),
+            at(now),
+        ];
         args.extend(RULES.iter().chain(extra).map(|s| s.to_string()));
         hookwarden_with_env(&args, &env)
     };

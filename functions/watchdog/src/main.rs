@@ -161,20 +161,29 @@ fn heartbeat(now: OffsetDateTime, silent: usize, watched: usize) -> Value {
     })
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let watchdog = match Watchdog::from_env().await {
         Ok(watchdog) => watchdog,
         Err(err) => {
-            println!("{}", json!({ "level": "ERROR", "message": format!("cold start failed: {err}") }));
+            println!(
+                "{}",
+                json!({ "level": "ERROR", "message": format!("cold start failed: {err}") })
+            );
             return Err(err.into());
         }
     };
     let watchdog = &watchdog;
     lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| async move {
-        watchdog.run(OffsetDateTime::now_utc()).await.inspect_err(|err| {
-            println!("{}", json!({ "level": "ERROR", "message": err.to_string() }));
-        })
+        watchdog
+            .run(OffsetDateTime::now_utc())
+            .await
+            .inspect_err(|err| {
+                println!(
+                    "{}",
+                    json!({ "level": "ERROR", "message": err.to_string() })
+                );
+            })
     }))
     .await
 }

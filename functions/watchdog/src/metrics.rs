@@ -57,7 +57,9 @@ pub async fn last_seen(
             .get_metric_data()
             .set_metric_data_queries(Some(queries))
             .start_time(DateTime::from_secs(start.unix_timestamp()))
-            .end_time(DateTime::from_secs(now.unix_timestamp() + i64::from(PERIOD_SECS)))
+            .end_time(DateTime::from_secs(
+                now.unix_timestamp() + i64::from(PERIOD_SECS),
+            ))
             .scan_by(ScanBy::TimestampDescending)
             .into_paginator()
             .send();

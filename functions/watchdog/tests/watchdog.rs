@@ -51,7 +51,10 @@ async fn a_run_names_each_silent_stream_and_beats() {
         (["knox", "(default)", "KAI_BATTERY_STATUS"], 5 * hour),
         (["knox", "(default)", "KAI_BATTERY_STATUS"], 8 * hour),
         // The hourly ANR check last reported 2 h 5 min ago: fell silent since the last run.
-        (["knox", "(default)", "KAI_APP_ANR_FC"], 2 * hour + Duration::from_secs(300)),
+        (
+            ["knox", "(default)", "KAI_APP_ANR_FC"],
+            2 * hour + Duration::from_secs(300),
+        ),
         // Another tenant's battery reports keep coming.
         (["knox", "acme", "KAI_BATTERY_STATUS"], hour),
         (["knox", "acme", "KAI_BATTERY_STATUS"], 5 * hour),
@@ -89,7 +92,8 @@ async fn a_run_names_each_silent_stream_and_beats() {
             ("HOOKWARDEN_ALARM_TOPIC", &topic),
         ],
     );
-    let scheduled = json!({"source": "aws.scheduler", "detail-type": "Scheduled Event", "detail": {}});
+    let scheduled =
+        json!({"source": "aws.scheduler", "detail-type": "Scheduled Event", "detail": {}});
     let answer = deployment
         .api
         .invoke(scheduled.clone(), INVOKE_TIMEOUT)
@@ -111,11 +115,16 @@ async fn a_run_names_each_silent_stream_and_beats() {
         let data = emf::data(logs);
         let value = |name: &str| {
             data.iter()
-                .filter(|d| d.name == name && d.dimensions == [("Watchdog".into(), "streams".into())])
+                .filter(|d| {
+                    d.name == name && d.dimensions == [("Watchdog".into(), "streams".into())]
+                })
                 .map(|d| d.value)
                 .collect::<Vec<_>>()
         };
-        value("WatchdogRuns").into_iter().zip(value("SilentStreams")).collect()
+        value("WatchdogRuns")
+            .into_iter()
+            .zip(value("SilentStreams"))
+            .collect()
     };
     assert_eq!(beats(&deployment.logs()), [(1.0, 2.0)]);
 
@@ -126,9 +135,17 @@ async fn a_run_names_each_silent_stream_and_beats() {
         .send()
         .await
         .unwrap();
-    let bodies: Vec<&str> = messages.messages().iter().filter_map(|m| m.body()).collect();
+    let bodies: Vec<&str> = messages
+        .messages()
+        .iter()
+        .filter_map(|m| m.body())
+        .collect();
     assert_eq!(bodies.len(), 1, "{bodies:?}");
-    assert!(bodies[0].contains("knox/(default)/KAI_APP_ANR_FC SILENT"), "{}", bodies[0]);
+    assert!(
+        bodies[0].contains("knox/(default)/KAI_APP_ANR_FC SILENT"),
+        "{}",
+        bodies[0]
+    );
     assert!(!bodies[0].contains("acme"), "{}", bodies[0]);
 
     // CloudWatch unreachable: the run fails and writes no heartbeat.

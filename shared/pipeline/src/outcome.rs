@@ -240,8 +240,14 @@ mod tests {
 
     #[test]
     fn stored_events_count_by_provider_and_by_stream_and_duplicates_count_nothing() {
-        let line = metric_line(Outcome::Stored, "knox", Some("acme"), Some("KAI_BATTERY_STATUS"), 7)
-            .expect("a stored event is counted");
+        let line = metric_line(
+            Outcome::Stored,
+            "knox",
+            Some("acme"),
+            Some("KAI_BATTERY_STATUS"),
+            7,
+        )
+        .expect("a stored event is counted");
         let directive = &line["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(directive["Namespace"], "Hookwarden");
         assert_eq!(
@@ -250,15 +256,34 @@ mod tests {
         );
         assert_eq!(directive["Metrics"][0]["Name"], "EventsStored");
         assert_eq!(line["_aws"]["Timestamp"], 7);
-        assert_eq!((&line["Provider"], &line["Tenant"]), (&"knox".into(), &"acme".into()));
-        assert_eq!((&line["EventType"], &line["EventsStored"]), (&"KAI_BATTERY_STATUS".into(), &1.into()));
+        assert_eq!(
+            (&line["Provider"], &line["Tenant"]),
+            (&"knox".into(), &"acme".into())
+        );
+        assert_eq!(
+            (&line["EventType"], &line["EventsStored"]),
+            (&"KAI_BATTERY_STATUS".into(), &1.into())
+        );
 
         let bare = metric_line(Outcome::Stored, "oneaccess", None, Some(""), 7).unwrap();
-        assert_eq!((&bare["Tenant"], &bare["EventType"]), (&"(default)".into(), &"(none)".into()));
+        assert_eq!(
+            (&bare["Tenant"], &bare["EventType"]),
+            (&"(default)".into(), &"(none)".into())
+        );
 
-        assert!(metric_line(Outcome::Duplicate, "knox", None, Some("KAI_BATTERY_STATUS"), 7).is_none());
+        assert!(metric_line(
+            Outcome::Duplicate,
+            "knox",
+            None,
+            Some("KAI_BATTERY_STATUS"),
+            7
+        )
+        .is_none());
         let rejected = metric_line(Outcome::SignatureRejected, "knox", None, None, 7).unwrap();
-        assert_eq!(rejected["_aws"]["CloudWatchMetrics"][0]["Dimensions"], serde_json::json!([["Provider"]]));
+        assert_eq!(
+            rejected["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            serde_json::json!([["Provider"]])
+        );
         assert!(rejected.get("Tenant").is_none());
     }
 }

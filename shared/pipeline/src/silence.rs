@@ -66,7 +66,9 @@ pub fn dimension_value(value: &str) -> String {
 /// Why a stored object or a cadence rule could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum SilenceError {
-    #[error("not a stored envelope (expected JSON with provider, event_type and received_at): {0}")]
+    #[error(
+        "not a stored envelope (expected JSON with provider, event_type and received_at): {0}"
+    )]
     NotAnEnvelope(String),
     #[error(
         "cadence rule `{0}` is not `provider/tenant/event_type=window` (window like 4h, 90m, 1d, or off)"
@@ -239,7 +241,11 @@ fn parse_rule(entry: &str) -> Result<Rule, SilenceError> {
         "off" => None,
         text => Some(humantime::parse_duration(text).map_err(|_| bad())?),
     };
-    if window == Some(Duration::ZERO) || [provider, tenant, event_type].iter().any(|p| p.trim().is_empty()) {
+    if window == Some(Duration::ZERO)
+        || [provider, tenant, event_type]
+            .iter()
+            .any(|p| p.trim().is_empty())
+    {
         return Err(bad());
     }
     Ok(Rule {
@@ -344,7 +350,15 @@ pub fn table(reports: &[Report]) -> String {
             ]
         })
         .collect();
-    let header = ["PROVIDER", "TENANT", "EVENT TYPE", "LAST SEEN", "WINDOW", "STATUS"].map(String::from);
+    let header = [
+        "PROVIDER",
+        "TENANT",
+        "EVENT TYPE",
+        "LAST SEEN",
+        "WINDOW",
+        "STATUS",
+    ]
+    .map(String::from);
     let mut widths = header.clone().map(|h| h.len());
     for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
@@ -370,7 +384,10 @@ fn seen_text(at: Option<OffsetDateTime>) -> String {
 }
 
 fn window_text(window: Option<Duration>) -> String {
-    window.map_or_else(|| "off".to_string(), |w| humantime::format_duration(w).to_string())
+    window.map_or_else(
+        || "off".to_string(),
+        |w| humantime::format_duration(w).to_string(),
+    )
 }
 
 #[cfg(test)]
@@ -390,19 +407,34 @@ mod tests {
         )
         .unwrap();
         let battery = stream("knox", None, "KAI_BATTERY_STATUS");
-        assert_eq!(cadences.window(&battery), Some(Duration::from_secs(5 * 3600)));
-        assert_eq!(cadences.window(&stream("knox", None, "KAI_APP_ANR_FC")), None);
+        assert_eq!(
+            cadences.window(&battery),
+            Some(Duration::from_secs(5 * 3600))
+        );
+        assert_eq!(
+            cadences.window(&stream("knox", None, "KAI_APP_ANR_FC")),
+            None
+        );
         assert_eq!(
             cadences.window(&stream("knox", Some("acme"), "KAI_APP_ANR_FC")),
             Some(Duration::from_secs(86400))
         );
-        assert_eq!(cadences.window(&stream("scalefusion", None, "device.locked")), None);
+        assert_eq!(
+            cadences.window(&stream("scalefusion", None, "device.locked")),
+            None
+        );
         assert_eq!(cadences.longest(), Some(Duration::from_secs(86400)));
     }
 
     #[test]
     fn bad_rules_are_refused_with_the_rule_named() {
-        for bad in ["knox=4h", "knox/*/*", "knox/*/*=soon", "knox//*=1h", "knox/*/*=0s"] {
+        for bad in [
+            "knox=4h",
+            "knox/*/*",
+            "knox/*/*=soon",
+            "knox//*=1h",
+            "knox/*/*=0s",
+        ] {
             let err = Cadences::parse(bad).unwrap_err().to_string();
             assert!(err.contains(bad.split(',').next().unwrap()), "{err}");
         }
@@ -413,11 +445,16 @@ mod tests {
         let mut cadences = Cadences::parse("knox/*/KAI_BATTERY_STATUS=4h").unwrap();
         let secret = serde_json::json!({"silence": {"KAI_BATTERY_STATUS": "8h", "*": "off"}});
         cadences.add_tenant("knox", "acme", &secret).unwrap();
-        cadences.add_tenant("knox", "quiet", &serde_json::json!({})).unwrap();
+        cadences
+            .add_tenant("knox", "quiet", &serde_json::json!({}))
+            .unwrap();
         let window = |tenant| cadences.window(&stream("knox", Some(tenant), "KAI_BATTERY_STATUS"));
         assert_eq!(window("acme"), Some(Duration::from_secs(8 * 3600)));
         assert_eq!(window("quiet"), Some(Duration::from_secs(4 * 3600)));
-        assert_eq!(cadences.window(&stream("knox", Some("acme"), "KAI_WIFI_CONNECTIONS")), None);
+        assert_eq!(
+            cadences.window(&stream("knox", Some("acme"), "KAI_WIFI_CONNECTIONS")),
+            None
+        );
     }
 
     #[test]
@@ -426,8 +463,14 @@ mod tests {
         let battery = stream("knox", None, "KAI_BATTERY_STATUS");
         seen.saw(battery.clone(), datetime!(2026-12-01 09:00 UTC));
         seen.saw(battery.clone(), datetime!(2026-12-01 06:00 UTC));
-        seen.saw(stream("knox", Some("acme"), "KAI_BATTERY_STATUS"), datetime!(2026-12-01 11:00 UTC));
-        seen.saw(stream("scalefusion", None, "device.locked"), datetime!(2026-12-01 00:00 UTC));
+        seen.saw(
+            stream("knox", Some("acme"), "KAI_BATTERY_STATUS"),
+            datetime!(2026-12-01 11:00 UTC),
+        );
+        seen.saw(
+            stream("scalefusion", None, "device.locked"),
+            datetime!(2026-12-01 00:00 UTC),
+        );
         seen.known(stream("knox", Some("gone"), "KAI_BATTERY_STATUS"));
         let cadences = Cadences::parse("knox/*/KAI_BATTERY_STATUS=4h").unwrap();
 
@@ -444,7 +487,10 @@ mod tests {
                 ("knox/(default)/KAI_BATTERY_STATUS".to_string(), "live"),
                 ("knox/acme/KAI_BATTERY_STATUS".to_string(), "live"),
                 ("knox/gone/KAI_BATTERY_STATUS".to_string(), "SILENT"),
-                ("scalefusion/(default)/device.locked".to_string(), "unwatched"),
+                (
+                    "scalefusion/(default)/device.locked".to_string(),
+                    "unwatched"
+                ),
             ]
         );
         let later = verdicts(datetime!(2026-12-01 13:00:01 UTC));
@@ -460,7 +506,10 @@ mod tests {
                 .map(|r| r.stream.to_string())
                 .collect()
         };
-        assert_eq!(fell(datetime!(2026-12-01 13:10 UTC)), ["knox/(default)/KAI_BATTERY_STATUS"]);
+        assert_eq!(
+            fell(datetime!(2026-12-01 13:10 UTC)),
+            ["knox/(default)/KAI_BATTERY_STATUS"]
+        );
         assert!(fell(datetime!(2026-12-01 13:20 UTC)).is_empty());
         assert!(fell(datetime!(2026-12-01 12:50 UTC)).is_empty());
     }
@@ -471,8 +520,12 @@ mod tests {
         let (stream, at) = sighting(envelope).unwrap();
         assert_eq!(stream.to_string(), "knox/acme/KAI_BATTERY_STATUS");
         assert_eq!(at, datetime!(2026-12-01 09:00 UTC));
-        let bare = br#"{"provider":"oneaccess","event_type":"  ","received_at":"2026-12-01T09:00:00Z"}"#;
-        assert_eq!(sighting(bare).unwrap().0.to_string(), "oneaccess/(default)/(none)");
+        let bare =
+            br#"{"provider":"oneaccess","event_type":"  ","received_at":"2026-12-01T09:00:00Z"}"#;
+        assert_eq!(
+            sighting(bare).unwrap().0.to_string(),
+            "oneaccess/(default)/(none)"
+        );
         assert!(sighting(b"{}").is_err());
     }
 }

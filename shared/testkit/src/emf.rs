@@ -27,7 +27,9 @@ pub fn extract(line: &str) -> Result<Vec<Datum>, String> {
         return Ok(Vec::new());
     };
     if !aws.get("Timestamp").is_some_and(Value::is_u64) {
-        return Err(format!("_aws.Timestamp is not a number of milliseconds: {line}"));
+        return Err(format!(
+            "_aws.Timestamp is not a number of milliseconds: {line}"
+        ));
     }
     let directives = aws
         .get("CloudWatchMetrics")
@@ -52,7 +54,9 @@ pub fn extract(line: &str) -> Result<Vec<Datum>, String> {
                 .ok_or_else(|| format!("a dimension set is not an array of at most 30: {line}"))?;
             let mut dimensions = Vec::new();
             for name in names {
-                let name = name.as_str().ok_or_else(|| format!("a dimension name is not a string: {line}"))?;
+                let name = name
+                    .as_str()
+                    .ok_or_else(|| format!("a dimension name is not a string: {line}"))?;
                 let value = root
                     .get(name)
                     .and_then(Value::as_str)
@@ -64,10 +68,9 @@ pub fn extract(line: &str) -> Result<Vec<Datum>, String> {
                 let name = metric["Name"]
                     .as_str()
                     .ok_or_else(|| format!("a metric has no Name: {line}"))?;
-                let value = root
-                    .get(name)
-                    .and_then(Value::as_f64)
-                    .ok_or_else(|| format!("metric {name} has no numeric top-level value: {line}"))?;
+                let value = root.get(name).and_then(Value::as_f64).ok_or_else(|| {
+                    format!("metric {name} has no numeric top-level value: {line}")
+                })?;
                 data.push(Datum {
                     namespace: namespace.to_string(),
                     name: name.to_string(),
@@ -97,7 +100,10 @@ mod tests {
         let good = r#"{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"N","Dimensions":[["A"],["A","B"]],"Metrics":[{"Name":"M","Unit":"Count"}]}]},"A":"a","B":"b","M":1}"#;
         let data = extract(good).unwrap();
         assert_eq!(data.len(), 2);
-        assert_eq!(data[1].dimensions, [("A".into(), "a".into()), ("B".into(), "b".into())]);
+        assert_eq!(
+            data[1].dimensions,
+            [("A".into(), "a".into()), ("B".into(), "b".into())]
+        );
         assert!(extract(&good.replace(r#","B":"b""#, "")).is_err());
         assert!(extract(&good.replace(r#""M":1"#, r#""M":"1""#)).is_err());
         assert!(extract(&good.replace(r#""Timestamp":1"#, r#""Timestamp":"1""#)).is_err());
