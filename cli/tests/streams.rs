@@ -100,6 +100,15 @@ fn statuses(output: &Output) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// Three hours after the history: past the tenant's own hour and the ANR check's two.
+const AFTER_THREE_HOURS: [(&str, &str); 5] = [
+    ("knox/(default)/KAI_APP_ANR_FC", "SILENT"),
+    ("knox/(default)/KAI_BATTERY_STATUS", "live"),
+    ("knox/(default)/KG_DEVICE_LOCKED", "unwatched"),
+    ("scalefusion/(default)/device.locked", "live"),
+    ("scalefusion/acme/device.locked", "SILENT"),
+];
+
 fn at(t: OffsetDateTime) -> String {
     format!("--now={}", t.format(&Rfc3339).unwrap())
 }
@@ -139,16 +148,7 @@ fn local_streams_fall_silent_as_the_clock_moves() {
     let three_hours = streams(t0 + Duration::hours(3), &[]);
     assert_exit(&three_hours, 1);
     assert!(String::from_utf8_lossy(&three_hours.stderr).contains("2 of 5 streams silent"));
-    assert_eq!(
-        statuses(&three_hours),
-        expect(&[
-            ("knox/(default)/KAI_APP_ANR_FC", "SILENT"),
-            ("knox/(default)/KAI_BATTERY_STATUS", "live"),
-            ("knox/(default)/KG_DEVICE_LOCKED", "unwatched"),
-            ("scalefusion/(default)/device.locked", "live"),
-            ("scalefusion/acme/device.locked", "SILENT"),
-        ])
-    );
+    assert_eq!(statuses(&three_hours), expect(&AFTER_THREE_HOURS));
 
     // A day and more: everything watched is silent; a later, more specific rule turns one off.
     let two_days = streams(
@@ -229,16 +229,7 @@ async fn bucket_streams_read_as_local_ones() {
         &["--cadence", "scalefusion/acme/device.locked=1h"],
     );
     assert_exit(&three_hours, 1);
-    assert_eq!(
-        statuses(&three_hours),
-        expect(&[
-            ("knox/(default)/KAI_APP_ANR_FC", "SILENT"),
-            ("knox/(default)/KAI_BATTERY_STATUS", "live"),
-            ("knox/(default)/KG_DEVICE_LOCKED", "unwatched"),
-            ("scalefusion/(default)/device.locked", "live"),
-            ("scalefusion/acme/device.locked", "SILENT"),
-        ])
-    );
+    assert_eq!(statuses(&three_hours), expect(&AFTER_THREE_HOURS));
     let one_provider = streams(t0, &["--prefix=scalefusion"]);
     assert_exit(&one_provider, 0);
     assert_eq!(statuses(&one_provider).len(), 2);
