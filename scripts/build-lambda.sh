@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Builds the three functions as Lambda deployment binaries (`bootstrap`, provided.al2023) for
-# arm64 and/or x86_64 with cargo-lambda, which cross-compiles through zig against an old
-# glibc, so the binaries load on Amazon Linux 2023 whatever this machine's glibc is. Prints
-# each binary's size and the newest glibc symbol version it needs.
+# Builds the four functions (three receivers, the silence watchdog) as Lambda binaries
+# (`bootstrap`, provided.al2023) for arm64 and/or x86_64 with cargo-lambda, which
+# cross-compiles through zig against an old glibc, so the binaries load on Amazon Linux 2023
+# whatever this machine's glibc is. Prints each binary's size and the newest glibc symbol
+# version it needs.
 #
 # usage: scripts/build-lambda.sh [arm64] [x86-64]     (default: both)
 # Needs cargo-lambda and zig: `pip install cargo-lambda` brings both.
@@ -16,7 +17,7 @@ command -v cargo-lambda >/dev/null || { echo "scripts/build-lambda.sh: needs car
 
 arches=("$@")
 [ ${#arches[@]} -eq 0 ] && arches=(arm64 x86-64)
-functions=(knox-webhook scalefusion-webhook oneaccess-webhook)
+functions=(knox-webhook scalefusion-webhook oneaccess-webhook silence-watchdog)
 
 for arch in "${arches[@]}"; do
     case $arch in arm64 | x86-64) ;; *) echo "scripts/build-lambda.sh: unknown architecture $arch" >&2; exit 2 ;; esac

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Checks template.yaml without AWS access: cfn-lint, `sam validate --lint`, checkov, then a
-# local SAM transform whose output is evaluated for five parameter sets and checked against
+# local SAM transform whose output is evaluated for several parameter sets and checked against
 # the code (environment variables the functions read, binary names, the EMF metric) and
 # against least privilege. Exits non-zero on any failure.
 # Needs cfn-lint, aws-sam-cli (which brings samtranslator) and checkov: `bash .ci/run`.
@@ -38,7 +38,7 @@ run "sam validate --lint" sam validate --lint --template-file template.yaml
 run checkov checkov --file template.yaml --framework cloudformation --skip-download --quiet --compact
 
 run "transformed template" python3 - <<'PY'
-"""Transforms template.yaml with SAM's translator, resolves it for five parameter sets
+"""Transforms template.yaml with SAM's translator, resolves it for several parameter sets
 and checks what each function can do and is told."""
 import copy
 import fnmatch
@@ -216,9 +216,16 @@ for manifest in glob.glob("functions/*/Cargo.toml"):
 outcome_rs = open("shared/pipeline/src/outcome.rs").read()
 # The alarms watch metrics that outcome.rs emits as EMF: namespace, dimension, and the name of
 # each metric (Outcome::metric).
-for needle in ['"Namespace": "Hookwarden"', '"Dimensions": [["Provider"]]', '"Name": metric',
-               'Some("SignatureRejected")', 'Some("Throttled")', 'Some("Quarantined")']:
+for needle in ['NAMESPACE: &str = "Hookwarden"', '"Namespace": NAMESPACE', 'json!([["Provider"]])',
+               '"Name": metric', 'Some("SignatureRejected")', 'Some("Throttled")', 'Some("Quarantined")',
+               'EVENTS_STORED: &str = "EventsStored"', '["Provider", "Tenant", "EventType"]']:
     check(needle in outcome_rs, f"outcome.rs no longer emits {needle}; update the Hookwarden alarms")
+# The watchdog's heartbeat and count, which its two alarms watch.
+watchdog_rs = open("functions/watchdog/src/main.rs").read()
+for needle in ['DIMENSION: (&str, &str) = ("Watchdog", "streams")', '"WatchdogRuns": 1', '"SilentStreams": silent',
+               '"HOOKWARDEN_STREAM_CADENCES"', '"HOOKWARDEN_ALARM_TOPIC"', '"HOOKWARDEN_WATCHDOG_INTERVAL_SECS"']:
+    check(needle in watchdog_rs, f"functions/watchdog/src/main.rs no longer has {needle}; update the watchdog's template")
+SILENCE = {"KnoxSilenceHours": "knox", "ScalefusionSilenceHours": "scalefusion", "OneAccessSilenceHours": "oneaccess"}
 
 FUNCTIONS = {
     "KnoxFunction": ("knox", "knox-webhook", {"KNOX_CERT_BUCKET", "KNOX_CERT_KEY", "KNOX_API_SECRET_ID", "KNOX_SUBSCRIPTION_IDS",
@@ -235,6 +242,9 @@ for logical, (prefix, binary, own) in FUNCTIONS.items():
     check(meta.get("BuildMethod") == "rust-cargolambda", f"{logical}: BuildMethod is not rust-cargolambda")
     check(meta.get("BuildProperties", {}).get("Binary") == binary, f"{logical}: BuildProperties.Binary is not {binary}")
     check(binary in binaries, f"{logical}: no [[bin]] named {binary} in functions/*/Cargo.toml")
+watchdog_meta = template["Resources"]["WatchdogFunction"].get("Metadata", {})
+check(watchdog_meta.get("BuildProperties", {}).get("Binary") == "silence-watchdog" and "silence-watchdog" in binaries,
+      "WatchdogFunction: BuildProperties.Binary is not the silence-watchdog binary")
 
 # R2: secure by default. With KNOX_SUBSCRIPTION_IDS empty the Knox handler quarantines every
 # verified callback (nothing delivered) and no setting turns "accept any subscription" on; the
@@ -252,7 +262,7 @@ budget = defaults.get("KnoxQuarantinePerMinute", {})
 check(1 <= int(budget.get("Default", 0)) <= int(budget.get("MaxValue", 0)) <= 10000,
       "KnoxQuarantinePerMinute: a default budget within 1..=10000")
 
-# --- five parameter sets --------------------------------------------------------------------
+# --- parameter sets --------------------------------------------------------------------
 KEY = "arn:aws:kms:us-east-1:123456789012:key/0f1e2d3c-aaaa-bbbb-cccc-111122223333"
 SF = "arn:aws:secretsmanager:us-east-1:123456789012:secret:sf-AbCdEf"
 OA = "arn:aws:secretsmanager:us-east-1:123456789012:secret:oa-AbCdEf"
@@ -267,16 +277,21 @@ SCENARIOS = {
         "Sink": "s3,eventbridge", "KmsKeyArn": KEY, "KnoxApiSecret": "create",
         "KnoxCertificateBucket": "certs-bucket", "KnoxCertificateKey": "kwn/cert.pem",
         "KnoxSubscriptionIds": "123456789123,566797f70f280325c20ff234",
-        "ReservedConcurrency": "5", "AlarmEmail": "ops@example.com", "Tenants": "enabled"},
+        "ReservedConcurrency": "5", "AlarmEmail": "ops@example.com", "Tenants": "enabled",
+        "KnoxSilenceHours": "4", "ScalefusionSilenceHours": "24",
+        "StreamCadences": "knox/*/KAI_BATTERY_STATUS=4h,knox/acme/*=1d"},
     "existing bus and secrets": {
         "Sink": "eventbridge", "ExistingEventBusName": "default", "ScalefusionSecretArn": SF,
         "OneAccessSecretArn": OA, "KnoxApiSecret": KA, "AlarmTopicArn": TOPIC,
-        "AlarmEmail": "ignored@example.com", "ArchiveStream": "true"},
+        "AlarmEmail": "ignored@example.com", "ArchiveStream": "true", "OneAccessSilenceHours": "168",
+        "StreamCadences": "scalefusion/*/*=1d"},
     "archive stream on a created bus with KMS, no per-object table": {
         "Sink": "s3,eventbridge", "KmsKeyArn": KEY, "ArchiveStream": "true",
         "EventsQueryTable": "false"},
     # The archive needs the bus: with the s3 sink it is not created.
     "s3 sink, archive stream asked for": {"ArchiveStream": "true"},
+    # Watched streams with no alarm topic: the watchdog logs and counts, it may publish nowhere.
+    "watchdog without a topic": {"StreamCadences": "knox/*/KAI_APP_ANR_FC=2h", "KnoxSilenceHours": "1"},
     # The old default key, inside the Knox event prefix: the explicit Deny still keeps the
     # role from writing it (A4). Two pins, as during a key rotation.
     "certificate under knox/, no Knox API, two pins": {
@@ -362,6 +377,7 @@ for scenario, overrides in SCENARIOS.items():
 
         # The function URL and both permissions a public URL needs since October 2025.
         urls = [stack.props(n) for n in stack.of_type("AWS::Lambda::Url")]
+        check(len(urls) == len(FUNCTIONS), f"{where}: {len(urls)} function URLs, expected one per webhook function")
         check([u["AuthType"] for u in urls if u["TargetFunctionArn"] == f"<{logical}>"] == ["NONE"], f"{where}: one function URL, AuthType NONE")
         perms = [stack.props(n) for n in stack.of_type("AWS::Lambda::Permission")]
         mine = {(q["Action"], q.get("FunctionUrlAuthType"), q.get("InvokedViaFunctionUrl"), q["Principal"])
@@ -464,10 +480,54 @@ for scenario, overrides in SCENARIOS.items():
     check(len(quarantine) == 1 and quarantine[0].get("ExpirationInDays") == p.get("KnoxQuarantineDays", "unset"),
           f"[{scenario}] no lifecycle rule expiring knox/_quarantine/ after KnoxQuarantineDays: {rules_}")
 
-    # Alarms: four per function and Knox's quarantine, all wired to the topic when one is configured.
+    # Alarms: four per function, Knox's quarantine, a silence alarm per provider with a
+    # window, two for the watchdog; all wired to the topic when one is configured.
     actions = [TOPIC] if p["AlarmTopicArn"] else (["<AlarmTopic>"] if p["AlarmEmail"] else [])
     alarms = [stack.props(n) for n in stack.of_type("AWS::CloudWatch::Alarm")]
-    check(len(alarms) == 13, f"[{scenario}] {len(alarms)} alarms, expected 13")
+    watched = {prefix: int(p[param]) for param, prefix in SILENCE.items() if p[param] != "0"}
+    watchdog = p["StreamCadences"] != ""
+    want = 13 + len(watched) + (2 if watchdog else 0)
+    check(len(alarms) == want, f"[{scenario}] {len(alarms)} alarms, expected {want}")
+    silence = {}
+    for alarm in alarms:
+        if alarm["MetricName"] == "EventsStored":
+            dims = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
+            silence[dims.get("Provider")] = alarm
+            hours = watched.get(dims.get("Provider"))
+            where = f"[{scenario}] silence alarm for {dims}"
+            check(set(dims) == {"Provider"} and hours is not None, f"{where}: not for a provider with a window")
+            check(alarm["TreatMissingData"] == "breaching", f"{where}: missing data must be breaching")
+            check((alarm["Namespace"], alarm["Statistic"], alarm["Period"], alarm["Threshold"], alarm["ComparisonOperator"])
+                  == ("Hookwarden", "Sum", 3600, 1, "LessThanThreshold"), f"{where}: not \"under 1 event an hour\"")
+            check(str(alarm["EvaluationPeriods"]) == str(alarm["DatapointsToAlarm"]) == str(hours),
+                  f"{where}: window {alarm['EvaluationPeriods']}/{alarm['DatapointsToAlarm']} h is not the parameter's {hours}")
+            check(alarm["Period"] * int(alarm["EvaluationPeriods"]) <= 7 * 86400, f"{where}: longer than CloudWatch's 7 days")
+    check(set(silence) == set(watched), f"[{scenario}] silence alarms for {sorted(silence)}, expected {sorted(watched)}")
+    beats = [a for a in alarms if a["MetricName"] == "WatchdogRuns"]
+    check(len(beats) == (1 if watchdog else 0), f"[{scenario}] {len(beats)} watchdog heartbeat alarms")
+    for beat in beats:
+        check(beat["TreatMissingData"] == "breaching" and beat["ComparisonOperator"] == "LessThanThreshold"
+              and beat["Namespace"] == "Hookwarden" and beat["Dimensions"] == [{"Name": "Watchdog", "Value": "streams"}],
+              f"[{scenario}] the heartbeat alarm must fire on missing runs: {beat}")
+    check(("WatchdogFunction" in stack.resources) == watchdog,
+          f"[{scenario}] watchdog created or missing wrongly")
+    if watchdog:
+        fn = stack.props("WatchdogFunction")
+        env = fn["Environment"]["Variables"]
+        check(env.get("HOOKWARDEN_STREAM_CADENCES") == p["StreamCadences"], f"[{scenario}] watchdog cadences {env}")
+        check(env.get("HOOKWARDEN_ALARM_TOPIC") == (actions[0] if actions else ""), f"[{scenario}] watchdog topic {env}")
+        check("ReservedConcurrentExecutions" not in fn, f"[{scenario}] the watchdog takes reserved concurrency")
+        role = stack.props("WatchdogRole")
+        grants = {}
+        for st in (s for pol in role["Policies"] for s in pol["PolicyDocument"]["Statement"]):
+            check(st["Effect"] == "Allow", f"[{scenario}] watchdog: unexpected {st['Effect']}")
+            for action in as_list(st["Action"]):
+                grants.setdefault(action, set()).update(as_list(st["Resource"]))
+        expected = {"logs:CreateLogStream": {"<WatchdogLogGroup.Arn>"}, "logs:PutLogEvents": {"<WatchdogLogGroup.Arn>"},
+                    "cloudwatch:ListMetrics": {"*"}, "cloudwatch:GetMetricData": {"*"}}
+        if actions:
+            expected["sns:Publish"] = set(actions)
+        check(grants == expected, f"[{scenario}] watchdog grants {grants} != {expected}")
     seen = set()
     for alarm in alarms:
         check(alarm.get("AlarmActions") == actions, f"[{scenario}] alarm actions {alarm.get('AlarmActions')} != {actions}")

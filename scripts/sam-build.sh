@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `sam build` as a user runs it (template.yaml's BuildMethod rust-cargolambda, a SAM beta
-# feature that samconfig.toml opts into): cargo-lambda cross-compiles the three functions for
-# arm64 through zig. Then checks that each .aws-sam/build/<Function>/bootstrap is an aarch64
-# ELF executable, and prints its size and the time the build took.
+# feature that samconfig.toml opts into): cargo-lambda cross-compiles the four functions (the
+# three webhook receivers and the silence watchdog) for arm64 through zig. Then checks that
+# each .aws-sam/build/<Function>/bootstrap is an aarch64 ELF executable, and prints its size
+# and the time the build took.
 # Needs aws-sam-cli, cargo-lambda and zig (`pip install cargo-lambda` brings ziglang) and
 # `rustup target add aarch64-unknown-linux-gnu`: `bash .ci/run` installs them.
 set -euo pipefail
@@ -25,7 +26,7 @@ sam build --beta-features
 echo "sam build: $(($(date +%s) - started)) s"
 
 failed=0
-for function in KnoxFunction ScalefusionFunction OneAccessFunction; do
+for function in KnoxFunction ScalefusionFunction OneAccessFunction WatchdogFunction; do
     binary=.aws-sam/build/$function/bootstrap
     # ELF magic, 64-bit, little-endian, and e_machine 183 (EM_AARCH64).
     if python3 - "$binary" <<'PY'

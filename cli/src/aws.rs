@@ -1,5 +1,5 @@
-//! AWS clients for the commands that talk to an account (`replay`), built from the SDK's
-//! standard chain: credentials, region and endpoint from the environment and profile,
+//! AWS clients for the commands that talk to an account (`replay`, `streams`), built from
+//! the SDK's standard chain: credentials, region and endpoint from the environment and profile,
 //! `AWS_ENDPOINT_URL` included (what the tests point at moto).
 
 use aws_config::retry::RetryConfig;

@@ -18,6 +18,7 @@ mod secret_arg;
 mod send;
 mod serve;
 mod sign;
+mod streams;
 mod test_keys;
 mod verify;
 
@@ -56,6 +57,9 @@ enum Command {
     Replay(replay::Args),
     /// Send quarantined Knox callbacks again, once their subscription is listed.
     Admit(admit::Args),
+    /// List event streams (provider, tenant, event type) with their last event, and which
+    /// are silent against the cadence rules.
+    Streams(streams::Args),
     /// Maintain the sample events under events/.
     #[command(subcommand)]
     Events(events::Command),
@@ -75,6 +79,7 @@ async fn main() -> ExitCode {
         Command::Send(args) => send::run(args).await,
         Command::Replay(args) => replay::run(args).await,
         Command::Admit(args) => admit::run(args).await,
+        Command::Streams(args) => streams::run(args).await,
         Command::Events(command) => events::run(command),
     };
     match result {

@@ -5,6 +5,7 @@
 //! endpoint when the environment has no keys.
 
 use hookwarden_testkit::deployment::{Deployment, BUCKET, BUS, INVOKE_TIMEOUT};
+use hookwarden_testkit::emf::{self, Datum};
 use hookwarden_testkit::history;
 use hookwarden_testkit::log_audit::sample_needles;
 use hookwarden_testkit::samples::{body_of, samples, test_key, with_request};
@@ -107,6 +108,34 @@ async fn samples_rotation_and_forgeries() {
         assert!(id.starts_with("00000000-0000-4000-8000-"), "{line}");
     }
     deployment.assert_logs_clean(&sample_needles("scalefusion"));
+
+    // Each stored event, and no duplicate, counts once in CloudWatch's `EventsStored`: by
+    // provider (the silence alarm) and by stream (the watchdog).
+    let stored = deployment.events("scalefusion").await.len();
+    let data: Vec<Datum> = emf::data(&deployment.logs())
+        .into_iter()
+        .filter(|d| d.namespace == "Hookwarden" && d.name == "EventsStored")
+        .collect();
+    let by_provider = [("Provider".to_string(), "scalefusion".to_string())];
+    let per_provider: Vec<&Datum> = data
+        .iter()
+        .filter(|d| d.dimensions == by_provider)
+        .collect();
+    assert_eq!(per_provider.len(), stored, "{}", deployment.logs());
+    assert!(per_provider.iter().all(|d| d.value == 1.0));
+    let streams: Vec<Vec<(String, String)>> = data
+        .iter()
+        .filter(|d| d.dimensions.len() == 3)
+        .map(|d| d.dimensions.clone())
+        .collect();
+    assert_eq!(streams.len(), stored);
+    let sim_swap = ["Provider", "Tenant", "EventType"]
+        .into_iter()
+        .map(String::from)
+        .zip(["scalefusion", "(default)", "device.sim_swap"].map(String::from))
+        .collect::<Vec<_>>();
+    // The sample and the event signed with the old secret: two events of one stream.
+    assert_eq!(streams.iter().filter(|s| **s == sim_swap).count(), 2);
 }
 
 /// Rotating a leaked secret revokes it: once `HOOKWARDEN_PREVIOUS_SECRET_GRACE_SECS` have

@@ -16,6 +16,7 @@ pub mod providers;
 pub mod quarantine;
 pub mod request;
 pub mod secrets;
+pub mod silence;
 pub mod tenants;
 
 pub use providers::knox::KnoxHandler;

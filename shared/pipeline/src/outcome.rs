@@ -1,4 +1,5 @@
-//! One JSON log line per request, and the `SignatureRejected` and `Throttled` metrics.
+//! One JSON log line per request, and the `EventsStored`, `SignatureRejected` and `Throttled`
+//! metrics.
 //!
 //! The line names provider, event type, event id, outcome, status and latency — never a
 //! secret, a signature or a body: reasons come from hookwarden's own error messages, which
@@ -8,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use crate::request::Reply;
+use crate::silence::Stream;
 
 static EMIT_METRICS: AtomicBool = AtomicBool::new(false);
 
@@ -127,8 +129,10 @@ impl Trail {
                 "request accepted"
             );
         }
-        if let Some(metric) = outcome.metric() {
-            emit_metric(self.provider, metric);
+        if EMIT_METRICS.load(Ordering::Relaxed) {
+            if let Some(line) = metric_line(outcome, provider, tenant, event_type, unix_millis()) {
+                println!("{line}");
+            }
         }
         reply
     }
@@ -201,26 +205,107 @@ impl Outcome {
     }
 }
 
-fn emit_metric(provider: &str, metric: &str) {
-    if !EMIT_METRICS.load(Ordering::Relaxed) {
-        return;
-    }
-    let timestamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or_default();
-    // EMF: CloudWatch turns this log line into the Hookwarden/<metric> metric.
+/// The CloudWatch metric counting stored events: its `Provider` dimension feeds the per-provider
+/// silence alarms, its `Provider`/`Tenant`/`EventType` dimensions the watchdog's per-stream
+/// verdicts ([`crate::silence`]).
+pub const EVENTS_STORED: &str = "EventsStored";
+/// The namespace of hookwarden's metrics.
+pub const NAMESPACE: &str = "Hookwarden";
+
+/// The Embedded Metric Format line CloudWatch turns into this outcome's metric, if it has
+/// one: `SignatureRejected`/`Throttled` by provider, and `EventsStored` by provider and by
+/// stream. Duplicates count nothing: a stream is live when it stores new events.
+pub fn metric_line(
+    outcome: Outcome,
+    provider: &str,
+    tenant: Option<&str>,
+    event_type: Option<&str>,
+    timestamp_ms: u128,
+) -> Option<serde_json::Value> {
+    let (metric, dimensions) = match outcome {
+        Outcome::Stored => (
+            EVENTS_STORED,
+            serde_json::json!([["Provider"], ["Provider", "Tenant", "EventType"]]),
+        ),
+        other => (other.metric()?, serde_json::json!([["Provider"]])),
+    };
     let mut line = serde_json::json!({
         "_aws": {
-            "Timestamp": timestamp,
+            "Timestamp": timestamp_ms,
             "CloudWatchMetrics": [{
-                "Namespace": "Hookwarden",
-                "Dimensions": [["Provider"]],
+                "Namespace": NAMESPACE,
+                "Dimensions": dimensions,
                 "Metrics": [{"Name": metric, "Unit": "Count"}]
             }]
         },
         "Provider": provider,
     });
+    if outcome == Outcome::Stored {
+        let stream = Stream::new(provider, tenant, event_type.unwrap_or_default());
+        line["Tenant"] = stream.tenant.into();
+        line["EventType"] = stream.event_type.into();
+    }
     line[metric] = 1.into();
-    println!("{line}");
+    Some(line)
+}
+
+fn unix_millis() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_events_count_by_provider_and_by_stream_and_duplicates_count_nothing() {
+        let line = metric_line(
+            Outcome::Stored,
+            "knox",
+            Some("acme"),
+            Some("KAI_BATTERY_STATUS"),
+            7,
+        )
+        .expect("a stored event is counted");
+        let directive = &line["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], "Hookwarden");
+        assert_eq!(
+            directive["Dimensions"],
+            serde_json::json!([["Provider"], ["Provider", "Tenant", "EventType"]])
+        );
+        assert_eq!(directive["Metrics"][0]["Name"], "EventsStored");
+        assert_eq!(line["_aws"]["Timestamp"], 7);
+        assert_eq!(
+            (&line["Provider"], &line["Tenant"]),
+            (&"knox".into(), &"acme".into())
+        );
+        assert_eq!(
+            (&line["EventType"], &line["EventsStored"]),
+            (&"KAI_BATTERY_STATUS".into(), &1.into())
+        );
+
+        let bare = metric_line(Outcome::Stored, "oneaccess", None, Some(""), 7).unwrap();
+        assert_eq!(
+            (&bare["Tenant"], &bare["EventType"]),
+            (&"(default)".into(), &"(none)".into())
+        );
+
+        assert!(metric_line(
+            Outcome::Duplicate,
+            "knox",
+            None,
+            Some("KAI_BATTERY_STATUS"),
+            7
+        )
+        .is_none());
+        let rejected = metric_line(Outcome::SignatureRejected, "knox", None, None, 7).unwrap();
+        assert_eq!(
+            rejected["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            serde_json::json!([["Provider"]])
+        );
+        assert!(rejected.get("Tenant").is_none());
+    }
 }

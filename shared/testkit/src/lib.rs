@@ -3,6 +3,7 @@
 //! - [`moto`]: moto's AWS server (S3, Secrets Manager, EventBridge, SQS) as a child process.
 //! - [`runtime_api`]: the Lambda Runtime API, to run a built function binary as Lambda would.
 //! - [`deployment`]: a built function under the Runtime API against moto.
+//! - [`emf`]: log lines read as CloudWatch reads Embedded Metric Format.
 //! - [`samples`]: the committed sample events and test keys.
 //! - [`proxy`]: a counting, fault- and delay-injecting keep-alive proxy in front of moto,
 //!   over plain HTTP and, with a test CA ([`tls`]), HTTPS.
@@ -12,6 +13,7 @@
 //! - [`log_audit`]: `scripts/log-audit.sh` on the logs a test collected.
 
 pub mod deployment;
+pub mod emf;
 pub mod history;
 pub mod http_stub;
 pub mod load;

@@ -1,0 +1,189 @@
+//! `silence-watchdog`: run on a schedule, finds every event stream (provider, tenant, event
+//! type) the webhook functions counted in `EventsStored`, judges each against the cadence
+//! rules (`hookwarden_pipeline::silence`, the verdicts `hookwarden streams` prints), and
+//! reports:
+//! - one EMF line with `SilentStreams` (alarmed on) and `WatchdogRuns` — the heartbeat, whose
+//!   alarm treats missing data as breaching, so a watchdog that stopped or fails is itself
+//!   reported;
+//! - a log line per silent stream, and a message on the alarm topic naming the streams that
+//!   fell silent since the previous run.
+//!
+//! Configuration (environment):
+//! - `HOOKWARDEN_STREAM_CADENCES`: the rules, `provider/tenant/event_type=window`, comma
+//!   separated (`knox/*/KAI_BATTERY_STATUS=4h`);
+//! - `HOOKWARDEN_ALARM_TOPIC`: SNS topic ARN for the message; empty = log only;
+//! - `HOOKWARDEN_WATCHDOG_INTERVAL_SECS`: how often the schedule runs it (default 900).
+
+mod metrics;
+
+use std::time::Duration;
+
+use hookwarden_pipeline::outcome::NAMESPACE;
+use hookwarden_pipeline::silence::{self, Cadences, Report, Verdict};
+use lambda_runtime::{service_fn, LambdaEvent};
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+const DEFAULT_INTERVAL: Duration = Duration::from_secs(15 * 60);
+/// The watchdog's own metrics' dimension: `Watchdog = streams`.
+const DIMENSION: (&str, &str) = ("Watchdog", "streams");
+
+#[derive(Debug, thiserror::Error)]
+enum WatchdogError {
+    #[error("HOOKWARDEN_STREAM_CADENCES: {0}")]
+    Cadences(#[from] silence::SilenceError),
+    #[error("HOOKWARDEN_WATCHDOG_INTERVAL_SECS must be a whole number of seconds above 0")]
+    Interval,
+    #[error(transparent)]
+    Read(#[from] metrics::ReadError),
+    #[error("publishing to the alarm topic failed: {0}")]
+    Notify(String),
+}
+
+impl From<WatchdogError> for lambda_runtime::Diagnostic {
+    fn from(err: WatchdogError) -> Self {
+        Self {
+            error_type: "Hookwarden.WatchdogError".to_string(),
+            error_message: err.to_string(),
+        }
+    }
+}
+
+struct Watchdog {
+    cadences: Cadences,
+    interval: Duration,
+    topic: Option<String>,
+    cloudwatch: aws_sdk_cloudwatch::Client,
+    sns: aws_sdk_sns::Client,
+}
+
+impl Watchdog {
+    async fn from_env() -> Result<Self, WatchdogError> {
+        let var = |name| std::env::var(name).unwrap_or_default();
+        let cadences = Cadences::parse(&var("HOOKWARDEN_STREAM_CADENCES"))?;
+        let interval = match var("HOOKWARDEN_WATCHDOG_INTERVAL_SECS").as_str() {
+            "" => DEFAULT_INTERVAL,
+            text => text
+                .parse::<u64>()
+                .ok()
+                .filter(|secs| *secs > 0)
+                .map(Duration::from_secs)
+                .ok_or(WatchdogError::Interval)?,
+        };
+        let topic = Some(var("HOOKWARDEN_ALARM_TOPIC")).filter(|t| !t.is_empty());
+        let config = aws_config::load_from_env().await;
+        Ok(Self {
+            cadences,
+            interval,
+            topic,
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
+            sns: aws_sdk_sns::Client::new(&config),
+        })
+    }
+
+    /// One run: read, judge, report. An error leaves the heartbeat out.
+    async fn run(&self, now: OffsetDateTime) -> Result<Value, WatchdogError> {
+        let lookback = self.cadences.longest().unwrap_or_default() + self.interval;
+        let seen = metrics::last_seen(&self.cloudwatch, now, lookback).await?;
+        let reports = silence::judge(&seen, &self.cadences, now);
+        let silent: Vec<&Report> = reports
+            .iter()
+            .filter(|r| r.verdict == Verdict::Silent)
+            .collect();
+        for report in &silent {
+            println!(
+                "{}",
+                json!({ "level": "WARN", "message": "stream silent", "stream": report.stream.to_string(),
+                        "detail": report.to_string() })
+            );
+        }
+        let fell: Vec<&&Report> = silent
+            .iter()
+            .filter(|r| r.fell_silent(now, self.interval))
+            .collect();
+        if let (Some(topic), false) = (&self.topic, fell.is_empty()) {
+            let mut message = String::from("These event streams stopped storing events:\n");
+            for report in &fell {
+                message.push_str(&format!("- {report}\n"));
+            }
+            message.push_str(&format!(
+                "\n{} of {} streams are silent now. Check the provider's console (delivery logs, \
+                 subscription state), then the tenant's secret and the function's log.\n",
+                silent.len(),
+                reports.len()
+            ));
+            self.sns
+                .publish()
+                .topic_arn(topic)
+                .subject("hookwarden: event streams fell silent")
+                .message(message)
+                .send()
+                .await
+                .map_err(|err| {
+                    WatchdogError::Notify(aws_sdk_sns::error::DisplayErrorContext(&err).to_string())
+                })?;
+        }
+        let watched = reports
+            .iter()
+            .filter(|r| r.verdict != Verdict::Unwatched)
+            .count();
+        println!("{}", heartbeat(now, silent.len(), watched));
+        Ok(json!({
+            "streams": reports.len(),
+            "watched": watched,
+            "silent": silent.iter().map(|r| r.stream.to_string()).collect::<Vec<_>>(),
+            "announced": fell.iter().map(|r| r.stream.to_string()).collect::<Vec<_>>(),
+        }))
+    }
+}
+
+/// The EMF line of a completed run: `WatchdogRuns` (the heartbeat), `SilentStreams`,
+/// `StreamsWatched`.
+fn heartbeat(now: OffsetDateTime, silent: usize, watched: usize) -> Value {
+    let (name, value) = DIMENSION;
+    json!({
+        "_aws": {
+            "Timestamp": now.unix_timestamp() * 1000,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [[name]],
+                "Metrics": [
+                    {"Name": "WatchdogRuns", "Unit": "Count"},
+                    {"Name": "SilentStreams", "Unit": "Count"},
+                    {"Name": "StreamsWatched", "Unit": "Count"}
+                ]
+            }]
+        },
+        name: value,
+        "WatchdogRuns": 1,
+        "SilentStreams": silent,
+        "StreamsWatched": watched,
+    })
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    let watchdog = match Watchdog::from_env().await {
+        Ok(watchdog) => watchdog,
+        Err(err) => {
+            println!(
+                "{}",
+                json!({ "level": "ERROR", "message": format!("cold start failed: {err}") })
+            );
+            return Err(err.into());
+        }
+    };
+    let watchdog = &watchdog;
+    lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| async move {
+        watchdog
+            .run(OffsetDateTime::now_utc())
+            .await
+            .inspect_err(|err| {
+                println!(
+                    "{}",
+                    json!({ "level": "ERROR", "message": err.to_string() })
+                );
+            })
+    }))
+    .await
+}
