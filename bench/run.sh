@@ -28,9 +28,9 @@
 #                          ones (`<function>@baseline`): built in release in a temporary git
 #                          worktree with its own target dir, cached in target/bench-builds/<rev>;
 #                          empty skips
-#   BENCH_NO_JITTER=1      also measure the current functions built with
-#                          AWS_LC_SYS_NO_JITTER_ENTROPY=1 (`<function>@nojitter`; target dir
-#                          target/bench-nojitter)
+#   BENCH_JITTER=1         also measure the current functions built with AWS-LC's jitter
+#                          entropy (AWS_LC_SYS_NO_JITTER_ENTROPY=0; `<function>@jitter`; target
+#                          dir target/bench-jitter)
 #   BENCH_MEMORY_MB=128    the memory size whose CPU share (MB/1769 of a core, a CPU cgroup)
 #                          the first invocation runs at in the second series of cold starts
 # Output: the report on stdout and in bench/out/report.md, figures in bench/out/*.json.
@@ -94,13 +94,15 @@ if [ -n "$baseline" ]; then
     compare_builds+=("baseline=$cache")
 fi
 
-if [ "${BENCH_NO_JITTER:-0}" = 1 ]; then
-    echo "== building the functions with AWS_LC_SYS_NO_JITTER_ENTROPY=1 (target/bench-nojitter)" >&2
-    seed_target target/bench-nojitter
-    AWS_LC_SYS_NO_JITTER_ENTROPY=1 CARGO_TARGET_DIR=target/bench-nojitter \
+if [ "${BENCH_JITTER:-0}" = 1 ]; then
+    # The functions are built without AWS-LC's jitter entropy (.cargo/config.toml); this
+    # variant has it back, for the trade-off.
+    echo "== building the functions with AWS-LC's jitter entropy (target/bench-jitter)" >&2
+    seed_target target/bench-jitter
+    AWS_LC_SYS_NO_JITTER_ENTROPY=0 CARGO_TARGET_DIR=target/bench-jitter \
         cargo build --release --locked "${functions[@]}" >&2
-    compare_args+=(--compare "nojitter=target/bench-nojitter/release")
-    compare_builds+=("nojitter=target/bench-nojitter/release")
+    compare_args+=(--compare "jitter=target/bench-jitter/release")
+    compare_builds+=("jitter=target/bench-jitter/release")
 fi
 # The harness only serves the Runtime API and reads /proc; a dev build reuses the test
 # build's dependencies instead of compiling the AWS SDK a second time in release.

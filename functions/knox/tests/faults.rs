@@ -120,8 +120,9 @@ impl Function {
 
 impl Call {
     /// The status; exactly one log line for the request, carrying `outcome`, `status` and the
-    /// provider; and the `SignatureRejected` metric (an EMF record on stdout, not a log line)
-    /// exactly when the signature was rejected.
+    /// provider; and the metric records (EMF on stdout, not log lines): `SignatureRejected`
+    /// exactly when the signature was rejected, `EventsStored` exactly when the event was
+    /// stored.
     fn expect(&self, name: &str, status: u16, outcome: &str) {
         assert_eq!(
             self.status, status,
@@ -137,14 +138,18 @@ impl Call {
         assert_eq!(line["outcome"], outcome, "{name}: {line}");
         assert_eq!(line["status"], status, "{name}: {line}");
         assert_eq!(line["provider"], "knox", "{name}: {line}");
-        let rejected = usize::from(outcome == "signature_rejected");
+        let expected: &[&str] = match outcome {
+            "signature_rejected" => &["SignatureRejected"],
+            "stored" => &["EventsStored"],
+            _ => &[],
+        };
         assert_eq!(
             metrics.len(),
-            rejected,
+            expected.len(),
             "{name}: metric records {metrics:#?}"
         );
-        for metric in metrics {
-            assert_eq!(metric["SignatureRejected"], 1, "{name}: {metric}");
+        for (metric, name_of) in metrics.iter().zip(expected) {
+            assert_eq!(metric[*name_of], 1, "{name}: {metric}");
         }
     }
 }
@@ -1064,6 +1069,9 @@ async fn secrets_manager_down_then_back_in_the_same_process() {
     );
 
     proxy.heal();
+    // A failed read of the current secret is remembered for a few seconds (every request in
+    // between is answered 503 without a read), then read again.
+    tokio::time::sleep(hookwarden_pipeline::secrets::FAILED_CURRENT_RETRY).await;
     let reply = respond().await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     let lines = logs.take();

@@ -75,7 +75,7 @@ async fn samples_rotation_and_forgeries() {
     let keys = deployment.events("scalefusion").await;
     let key = keys
         .iter()
-        .find(|k| k.ends_with(&format!("/device.sim_swap/{}.json", id_of(body))))
+        .find(|k| k.ends_with(&format!("/{}.json", id_of(body))))
         .expect("stored");
     assert_eq!(
         deployment.envelope(key).await["verified_by"]["version_id"],
@@ -192,7 +192,7 @@ async fn authentic_bodies_of_any_shape_are_stored_and_a_shared_id_merges_nothing
         let id = id_of(body);
         let key = keys
             .iter()
-            .find(|k| k.ends_with(&format!("/{event_type}/{id}.json")))
+            .find(|k| k.ends_with(&format!("/{id}.json")))
             .unwrap_or_else(|| panic!("{event_type} {id} in {keys:?}"));
         let envelope = deployment.envelope(key).await;
         assert_eq!(envelope["content_sha256"], id);

@@ -7,15 +7,14 @@ use std::time::Duration;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
-use tracing::Level;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 
 /// How long a failing cold start waits for the Runtime API before exiting anyway.
 const INIT_ERROR_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Installs the JSON log subscriber: no colours, the invocation span's fields (request id)
-/// on every line, levels from [`log_filter`]. Does nothing if a subscriber is already
-/// installed.
+/// on every line, levels from [`log_filter`] within [`library_caps`]. Does nothing if a
+/// subscriber is already installed.
 pub fn init_json_logs() {
     let _already_installed = tracing_subscriber::fmt()
         .json()
@@ -28,13 +27,13 @@ pub fn init_json_logs() {
         .with_writer(std::io::stdout)
         .finish()
         .with(log_filter(std::env::var("RUST_LOG").ok().as_deref()))
+        .with(library_caps())
         .try_init();
 }
 
 /// Libraries whose debug and trace lines can carry what the logs must never hold: the Runtime
 /// API's events (lambda_runtime, lambda_http), request and response bodies, secrets among
-/// them (the SDK's orchestrator, hyper, reqwest). They log at `info` at most, whatever
-/// `RUST_LOG` says.
+/// them (the SDK's orchestrator, hyper, reqwest).
 const CAPPED_AT_INFO: [&str; 8] = [
     "lambda_runtime",
     "lambda_runtime_api_client",
@@ -47,23 +46,23 @@ const CAPPED_AT_INFO: [&str; 8] = [
 ];
 
 /// The levels `RUST_LOG` asks for: a level (`debug`) and/or `target=level` pairs
-/// (`info,hookwarden_pipeline=debug`); unset or unreadable means `info`; the libraries in
-/// [`CAPPED_AT_INFO`] never below `info`. `tracing`'s target list rather than `EnvFilter`,
-/// whose span and field filters need a regex engine (a quarter MiB of binary) that nobody
-/// filtering a webhook receiver's logs uses.
+/// (`info,hookwarden_pipeline=debug`); unset or unreadable means `info`. `tracing`'s target
+/// list rather than `EnvFilter`, whose span and field filters need a regex engine (a quarter
+/// MiB of binary) that nobody filtering a webhook receiver's logs uses.
 pub fn log_filter(rust_log: Option<&str>) -> Targets {
-    let asked = rust_log
+    rust_log
         .and_then(|text| text.parse().ok())
-        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
-    CAPPED_AT_INFO
-        .iter()
-        .fold(asked.clone(), |targets, target| {
-            let level = [Level::INFO, Level::WARN, Level::ERROR]
-                .into_iter()
-                .find(|level| asked.would_enable(target, level))
-                .map_or(LevelFilter::OFF, LevelFilter::from_level);
-            targets.with_target(*target, level)
-        })
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO))
+}
+
+/// A second filter every line must also pass: the libraries in [`CAPPED_AT_INFO`] at `info`
+/// at most, whatever `RUST_LOG` names (a second layer, so no target in `RUST_LOG`, however
+/// specific, lifts it).
+pub fn library_caps() -> Targets {
+    CAPPED_AT_INFO.iter().fold(
+        Targets::new().with_default(LevelFilter::TRACE),
+        |caps, target| caps.with_target(*target, LevelFilter::INFO),
+    )
 }
 
 /// Ends a cold start that cannot succeed (bad configuration): one JSON line on stdout
@@ -108,6 +107,8 @@ fn post_init_error(api: &str, message: &str) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use tracing::Level;
+
     use super::*;
 
     #[test]
@@ -123,20 +124,25 @@ mod tests {
         assert!(per_target.would_enable("hookwarden_pipeline::delivery", &Level::DEBUG));
         assert!(!per_target.would_enable("hookwarden_aws", &Level::INFO));
 
-        // The libraries that can log events, bodies and secrets stay at info at most.
+        // The libraries that can log events, bodies and secrets stay at info at most,
+        // however specifically RUST_LOG names them; the caps lift nothing RUST_LOG lowers.
+        let logs = |rust_log: &str, target: &str, level: Level| {
+            log_filter(Some(rust_log)).would_enable(target, &level)
+                && library_caps().would_enable(target, &level)
+        };
         for target in [
             "lambda_runtime::runtime",
             "aws_smithy_runtime::client",
             "hyper",
         ] {
-            assert!(debug.would_enable(target, &Level::INFO), "{target}");
-            assert!(!debug.would_enable(target, &Level::DEBUG), "{target}");
-            let asked = log_filter(Some(&format!("trace,{target}=trace")));
-            assert!(!asked.would_enable(target, &Level::DEBUG), "{target}");
+            assert!(logs("debug", target, Level::INFO), "{target}");
+            assert!(!logs("debug", target, Level::DEBUG), "{target}");
+            let asked = format!("trace,{target}=trace");
+            assert!(!logs(&asked, target, Level::DEBUG), "{target}");
         }
-        let quiet = log_filter(Some("warn"));
-        assert!(!quiet.would_enable("lambda_runtime", &Level::INFO));
-        assert!(quiet.would_enable("lambda_runtime", &Level::WARN));
+        assert!(logs("debug", "hookwarden_pipeline", Level::DEBUG));
+        assert!(!logs("warn", "lambda_runtime", Level::INFO));
+        assert!(logs("warn", "lambda_runtime", Level::WARN));
 
         let unreadable = log_filter(Some("[span{field=1}]=debug"));
         assert!(unreadable.would_enable("hookwarden_pipeline", &Level::INFO));

@@ -51,7 +51,9 @@ async fn the_lambda_entrypoint_routes_on_raw_path() {
         (Some("/"), 200, r#"{"handler":"default"}"#),
         (None, 200, r#"{"handler":"default"}"#),
         (Some("/acme"), 200, r#"{"handler":"acme"}"#),
-        (Some("/globex"), 404, r#"{"error":"unknown tenant"}"#),
+        // A name that is no tenant is answered by a decoy built like a tenant's handler
+        // (here the same one), so the answer does not tell names apart.
+        (Some("/globex"), 200, r#"{"handler":"acme"}"#),
         (Some("/acme/x"), 404, r#"{"error":"unknown tenant"}"#),
         (Some("/a%2Fb"), 404, r#"{"error":"unknown tenant"}"#),
     ] {
