@@ -207,13 +207,13 @@ check(len(QUERY_COLUMNS) >= 10 and len(ARCHIVE_COLUMNS) >= 5,
       f"scripts/query-events.py --columns: {QUERY_COLUMNS} {ARCHIVE_COLUMNS}")
 
 # --- what the code says --------------------------------------------------------------------
-settings_rs = open("shared/aws/src/settings.rs").read()
+settings_rs = open("crates/aws/src/settings.rs").read()
 code_vars = set(re.findall(r'"((?:HOOKWARDEN|KNOX|SCALEFUSION|ONEACCESS)_[A-Z0-9_]+)"', settings_rs))
 check(len(code_vars) >= 13, f"found only {sorted(code_vars)} in settings.rs; did it move?")
 binaries = set()
 for manifest in glob.glob("functions/*/Cargo.toml"):
     binaries.update(re.findall(r'\[\[bin\]\]\s*\nname\s*=\s*"([^"]+)"', open(manifest).read()))
-outcome_rs = open("shared/pipeline/src/outcome.rs").read()
+outcome_rs = open("crates/pipeline/src/outcome.rs").read()
 # The alarms watch metrics that outcome.rs emits as EMF: namespace, dimension, and the name of
 # each metric (Outcome::metric).
 for needle in ['NAMESPACE: &str = "Hookwarden"', '"Namespace": NAMESPACE', 'json!([["Provider"]])',
@@ -251,7 +251,7 @@ check(watchdog_meta.get("BuildProperties", {}).get("Binary") == "silence-watchdo
 # template's default leaves the list empty, so a fresh stack quarantines, within a budget
 # (KNOX_QUARANTINE_PER_MINUTE), with a lifecycle expiry and an alarm (checked per parameter
 # set below).
-knox_rs = open("shared/pipeline/src/providers/knox.rs").read()
+knox_rs = open("crates/pipeline/src/providers/knox.rs").read()
 check(re.search(r"if self\.subscriptions\.is_empty\(\) \{\s*return self\s*\.quarantine\(", knox_rs) is not None,
       "providers/knox.rs no longer quarantines when no subscription is listed")
 check(not [v for v in code_vars if "ACCEPT" in v or "ANY" in v],

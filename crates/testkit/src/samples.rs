@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use base64::Engine as _;
 
-/// The repository root (this crate lives at `shared/testkit`).
+/// The repository root (this crate lives at `crates/testkit`).
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
