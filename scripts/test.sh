@@ -23,6 +23,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     printf '  - %s\n' "${missing[@]}" >&2
     exit 2
 fi
+python3 scripts/check-links.py
 
 # The chaos and scale simulations run on their own, with their output shown: they print the
 # counts they checked (deliveries, retries, throttles, what was stored and published).
