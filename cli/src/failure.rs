@@ -32,9 +32,7 @@ impl Failure {
     pub fn from_verify(kind: RejectKind, error: impl std::fmt::Display) -> Self {
         match kind {
             RejectKind::Forged | RejectKind::Stale => Self::Rejected(format!("rejected: {error}")),
-            RejectKind::Malformed | RejectKind::CertificateUnusable => {
-                Self::Input(error.to_string())
-            }
+            RejectKind::Malformed | RejectKind::NoUsableKey => Self::Input(error.to_string()),
         }
     }
 

@@ -25,14 +25,15 @@ use bytes::{Bytes, BytesMut};
 use clap::Args as ClapArgs;
 use hookwarden_pipeline::certificate::CertificateCache;
 use hookwarden_pipeline::clock::Clock;
-use hookwarden_pipeline::delivery::Delivery;
+use hookwarden_pipeline::delivery::{Delivery, Sinks};
 use hookwarden_pipeline::local::{DirStore, FileBus, StaticSecret};
 use hookwarden_pipeline::ports::{EventBus, ObjectStore};
 use hookwarden_pipeline::request::DEFAULT_MAX_BODY_BYTES;
 use hookwarden_pipeline::secrets::SecretCache;
 use hookwarden_pipeline::tenants::{self, DirTenants, Tenants};
 use hookwarden_pipeline::{
-    Common, Handler, Inbound, KnoxHandler, OneAccessHandler, Reply, ScalefusionHandler,
+    Handler, HandlerContext, Inbound, KnoxHandler, OneAccessHandler, Provider, Reply,
+    ScalefusionHandler,
 };
 use hookwarden_verify::oneaccess::DEFAULT_REPLAY_WINDOW_SECS;
 use http_body_util::{BodyExt as _, Full};
@@ -55,7 +56,12 @@ const SECRET_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 const PREVIOUS_GRACE: Duration = Duration::MAX;
 /// A client that has not sent its headers by then is dropped.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-const PROVIDERS: [&str; 3] = ["knox", "scalefusion", "oneaccess"];
+/// The providers' names, as in paths, prefixes and the index.
+const PROVIDERS: [&str; 3] = [
+    Provider::Knox.name(),
+    Provider::Scalefusion.name(),
+    Provider::OneAccess.name(),
+];
 
 #[derive(Debug, ClapArgs)]
 pub struct Args {
@@ -243,12 +249,11 @@ impl App {
         let store: Arc<dyn ObjectStore> = store;
         let bus: Arc<dyn EventBus> = Arc::new(FileBus::new(data.join("eventbridge")));
         let max_body = config.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES);
-        let common = |provider: &str| Common {
+        let context = |provider: Provider| HandlerContext {
             delivery: Some(Delivery::new(
                 store.clone(),
-                true,
-                Some(bus.clone()),
-                provider,
+                Sinks::S3AndEventBridge(bus.clone()),
+                provider.name(),
             )),
             max_body,
             clock: Clock::system(),
@@ -273,7 +278,7 @@ impl App {
             (None, Some(_)) => Vec::new(),
         };
         let knox = KnoxHandler::new(
-            common("knox"),
+            context(Provider::Knox),
             CertificateCache::new(store.clone(), KNOX_CERT_KEY, None),
         )
         .allow_subscriptions(subscriptions);
@@ -291,26 +296,26 @@ impl App {
             knox: with_tenants(
                 "knox",
                 Arc::new(knox),
-                tenants::knox(common("knox"), certificates),
+                tenants::knox(context(Provider::Knox), certificates),
             ),
             scalefusion: with_tenants(
                 "scalefusion",
                 Arc::new(ScalefusionHandler::new(
-                    common("scalefusion"),
+                    context(Provider::Scalefusion),
                     SecretCache::new(source(keys.scalefusion), SECRET_TTL)
                         .with_previous_grace(PREVIOUS_GRACE),
                 )),
-                tenants::scalefusion(common("scalefusion"), PREVIOUS_GRACE),
+                tenants::scalefusion(context(Provider::Scalefusion), PREVIOUS_GRACE),
             ),
             oneaccess: with_tenants(
                 "oneaccess",
                 Arc::new(OneAccessHandler::new(
-                    common("oneaccess"),
+                    context(Provider::OneAccess),
                     SecretCache::new(source(keys.oneaccess), SECRET_TTL)
                         .with_previous_grace(PREVIOUS_GRACE),
                     replay_window,
                 )),
-                tenants::oneaccess(common("oneaccess"), PREVIOUS_GRACE, replay_window),
+                tenants::oneaccess(context(Provider::OneAccess), PREVIOUS_GRACE, replay_window),
             ),
             max_body,
             index: index.to_string(),

@@ -13,12 +13,18 @@ use clap::Args as ClapArgs;
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use hookwarden_pipeline::local::files_under;
 use hookwarden_pipeline::silence::{self, Cadences, LastSeen, Verdict};
+use hookwarden_pipeline::Provider;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::failure::Failure;
 
-const PROVIDERS: [&str; 3] = ["knox", "scalefusion", "oneaccess"];
+/// The providers' names, as in paths, prefixes and the index.
+const PROVIDERS: [&str; 3] = [
+    Provider::Knox.name(),
+    Provider::Scalefusion.name(),
+    Provider::OneAccess.name(),
+];
 /// Objects read at once from a bucket.
 const CONCURRENT_GETS: usize = 16;
 

@@ -9,13 +9,14 @@ use async_trait::async_trait;
 use hookwarden_aws::logging::{fail_cold_start, init_json_logs};
 use hookwarden_aws::settings::Settings;
 use hookwarden_pipeline::request::{Handler, Inbound, Reply};
+use hookwarden_pipeline::Provider;
 
 struct Echo;
 
 #[async_trait]
 impl Handler for Echo {
-    fn provider(&self) -> &'static str {
-        "oneaccess"
+    fn provider(&self) -> Provider {
+        Provider::OneAccess
     }
 
     async fn handle(&self, request: Inbound) -> Reply {
@@ -47,6 +48,7 @@ impl Handler for Echo {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::process::ExitCode {
     init_json_logs();
-    let settings = Settings::from_env("oneaccess").unwrap_or_else(|err| fail_cold_start(&err));
+    let settings =
+        Settings::from_env(Provider::OneAccess).unwrap_or_else(|err| fail_cold_start(&err));
     hookwarden_aws::lambda::run(Arc::new(Echo), settings.max_body_bytes).await
 }

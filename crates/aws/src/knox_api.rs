@@ -141,7 +141,7 @@ impl KnoxApi {
         url: &Url,
         request: reqwest::RequestBuilder,
     ) -> Result<Answer, DependencyError> {
-        let shown_url = shown(url.as_str());
+        let shown_url = without_query(url.as_str());
         let exchange = async {
             let mut response = request.send().await.map_err(|err| err.without_url())?;
             let header = |name| {
@@ -241,7 +241,7 @@ impl KnoxApi {
                 Some(location) if answer.status.is_redirection() => format!(
                     " (a redirect to {}, not followed with the client secret: \
                      set base_url in the Knox API secret to where the API is)",
-                    shown(location)
+                    without_query(location)
                 ),
                 _ => oauth_error(&answer.body),
             };
@@ -304,8 +304,8 @@ impl Clients {
                             Some(why) => {
                                 let refused = RedirectRefused(format!(
                                     "{} redirected to {:?}, which {why}; not followed",
-                                    shown(from),
-                                    shown(attempt.url().as_str())
+                                    without_query(from),
+                                    without_query(attempt.url().as_str())
                                 ));
                                 attempt.error(refused)
                             }
@@ -352,7 +352,7 @@ impl CertificateFetcher for KnoxApi {
         let status = answer.status;
         let content_type = answer.content_type.as_deref().unwrap_or("none");
         let body = answer.body;
-        let url = shown(answer.url.as_str());
+        let url = without_query(answer.url.as_str());
         if !status.is_success() {
             return Err(DependencyError::new(
                 DEPENDENCY,
@@ -381,7 +381,7 @@ fn parse_url(text: &str) -> Result<Url, DependencyError> {
     Url::parse(text).map_err(|err| {
         DependencyError::new(
             DEPENDENCY,
-            format_args!("{} is not a usable URL: {err}", shown(text)),
+            format_args!("{} is not a usable URL: {err}", without_query(text)),
         )
     })
 }
@@ -413,7 +413,7 @@ fn secure(url: &str) -> bool {
 
 /// `url` as logs and errors show it: without its query, which may be a credential (a
 /// redirect to a presigned download URL carries its signature there).
-fn shown(url: &str) -> &str {
+fn without_query(url: &str) -> &str {
     url.split_once('?').map_or(url, |(before, _)| before)
 }
 

@@ -109,7 +109,7 @@ async fn handle(
         Ok(request) => call_handler(handler, &path, request).await,
         Err(reply) => {
             tracing::warn!(
-                provider = handler.provider(),
+                provider = handler.provider().name(),
                 outcome = "too_large",
                 status = reply.status,
                 "request rejected before verification"
@@ -150,7 +150,7 @@ pub fn to_inbound(request: lambda_http::Request, max_body: usize) -> Result<Inbo
 /// process goes on serving. (Caught here rather than by lambda_runtime's panic layer, which
 /// would answer an invocation error instead of the caller's 500.)
 async fn call_handler(handler: Arc<dyn Handler>, path: &str, request: Inbound) -> Reply {
-    let provider = handler.provider();
+    let provider = handler.provider().name();
     match AssertUnwindSafe(handler.handle_at(path, request))
         .catch_unwind()
         .await
@@ -189,8 +189,8 @@ mod tests {
 
     #[async_trait]
     impl Handler for Panics {
-        fn provider(&self) -> &'static str {
-            "test"
+        fn provider(&self) -> hookwarden_pipeline::Provider {
+            hookwarden_pipeline::Provider::Scalefusion
         }
         async fn handle(&self, request: Inbound) -> Reply {
             match request.body.as_ref() {

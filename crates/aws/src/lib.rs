@@ -26,7 +26,10 @@ pub use knox_api::KnoxApi;
 pub use s3::S3Store;
 pub use sdk::Clients;
 pub use secrets_manager::SecretsManagerSource;
-pub use settings::{ProviderSettings, Settings, SettingsError, SinkSettings};
+pub use settings::{
+    KnoxSettings, OneAccessSettings, ProviderSettings, ScalefusionSettings, Settings,
+    SettingsError, SinkSettings,
+};
 
 /// `localhost` or a loopback address (`127.0.0.1`, `[::1]`): where plain HTTP is allowed,
 /// for local emulators and test servers.

@@ -26,7 +26,11 @@ pub fn init_json_logs() {
         .with_max_level(LevelFilter::TRACE)
         .with_writer(std::io::stdout)
         .finish()
-        .with(log_filter(std::env::var("RUST_LOG").ok().as_deref()))
+        .with(log_filter(
+            std::env::var(crate::settings::var::RUST_LOG)
+                .ok()
+                .as_deref(),
+        ))
         .with(library_caps())
         .try_init();
 }

@@ -1,41 +1,56 @@
-//! Configuration from the environment, read once at cold start.
+//! Configuration from the environment, read once at cold start. What each variable means,
+//! its default and its range: docs/reference/configuration.md, which a test holds to
+//! [`var::ALL`].
 //!
 //! An empty variable counts as unset, so a SAM parameter left blank takes the default.
-//!
-//! | variable | meaning |
-//! |---|---|
-//! | `HOOKWARDEN_SINK` | Where verified events go: `s3`, `eventbridge` or `s3,eventbridge`. Required, except for OneAccess, which without it answers only the CHECK_URL handshake and 503s everything else. |
-//! | `HOOKWARDEN_BUCKET` | S3 bucket holding events and the dedupe state. Required whenever `HOOKWARDEN_SINK` is set (the `eventbridge` sink needs it too: dedupe records and oversize payloads live there). |
-//! | `HOOKWARDEN_PREFIX` | Key prefix inside the bucket. Default: the provider name (`knox`, `scalefusion`, `oneaccess`). Letters, digits and `. _ - /`; no leading or trailing `/`, no empty, `.` or `..` segment. |
-//! | `HOOKWARDEN_EVENT_BUS` | EventBridge bus name or ARN. Required with the `eventbridge` sink. |
-//! | `HOOKWARDEN_MAX_BODY_BYTES` | Largest accepted body in bytes (after transport base64 is undone); larger ones get 413. Default 1048576; at most 6291456 (the Lambda payload limit). |
-//! | `HOOKWARDEN_SECRET_TTL_SECS` | How long a fetched secret is reused before it is read again. Default 300; 0 reads it on every request; at most 86400. |
-//! | `HOOKWARDEN_PREVIOUS_SECRET_GRACE_SECS` | How long after a rotation (AWSCURRENT's creation date) the rotated-out value, AWSPREVIOUS, still verifies. Default 3600; 0 never accepts AWSPREVIOUS; at most 604800. |
-//! | `HOOKWARDEN_DEPENDENCY_TIMEOUT_MS` | Time limit for each AWS call, retries included, so a slow dependency becomes a 503 inside the Lambda deadline. Default 3000; between 100 and 60000. |
-//! | `HOOKWARDEN_TENANT_SECRET_PREFIX` | Optional: turns on tenants. A request to `/<tenant>` is served with the Secrets Manager secret named this prefix followed by the tenant name (`hookwarden/tenants/scalefusion/` + `acme`); no such secret: 404. Unset: the path is ignored, as before tenants. Letters, digits and `/ _ + = . @ -`, at most 448 characters. |
-//! | `KNOX_CERT_BUCKET` | Knox only: bucket holding the Samsung Knox validation certificate. Default: `HOOKWARDEN_BUCKET`. |
-//! | `KNOX_CERT_KEY` | Knox only, required: object key of that certificate (PEM or DER). |
-//! | `KNOX_API_SECRET_ID` | Knox only, optional: Secrets Manager secret with Knox API credentials; when set, a missing or expired certificate is downloaded and written back to `KNOX_CERT_KEY`. Needs `KNOX_CERT_SPKI_SHA256`. |
-//! | `KNOX_CERT_SPKI_SHA256` | Knox only: comma-separated SHA-256 digests (64 hex digits each) of the public keys (DER SubjectPublicKeyInfo) the certificate may carry; several during a key rotation. Set: a certificate with another key is never used, whether stored or downloaded, and one with a pinned key verifies even outside its validity period. Unset: the stored certificate is trusted as installed, only inside its validity period, and no download is accepted — so it is required with `KNOX_API_SECRET_ID`. Samsung's key: `c7bd4723b0358695a301338180fc0d296aeb4973c3c1d88dd7ef197dfdd23527` (the template's default). |
-//! | `KNOX_SUBSCRIPTION_IDS` | Knox only: comma-separated Knox subscription ids this deployment serves; a validly signed callback whose `subscriptionId` is not listed gets 403 and nothing is stored. Unset (onboarding: the ids exist only once the callback URL does): nothing is delivered; every verified callback is quarantined under `{prefix}/_quarantine/`, answered 200, and admitted once its subscription is listed (docs/guides/knox-onboarding.md). Samsung signs every customer's callbacks with one key, so no list can mean "accept all". |
-//! | `KNOX_QUARANTINE_PER_MINUTE` | Knox only: new quarantine objects one execution environment writes a minute; beyond it a callback to quarantine gets 503 (Knox retries later). Default 60; between 1 and 10000. |
-//! | `SCALEFUSION_SECRET_ID` | Scalefusion only, required: Secrets Manager secret holding the webhook signing secret. |
-//! | `ONEACCESS_SECRET_ID` | OneAccess only, required: Secrets Manager secret holding the callback signing/encryption settings. |
-//! | `ONEACCESS_REPLAY_WINDOW_SECS` | OneAccess only: how far a callback timestamp may be from now. Default 300; between 1 and 3600. |
 
 use std::time::Duration;
 
+use hookwarden_pipeline::delivery::Sinks;
 use hookwarden_pipeline::request::DEFAULT_MAX_BODY_BYTES;
+use hookwarden_pipeline::Provider;
 use hookwarden_verify::x509::{SpkiPin, SAMSUNG_KNOX_SPKI_SHA256};
 
 /// The Lambda request/response payload limit; a larger body can never arrive.
 const LAMBDA_PAYLOAD_LIMIT: usize = 6 * 1024 * 1024;
 
+/// Declares each variable's name once: a constant the code reads it by, and [`var::ALL`].
+macro_rules! variables {
+    ($($name:ident),* $(,)?) => {
+        $(pub const $name: &str = stringify!($name);)*
+        /// Every variable the receivers read, the configuration reference's rows.
+        pub const ALL: &[&str] = &[$($name),*];
+    };
+}
+
+/// The names of the variables the receivers read.
+pub mod var {
+    variables!(
+        HOOKWARDEN_SINK,
+        HOOKWARDEN_BUCKET,
+        HOOKWARDEN_PREFIX,
+        HOOKWARDEN_EVENT_BUS,
+        HOOKWARDEN_MAX_BODY_BYTES,
+        HOOKWARDEN_SECRET_TTL_SECS,
+        HOOKWARDEN_PREVIOUS_SECRET_GRACE_SECS,
+        HOOKWARDEN_DEPENDENCY_TIMEOUT_MS,
+        HOOKWARDEN_TENANT_SECRET_PREFIX,
+        KNOX_CERT_BUCKET,
+        KNOX_CERT_KEY,
+        KNOX_API_SECRET_ID,
+        KNOX_CERT_SPKI_SHA256,
+        KNOX_SUBSCRIPTION_IDS,
+        KNOX_QUARANTINE_PER_MINUTE,
+        SCALEFUSION_SECRET_ID,
+        ONEACCESS_SECRET_ID,
+        ONEACCESS_REPLAY_WINDOW_SECS,
+        RUST_LOG,
+    );
+}
+
 /// Everything a function needs from its environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
-    /// `knox`, `scalefusion` or `oneaccess`.
-    pub provider: &'static str,
     /// `None` only for OneAccess without `HOOKWARDEN_SINK`.
     pub sink: Option<SinkSettings>,
     pub prefix: String,
@@ -50,36 +65,44 @@ pub struct Settings {
     pub provider_settings: ProviderSettings,
 }
 
-/// Where events and dedupe state go.
+/// Where events go (`HOOKWARDEN_SINK`), with the bucket that holds them or, for the
+/// `eventbridge` sink alone, the writes that tell a first delivery from a duplicate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SinkSettings {
     pub bucket: String,
-    /// The `s3` sink: verified events are written to the bucket.
-    pub store_events: bool,
-    /// The `eventbridge` sink: the bus events are published to.
-    pub event_bus: Option<String>,
+    /// The bus is named by `HOOKWARDEN_EVENT_BUS`.
+    pub sinks: Sinks<String>,
+}
+
+/// The settings only one provider reads; which variant it is says which provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderSettings {
+    Knox(KnoxSettings),
+    Scalefusion(ScalefusionSettings),
+    OneAccess(OneAccessSettings),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ProviderSettings {
-    Knox {
-        cert_bucket: String,
-        cert_key: String,
-        api_secret_id: Option<String>,
-        /// `KNOX_CERT_SPKI_SHA256`; empty: no pin (and then no API secret).
-        cert_spki_sha256: Vec<SpkiPin>,
-        /// Empty: every verified callback is quarantined, none delivered.
-        subscription_ids: Vec<String>,
-        /// `KNOX_QUARANTINE_PER_MINUTE`.
-        quarantine_per_minute: u32,
-    },
-    Scalefusion {
-        secret_id: String,
-    },
-    OneAccess {
-        secret_id: String,
-        replay_window: Duration,
-    },
+pub struct KnoxSettings {
+    pub cert_bucket: String,
+    pub cert_key: String,
+    pub api_secret_id: Option<String>,
+    /// `KNOX_CERT_SPKI_SHA256`; empty: no pin (and then no API secret).
+    pub cert_spki_sha256: Vec<SpkiPin>,
+    /// Empty: every verified callback is quarantined, none delivered.
+    pub subscription_ids: Vec<String>,
+    pub quarantine_per_minute: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScalefusionSettings {
+    pub secret_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OneAccessSettings {
+    pub secret_id: String,
+    pub replay_window: Duration,
 }
 
 /// A variable that is missing or wrong; the message names it and says what is expected.
@@ -112,118 +135,108 @@ pub(crate) fn read_var(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> 
 
 impl Settings {
     /// Reads the settings for `provider` from the process environment.
-    pub fn from_env(provider: &'static str) -> Result<Settings, SettingsError> {
+    pub fn from_env(provider: Provider) -> Result<Settings, SettingsError> {
         Self::from_lookup(provider, |name| std::env::var(name).ok())
     }
 
     /// Reads the settings through `lookup` (the environment, or a map in tests).
-    ///
-    /// # Panics
-    /// When `provider` is not `knox`, `scalefusion` or `oneaccess`: a programming error.
     pub fn from_lookup(
-        provider: &'static str,
+        provider: Provider,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Settings, SettingsError> {
         let var = |name: &str| read_var(&lookup, name);
-        let bucket = var("HOOKWARDEN_BUCKET");
-        let sink = match var("HOOKWARDEN_SINK") {
+        let number = |name, default, range| number(name, var(name), default, range);
+        let bucket = var(var::HOOKWARDEN_BUCKET);
+        let sink = match var(var::HOOKWARDEN_SINK) {
             Some(text) => Some(parse_sink(
                 &text,
                 bucket.clone(),
-                var("HOOKWARDEN_EVENT_BUS"),
+                var(var::HOOKWARDEN_EVENT_BUS),
             )?),
-            None if provider == "oneaccess" => None,
+            None if provider == Provider::OneAccess => None,
             None => {
                 return Err(SettingsError::required(
-                    "HOOKWARDEN_SINK",
+                    var::HOOKWARDEN_SINK,
                     "(s3, eventbridge or s3,eventbridge)",
                 ))
             }
         };
-        let prefix = match var("HOOKWARDEN_PREFIX") {
+        let prefix = match var(var::HOOKWARDEN_PREFIX) {
             Some(prefix) => check_prefix(prefix)?,
-            None => provider.to_string(),
+            None => provider.name().to_string(),
         };
         let max_body_bytes = number(
-            var("HOOKWARDEN_MAX_BODY_BYTES"),
-            "HOOKWARDEN_MAX_BODY_BYTES",
+            var::HOOKWARDEN_MAX_BODY_BYTES,
             DEFAULT_MAX_BODY_BYTES as u64,
             1..=LAMBDA_PAYLOAD_LIMIT as u64,
         )? as usize;
-        let secret_ttl = number(
-            var("HOOKWARDEN_SECRET_TTL_SECS"),
-            "HOOKWARDEN_SECRET_TTL_SECS",
-            300,
-            0..=86_400,
-        )?;
+        let secret_ttl = number(var::HOOKWARDEN_SECRET_TTL_SECS, 300, 0..=86_400)?;
         let previous_secret_grace = number(
-            var("HOOKWARDEN_PREVIOUS_SECRET_GRACE_SECS"),
-            "HOOKWARDEN_PREVIOUS_SECRET_GRACE_SECS",
+            var::HOOKWARDEN_PREVIOUS_SECRET_GRACE_SECS,
             hookwarden_pipeline::secrets::DEFAULT_PREVIOUS_GRACE.as_secs(),
             0..=604_800,
         )?;
-        let timeout_ms = number(
-            var("HOOKWARDEN_DEPENDENCY_TIMEOUT_MS"),
-            "HOOKWARDEN_DEPENDENCY_TIMEOUT_MS",
-            3000,
-            100..=60_000,
-        )?;
+        let timeout_ms = number(var::HOOKWARDEN_DEPENDENCY_TIMEOUT_MS, 3000, 100..=60_000)?;
         let required = |name: &'static str| {
             var(name).ok_or_else(|| SettingsError::required(name, &format!("for {provider}")))
         };
         let provider_settings = match provider {
-            "knox" => ProviderSettings::Knox {
-                cert_bucket: var("KNOX_CERT_BUCKET").or(bucket).ok_or_else(|| {
+            Provider::Knox => ProviderSettings::Knox(KnoxSettings {
+                cert_bucket: var(var::KNOX_CERT_BUCKET).or(bucket).ok_or_else(|| {
                     SettingsError::required(
-                        "KNOX_CERT_BUCKET",
-                        "for knox when HOOKWARDEN_BUCKET is unset",
+                        var::KNOX_CERT_BUCKET,
+                        &format!("for knox when {} is unset", var::HOOKWARDEN_BUCKET),
                     )
                 })?,
-                cert_key: required("KNOX_CERT_KEY")?,
+                cert_key: required(var::KNOX_CERT_KEY)?,
                 cert_spki_sha256: knox_pins(
-                    var("KNOX_CERT_SPKI_SHA256"),
-                    var("KNOX_API_SECRET_ID").is_some(),
+                    var(var::KNOX_CERT_SPKI_SHA256),
+                    var(var::KNOX_API_SECRET_ID).is_some(),
                 )?,
-                api_secret_id: var("KNOX_API_SECRET_ID"),
-                subscription_ids: var("KNOX_SUBSCRIPTION_IDS")
+                api_secret_id: var(var::KNOX_API_SECRET_ID),
+                subscription_ids: var(var::KNOX_SUBSCRIPTION_IDS)
                     .map(|text| parse_subscription_ids(&text))
                     .transpose()?
                     .unwrap_or_default(),
                 quarantine_per_minute: number(
-                    var("KNOX_QUARANTINE_PER_MINUTE"),
-                    "KNOX_QUARANTINE_PER_MINUTE",
+                    var::KNOX_QUARANTINE_PER_MINUTE,
                     hookwarden_pipeline::quarantine::DEFAULT_PER_MINUTE.into(),
                     1..=10_000,
                 )? as u32,
-            },
-            "scalefusion" => ProviderSettings::Scalefusion {
-                secret_id: required("SCALEFUSION_SECRET_ID")?,
-            },
-            "oneaccess" => ProviderSettings::OneAccess {
-                secret_id: required("ONEACCESS_SECRET_ID")?,
+            }),
+            Provider::Scalefusion => ProviderSettings::Scalefusion(ScalefusionSettings {
+                secret_id: required(var::SCALEFUSION_SECRET_ID)?,
+            }),
+            Provider::OneAccess => ProviderSettings::OneAccess(OneAccessSettings {
+                secret_id: required(var::ONEACCESS_SECRET_ID)?,
                 replay_window: Duration::from_secs(number(
-                    var("ONEACCESS_REPLAY_WINDOW_SECS"),
-                    "ONEACCESS_REPLAY_WINDOW_SECS",
+                    var::ONEACCESS_REPLAY_WINDOW_SECS,
                     300,
                     1..=3600,
                 )?),
-            },
-            other => panic!("unknown provider {other:?}: expected knox, scalefusion or oneaccess"),
+            }),
         };
         check_endpoints(&var)?;
         Ok(Settings {
-            provider,
             sink,
             prefix,
             max_body_bytes,
             secret_ttl: Duration::from_secs(secret_ttl),
             previous_secret_grace: Duration::from_secs(previous_secret_grace),
             dependency_timeout: Duration::from_millis(timeout_ms),
-            tenant_secret_prefix: var("HOOKWARDEN_TENANT_SECRET_PREFIX")
+            tenant_secret_prefix: var(var::HOOKWARDEN_TENANT_SECRET_PREFIX)
                 .map(check_tenant_secret_prefix)
                 .transpose()?,
             provider_settings,
         })
+    }
+
+    pub fn provider(&self) -> Provider {
+        match self.provider_settings {
+            ProviderSettings::Knox(_) => Provider::Knox,
+            ProviderSettings::Scalefusion(_) => Provider::Scalefusion,
+            ProviderSettings::OneAccess(_) => Provider::OneAccess,
+        }
     }
 }
 
@@ -263,12 +276,13 @@ fn check_endpoints(var: &impl Fn(&str) -> Option<String>) -> Result<(), Settings
 fn knox_pins(text: Option<String>, downloads: bool) -> Result<Vec<SpkiPin>, SettingsError> {
     match text {
         Some(text) => SpkiPin::parse_list(&text)
-            .map_err(|err| SettingsError::new("KNOX_CERT_SPKI_SHA256", err.to_string())),
+            .map_err(|err| SettingsError::new(var::KNOX_CERT_SPKI_SHA256, err.to_string())),
         None if downloads => Err(SettingsError::required(
-            "KNOX_CERT_SPKI_SHA256",
+            var::KNOX_CERT_SPKI_SHA256,
             &format!(
-                "with KNOX_API_SECRET_ID (a downloaded certificate is used only when its public key is pinned; \
-                 Samsung's is {SAMSUNG_KNOX_SPKI_SHA256})"
+                "with {} (a downloaded certificate is used only when its public key is pinned; \
+                 Samsung's is {SAMSUNG_KNOX_SPKI_SHA256})",
+                var::KNOX_API_SECRET_ID
             ),
         )),
         None => Ok(Vec::new()),
@@ -283,7 +297,7 @@ fn parse_subscription_ids(text: &str) -> Result<Vec<String>, SettingsError> {
             let id = id.trim();
             match id.is_empty() || id.chars().any(char::is_control) {
                 true => Err(SettingsError::new(
-                    "KNOX_SUBSCRIPTION_IDS",
+                    var::KNOX_SUBSCRIPTION_IDS,
                     format!("expected subscription ids separated by commas, got {text:?}"),
                 )),
                 false => Ok(id.to_string()),
@@ -298,39 +312,45 @@ fn parse_sink(
     event_bus: Option<String>,
 ) -> Result<SinkSettings, SettingsError> {
     let names: Vec<&str> = text.split(',').map(str::trim).collect();
-    let (store_events, eventbridge) = (names.contains(&"s3"), names.contains(&"eventbridge"));
+    let (s3, eventbridge) = (names.contains(&"s3"), names.contains(&"eventbridge"));
     let known = names.iter().all(|n| matches!(*n, "s3" | "eventbridge"));
-    if !known || names.len() != usize::from(store_events) + usize::from(eventbridge) {
+    if !known || names.len() != usize::from(s3) + usize::from(eventbridge) {
         return Err(SettingsError::new(
-            "HOOKWARDEN_SINK",
+            var::HOOKWARDEN_SINK,
             format!("expected s3, eventbridge or s3,eventbridge, got {text:?}"),
         ));
     }
     let bucket = bucket.ok_or_else(|| {
         SettingsError::required(
-            "HOOKWARDEN_BUCKET",
-            "when HOOKWARDEN_SINK is set (events and dedupe state live there)",
+            var::HOOKWARDEN_BUCKET,
+            &format!(
+                "when {} is set (events and dedupe state live there)",
+                var::HOOKWARDEN_SINK
+            ),
         )
     })?;
-    let event_bus = match (eventbridge, event_bus) {
-        (true, None) => {
-            return Err(SettingsError::required("HOOKWARDEN_EVENT_BUS", "with the eventbridge sink"))
-        }
-        (true, bus) => bus,
-        // A bus named without the sink would be silently unused: say so instead.
-        (false, Some(_)) => {
-            return Err(SettingsError::new(
-                "HOOKWARDEN_EVENT_BUS",
-                format!("set, but HOOKWARDEN_SINK is {text:?}; add eventbridge to HOOKWARDEN_SINK or unset it"),
+    let sinks = match (s3, eventbridge, event_bus) {
+        (_, true, None) => {
+            return Err(SettingsError::required(
+                var::HOOKWARDEN_EVENT_BUS,
+                "with the eventbridge sink",
             ))
         }
-        (false, None) => None,
+        (true, true, Some(bus)) => Sinks::S3AndEventBridge(bus),
+        (false, true, Some(bus)) => Sinks::EventBridge(bus),
+        // A bus named without the sink would be silently unused: say so instead.
+        (_, false, Some(_)) => {
+            return Err(SettingsError::new(
+                var::HOOKWARDEN_EVENT_BUS,
+                format!(
+                    "set, but {sink} is {text:?}; add eventbridge to {sink} or unset it",
+                    sink = var::HOOKWARDEN_SINK
+                ),
+            ))
+        }
+        (_, false, None) => Sinks::S3,
     };
-    Ok(SinkSettings {
-        bucket,
-        store_events,
-        event_bus,
-    })
+    Ok(SinkSettings { bucket, sinks })
 }
 
 /// A Secrets Manager name is at most 512 characters of `A-Z a-z 0-9 / _ + = . @ -`; the
@@ -338,7 +358,7 @@ fn parse_sink(
 fn check_tenant_secret_prefix(prefix: String) -> Result<String, SettingsError> {
     let bad = |why: String| {
         Err(SettingsError::new(
-            "HOOKWARDEN_TENANT_SECRET_PREFIX",
+            var::HOOKWARDEN_TENANT_SECRET_PREFIX,
             format!("{why}, got {prefix:?}"),
         ))
     };
@@ -359,7 +379,7 @@ fn check_tenant_secret_prefix(prefix: String) -> Result<String, SettingsError> {
 fn check_prefix(prefix: String) -> Result<String, SettingsError> {
     let bad = |why: &str| {
         Err(SettingsError::new(
-            "HOOKWARDEN_PREFIX",
+            var::HOOKWARDEN_PREFIX,
             format!("{why}, got {prefix:?}"),
         ))
     };
@@ -383,9 +403,10 @@ fn check_prefix(prefix: String) -> Result<String, SettingsError> {
     Ok(prefix)
 }
 
+/// `variable`'s value `text` as a whole number in `range`; `default` when unset.
 fn number(
-    text: Option<String>,
     variable: &'static str,
+    text: Option<String>,
     default: u64,
     range: std::ops::RangeInclusive<u64>,
 ) -> Result<u64, SettingsError> {
@@ -409,7 +430,7 @@ mod tests {
 
     use super::*;
 
-    fn settings(provider: &'static str, vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+    fn settings(provider: Provider, vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
         let map: HashMap<String, String> = vars
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -417,14 +438,86 @@ mod tests {
         Settings::from_lookup(provider, |name| map.get(name).cloned())
     }
 
-    fn problem(provider: &'static str, vars: &[(&str, &str)]) -> String {
+    /// docs/reference/configuration.md has a row for every variable the receivers read, once,
+    /// and none for another: its rows are `var::ALL`, and what `from_lookup` asks for, for each
+    /// provider from an environment that sets everything, is in `var::ALL` (or is one the page
+    /// lists as read by the runtime and the SDK, which the code only checks).
+    #[test]
+    fn the_configuration_reference_lists_every_variable_the_receivers_read() {
+        use hookwarden_testkit::configuration_reference as reference;
+        use std::collections::BTreeSet;
+
+        let rows = reference::variables_in("The receivers");
+        let listed: BTreeSet<&str> = rows.iter().map(String::as_str).collect();
+        assert_eq!(
+            listed.len(),
+            rows.len(),
+            "a variable has two rows: {rows:?}"
+        );
+        let read: BTreeSet<&str> = var::ALL.iter().copied().collect();
+        let unlisted: Vec<_> = read.difference(&listed).collect();
+        let unread: Vec<_> = listed.difference(&read).collect();
+        assert!(
+            unlisted.is_empty(),
+            "read but not in {}: {unlisted:?}",
+            reference::PAGE
+        );
+        assert!(
+            unread.is_empty(),
+            "in {} but not read: {unread:?}",
+            reference::PAGE
+        );
+
+        let runtime = reference::runtime_and_sdk_variables();
+        let everything: HashMap<&str, String> = [
+            (var::HOOKWARDEN_SINK, "s3,eventbridge".to_string()),
+            (var::HOOKWARDEN_BUCKET, "b".into()),
+            (var::HOOKWARDEN_PREFIX, "p".into()),
+            (var::HOOKWARDEN_EVENT_BUS, "bus".into()),
+            (var::HOOKWARDEN_MAX_BODY_BYTES, "1".into()),
+            (var::HOOKWARDEN_SECRET_TTL_SECS, "1".into()),
+            (var::HOOKWARDEN_PREVIOUS_SECRET_GRACE_SECS, "1".into()),
+            (var::HOOKWARDEN_DEPENDENCY_TIMEOUT_MS, "100".into()),
+            (var::HOOKWARDEN_TENANT_SECRET_PREFIX, "t/".into()),
+            (var::KNOX_CERT_BUCKET, "c".into()),
+            (var::KNOX_CERT_KEY, "k".into()),
+            (var::KNOX_API_SECRET_ID, "api".into()),
+            (var::KNOX_CERT_SPKI_SHA256, SAMSUNG_KNOX_SPKI_SHA256.into()),
+            (var::KNOX_SUBSCRIPTION_IDS, "s".into()),
+            (var::KNOX_QUARANTINE_PER_MINUTE, "1".into()),
+            (var::SCALEFUSION_SECRET_ID, "sf".into()),
+            (var::ONEACCESS_SECRET_ID, "oa".into()),
+            (var::ONEACCESS_REPLAY_WINDOW_SECS, "1".into()),
+        ]
+        .into_iter()
+        .collect();
+        for provider in Provider::ALL {
+            let asked = std::cell::RefCell::new(BTreeSet::new());
+            Settings::from_lookup(provider, |name| {
+                asked.borrow_mut().insert(name.to_string());
+                everything.get(name).cloned()
+            })
+            .unwrap();
+            let asked = asked.into_inner();
+            let unknown: Vec<_> = asked
+                .iter()
+                .filter(|name| !read.contains(name.as_str()) && !runtime.contains(name))
+                .collect();
+            assert!(
+                unknown.is_empty(),
+                "{provider} reads {unknown:?}, not in var::ALL"
+            );
+        }
+    }
+
+    fn problem(provider: Provider, vars: &[(&str, &str)]) -> String {
         settings(provider, vars).unwrap_err().to_string()
     }
 
     #[test]
     fn scalefusion_defaults() {
         let s = settings(
-            "scalefusion",
+            Provider::Scalefusion,
             &[
                 ("HOOKWARDEN_SINK", "s3"),
                 ("HOOKWARDEN_BUCKET", "b"),
@@ -435,11 +528,9 @@ mod tests {
         assert_eq!(
             s,
             Settings {
-                provider: "scalefusion",
                 sink: Some(SinkSettings {
                     bucket: "b".into(),
-                    store_events: true,
-                    event_bus: None
+                    sinks: Sinks::S3,
                 }),
                 prefix: "scalefusion".into(),
                 max_body_bytes: 1_048_576,
@@ -447,9 +538,9 @@ mod tests {
                 previous_secret_grace: Duration::from_secs(3600),
                 dependency_timeout: Duration::from_millis(3000),
                 tenant_secret_prefix: None,
-                provider_settings: ProviderSettings::Scalefusion {
+                provider_settings: ProviderSettings::Scalefusion(ScalefusionSettings {
                     secret_id: "sf".into()
-                },
+                }),
             }
         );
     }
@@ -457,7 +548,7 @@ mod tests {
     #[test]
     fn knox_with_both_sinks_and_overrides() {
         let s = settings(
-            "knox",
+            Provider::Knox,
             &[
                 ("HOOKWARDEN_SINK", "s3,eventbridge"),
                 ("HOOKWARDEN_BUCKET", "events"),
@@ -482,8 +573,7 @@ mod tests {
             s.sink,
             Some(SinkSettings {
                 bucket: "events".into(),
-                store_events: true,
-                event_bus: Some("bus".into())
+                sinks: Sinks::S3AndEventBridge("bus".into()),
             })
         );
         assert_eq!(s.prefix, "prod/knox-1.v2");
@@ -494,18 +584,18 @@ mod tests {
         // An empty KNOX_CERT_BUCKET falls back to HOOKWARDEN_BUCKET.
         assert_eq!(
             s.provider_settings,
-            ProviderSettings::Knox {
+            ProviderSettings::Knox(KnoxSettings {
                 cert_bucket: "events".into(),
                 cert_key: "certs/knox.pem".into(),
                 api_secret_id: Some("knox-api".into()),
                 cert_spki_sha256: vec![SpkiPin::from_hex(SAMSUNG_KNOX_SPKI_SHA256).unwrap()],
                 subscription_ids: vec!["123456789123".into(), "566797f70f280325c20ff234".into()],
                 quarantine_per_minute: 60,
-            }
+            })
         );
         for typo in ["a,,b", "a,", "a,\u{7}"] {
             let err = settings(
-                "knox",
+                Provider::Knox,
                 &[
                     ("HOOKWARDEN_SINK", "s3"),
                     ("HOOKWARDEN_BUCKET", "events"),
@@ -527,11 +617,11 @@ mod tests {
             ("KNOX_CERT_KEY", "_certificates/knox.pem"),
         ];
         let pins = |vars: &[(&str, &str)]| {
-            settings("knox", &[&base[..], vars].concat()).map(|s| match s.provider_settings {
-                ProviderSettings::Knox {
-                    cert_spki_sha256, ..
-                } => cert_spki_sha256,
-                _ => unreachable!(),
+            settings(Provider::Knox, &[&base[..], vars].concat()).map(|s| {
+                match s.provider_settings {
+                    ProviderSettings::Knox(knox) => knox.cert_spki_sha256,
+                    _ => unreachable!(),
+                }
             })
         };
         assert_eq!(pins(&[]).unwrap(), []);
@@ -565,18 +655,18 @@ mod tests {
         ];
         for spelling in ["s3,eventbridge", "eventbridge,s3", " s3 , eventbridge "] {
             let s = settings(
-                "scalefusion",
+                Provider::Scalefusion,
                 &[&base[..], &[("HOOKWARDEN_SINK", spelling)]].concat(),
             )
             .unwrap();
             let sink = s.sink.unwrap();
             assert!(
-                sink.store_events && sink.event_bus.as_deref() == Some("bus"),
+                sink.sinks == Sinks::S3AndEventBridge("bus".into()),
                 "{spelling}"
             );
         }
         let s = settings(
-            "scalefusion",
+            Provider::Scalefusion,
             &[&base[..], &[("HOOKWARDEN_SINK", "eventbridge")]].concat(),
         )
         .unwrap();
@@ -584,8 +674,7 @@ mod tests {
             s.sink.unwrap(),
             SinkSettings {
                 bucket: "b".into(),
-                store_events: false,
-                event_bus: Some("bus".into())
+                sinks: Sinks::EventBridge("bus".into()),
             }
         );
     }
@@ -593,7 +682,7 @@ mod tests {
     #[test]
     fn oneaccess_without_sink_is_allowed() {
         let s = settings(
-            "oneaccess",
+            Provider::OneAccess,
             &[
                 ("ONEACCESS_SECRET_ID", "oa"),
                 ("ONEACCESS_REPLAY_WINDOW_SECS", "60"),
@@ -603,10 +692,10 @@ mod tests {
         assert_eq!(s.sink, None);
         assert_eq!(
             s.provider_settings,
-            ProviderSettings::OneAccess {
+            ProviderSettings::OneAccess(OneAccessSettings {
                 secret_id: "oa".into(),
                 replay_window: Duration::from_secs(60)
-            }
+            })
         );
     }
 
@@ -615,7 +704,7 @@ mod tests {
         let sf = [("SCALEFUSION_SECRET_ID", "sf"), ("HOOKWARDEN_BUCKET", "b")];
         assert_eq!(
             problem(
-                "scalefusion",
+                Provider::Scalefusion,
                 &[&sf[..], &[("HOOKWARDEN_SINK", "sqs")]].concat()
             ),
             "HOOKWARDEN_SINK: expected s3, eventbridge or s3,eventbridge, got \"sqs\""
@@ -630,7 +719,7 @@ mod tests {
         ] {
             assert!(
                 problem(
-                    "scalefusion",
+                    Provider::Scalefusion,
                     &[&sf[..], &[("HOOKWARDEN_SINK", bad)]].concat()
                 )
                 .starts_with("HOOKWARDEN_SINK: expected s3, eventbridge or s3,eventbridge, got"),
@@ -638,22 +727,22 @@ mod tests {
             );
         }
         assert_eq!(
-            problem("scalefusion", &sf),
+            problem(Provider::Scalefusion, &sf),
             "HOOKWARDEN_SINK: required (s3, eventbridge or s3,eventbridge), but not set"
         );
         assert_eq!(
-            problem("scalefusion", &[("SCALEFUSION_SECRET_ID", "sf"), ("HOOKWARDEN_SINK", "s3")]),
+            problem(Provider::Scalefusion, &[("SCALEFUSION_SECRET_ID", "sf"), ("HOOKWARDEN_SINK", "s3")]),
             "HOOKWARDEN_BUCKET: required when HOOKWARDEN_SINK is set (events and dedupe state live there), but not set"
         );
         assert_eq!(
             problem(
-                "scalefusion",
+                Provider::Scalefusion,
                 &[&sf[..], &[("HOOKWARDEN_SINK", "eventbridge")]].concat()
             ),
             "HOOKWARDEN_EVENT_BUS: required with the eventbridge sink, but not set"
         );
         assert!(problem(
-            "scalefusion",
+            Provider::Scalefusion,
             &[
                 &sf[..],
                 &[("HOOKWARDEN_SINK", "s3"), ("HOOKWARDEN_EVENT_BUS", "bus")]
@@ -663,18 +752,18 @@ mod tests {
         .starts_with("HOOKWARDEN_EVENT_BUS: set, but HOOKWARDEN_SINK is \"s3\""));
         assert_eq!(
             problem(
-                "scalefusion",
+                Provider::Scalefusion,
                 &[("HOOKWARDEN_SINK", "s3"), ("HOOKWARDEN_BUCKET", "b")]
             ),
             "SCALEFUSION_SECRET_ID: required for scalefusion, but not set"
         );
         assert_eq!(
-            problem("oneaccess", &[]),
+            problem(Provider::OneAccess, &[]),
             "ONEACCESS_SECRET_ID: required for oneaccess, but not set"
         );
         assert_eq!(
             problem(
-                "knox",
+                Provider::Knox,
                 &[("HOOKWARDEN_SINK", "s3"), ("HOOKWARDEN_BUCKET", "b")]
             ),
             "KNOX_CERT_KEY: required for knox, but not set"
@@ -712,7 +801,10 @@ mod tests {
             ),
         ] {
             assert_eq!(
-                problem("scalefusion", &[&s3[..], &[(variable, value)]].concat()),
+                problem(
+                    Provider::Scalefusion,
+                    &[&s3[..], &[(variable, value)]].concat()
+                ),
                 format!("{variable}: {expected}")
             );
         }
@@ -727,7 +819,7 @@ mod tests {
         ];
         let with = |prefix: &'static str| {
             settings(
-                "scalefusion",
+                Provider::Scalefusion,
                 &[&base[..], &[("HOOKWARDEN_PREFIX", prefix)]].concat(),
             )
         };
@@ -743,7 +835,7 @@ mod tests {
     fn tenant_secret_prefix_is_a_secrets_manager_name_prefix() {
         let with = |prefix: &str| {
             settings(
-                "scalefusion",
+                Provider::Scalefusion,
                 &[
                     ("HOOKWARDEN_SINK", "s3"),
                     ("HOOKWARDEN_BUCKET", "b"),
@@ -779,11 +871,11 @@ mod tests {
             "https://s3.example",
         ] {
             let vars = [base.as_slice(), &[("AWS_ENDPOINT_URL_S3", url)]].concat();
-            assert!(settings("scalefusion", &vars).is_ok(), "{url}");
+            assert!(settings(Provider::Scalefusion, &vars).is_ok(), "{url}");
         }
         for variable in ENDPOINT_VARIABLES {
             let vars = [base.as_slice(), &[(variable, "http://s3.example")]].concat();
-            let err = settings("scalefusion", &vars).unwrap_err();
+            let err = settings(Provider::Scalefusion, &vars).unwrap_err();
             assert_eq!(err.variable, variable);
             assert!(err.problem.contains("loopback addresses only"), "{err}");
         }

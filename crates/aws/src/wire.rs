@@ -10,19 +10,22 @@ use hookwarden_pipeline::delivery::Delivery;
 use hookwarden_pipeline::ports::{CertificateFetcher, EventBus, ObjectStore};
 use hookwarden_pipeline::secrets::SecretCache;
 use hookwarden_pipeline::tenants::{self, BuildTenant, Tenants};
-use hookwarden_pipeline::{Common, Handler, KnoxHandler, OneAccessHandler, ScalefusionHandler};
+use hookwarden_pipeline::{
+    Handler, HandlerContext, KnoxHandler, OneAccessHandler, Provider, ScalefusionHandler,
+};
 
 use crate::sdk::Clients;
 use crate::{
-    logging, tenants::SecretsManagerTenants, EventBridgeBus, KnoxApi, ProviderSettings, S3Store,
-    SecretsManagerSource, Settings,
+    logging, tenants::SecretsManagerTenants, EventBridgeBus, KnoxApi, KnoxSettings,
+    OneAccessSettings, ProviderSettings, S3Store, ScalefusionSettings, SecretsManagerSource,
+    Settings,
 };
 
 /// JSON logs, settings from the environment (a bad one ends the cold start with one log line
 /// naming it), and the AWS SDK's clients.
-pub async fn cold_start(provider: &'static str) -> (Settings, Clients) {
+pub async fn cold_start(provider: Provider) -> (Settings, Clients) {
     logging::init_json_logs();
-    hookwarden_pipeline::outcome::enable_metrics();
+    hookwarden_pipeline::request_log::enable_metrics();
     let settings =
         Settings::from_env(provider).unwrap_or_else(|err| logging::fail_cold_start(&err));
     let clients = Clients::from_env(settings.dependency_timeout).await;
@@ -48,23 +51,23 @@ async fn warm_up(settings: &Settings, clients: &Clients) {
     }
 }
 
-fn common(settings: &Settings, clients: &Clients) -> Common {
+fn context(settings: &Settings, clients: &Clients) -> HandlerContext {
     let delivery = settings.sink.as_ref().map(|sink| {
         let store: Arc<dyn ObjectStore> = Arc::new(S3Store::new(
             clients.s3.clone(),
             &sink.bucket,
             clients.timeout,
         ));
-        let bus = sink.event_bus.as_ref().map(|name| {
+        let sinks = sink.sinks.clone().map_bus(|name| {
             Arc::new(EventBridgeBus::new(
                 clients.eventbridge.clone(),
-                name,
+                &name,
                 clients.timeout,
             )) as Arc<dyn EventBus>
         });
-        Delivery::new(store, sink.store_events, bus, &settings.prefix)
+        Delivery::new(store, sinks, &settings.prefix)
     });
-    Common {
+    HandlerContext {
         delivery,
         max_body: settings.max_body_bytes,
         clock: Clock::system(),
@@ -78,31 +81,51 @@ fn secret_cache(settings: &Settings, clients: &Clients, secret_id: &str) -> Secr
         .with_previous_grace(settings.previous_secret_grace)
 }
 
-fn wrong_provider(settings: &Settings, wanted: &str) -> ! {
-    logging::fail_cold_start(&format_args!(
-        "settings for {} were loaded but the {wanted} handler was asked for",
-        settings.provider
-    ))
+/// The function's handler: its provider's, for the bare path, and with
+/// `HOOKWARDEN_TENANT_SECRET_PREFIX` set, tenants at `/<tenant>`.
+pub fn handler(settings: &Settings, clients: &Clients) -> Arc<dyn Handler> {
+    let grace = settings.previous_secret_grace;
+    match &settings.provider_settings {
+        ProviderSettings::Knox(knox_settings) => {
+            let handler = knox(settings, knox_settings, clients);
+            let certificates = handler.certificates().clone();
+            tenanted(settings, clients, Arc::new(handler), |context| {
+                tenants::knox(context, certificates)
+            })
+        }
+        ProviderSettings::Scalefusion(ScalefusionSettings { secret_id }) => {
+            let handler = ScalefusionHandler::new(
+                context(settings, clients),
+                secret_cache(settings, clients, secret_id),
+            );
+            tenanted(settings, clients, Arc::new(handler), |context| {
+                tenants::scalefusion(context, grace)
+            })
+        }
+        ProviderSettings::OneAccess(OneAccessSettings {
+            secret_id,
+            replay_window,
+        }) => {
+            let handler = OneAccessHandler::new(
+                context(settings, clients),
+                secret_cache(settings, clients, secret_id),
+                *replay_window,
+            );
+            let window = *replay_window;
+            tenanted(settings, clients, Arc::new(handler), |context| {
+                tenants::oneaccess(context, grace, window)
+            })
+        }
+    }
 }
 
-pub fn knox(settings: &Settings, clients: &Clients) -> KnoxHandler {
-    let ProviderSettings::Knox {
-        cert_bucket,
-        cert_key,
-        api_secret_id,
-        cert_spki_sha256,
-        subscription_ids,
-        quarantine_per_minute,
-    } = &settings.provider_settings
-    else {
-        wrong_provider(settings, "knox")
-    };
+fn knox(settings: &Settings, knox: &KnoxSettings, clients: &Clients) -> KnoxHandler {
     let store = Arc::new(S3Store::new(
         clients.s3.clone(),
-        cert_bucket,
+        &knox.cert_bucket,
         clients.timeout,
     ));
-    let fetcher = api_secret_id.as_ref().map(|id| {
+    let fetcher = knox.api_secret_id.as_ref().map(|id| {
         let credentials =
             SecretsManagerSource::new(clients.secrets_manager.clone(), id, clients.timeout);
         Arc::new(KnoxApi::new(
@@ -111,11 +134,12 @@ pub fn knox(settings: &Settings, clients: &Clients) -> KnoxHandler {
         )) as Arc<dyn CertificateFetcher>
     });
     KnoxHandler::new(
-        common(settings, clients),
-        CertificateCache::new(store, cert_key, fetcher).pin_keys(cert_spki_sha256.iter().copied()),
+        context(settings, clients),
+        CertificateCache::new(store, &knox.cert_key, fetcher)
+            .pin_keys(knox.cert_spki_sha256.iter().copied()),
     )
-    .allow_subscriptions(subscription_ids.iter().cloned())
-    .quarantine_per_minute(*quarantine_per_minute)
+    .allow_subscriptions(knox.subscription_ids.iter().cloned())
+    .quarantine_per_minute(knox.quarantine_per_minute)
 }
 
 /// `handler` for the bare path, and with `HOOKWARDEN_TENANT_SECRET_PREFIX` set, tenants at
@@ -124,7 +148,7 @@ fn tenanted(
     settings: &Settings,
     clients: &Clients,
     handler: Arc<dyn Handler>,
-    build: impl FnOnce(Common) -> Box<BuildTenant>,
+    build: impl FnOnce(HandlerContext) -> Box<BuildTenant>,
 ) -> Arc<dyn Handler> {
     let Some(prefix) = &settings.tenant_secret_prefix else {
         return handler;
@@ -133,66 +157,7 @@ fn tenanted(
     Arc::new(Tenants::new(
         handler,
         directory,
-        build(common(settings, clients)),
+        build(context(settings, clients)),
         settings.secret_ttl,
     ))
-}
-
-/// The Knox function's handler: [`knox`], with tenants when configured.
-pub fn knox_function(settings: &Settings, clients: &Clients) -> Arc<dyn Handler> {
-    let handler = knox(settings, clients);
-    let certificates = handler.certificates().clone();
-    tenanted(settings, clients, Arc::new(handler), |common| {
-        tenants::knox(common, certificates)
-    })
-}
-
-/// The Scalefusion function's handler: [`scalefusion`], with tenants when configured.
-pub fn scalefusion_function(settings: &Settings, clients: &Clients) -> Arc<dyn Handler> {
-    let grace = settings.previous_secret_grace;
-    tenanted(
-        settings,
-        clients,
-        Arc::new(scalefusion(settings, clients)),
-        |common| tenants::scalefusion(common, grace),
-    )
-}
-
-/// The OneAccess function's handler: [`oneaccess`], with tenants when configured.
-pub fn oneaccess_function(settings: &Settings, clients: &Clients) -> Arc<dyn Handler> {
-    let ProviderSettings::OneAccess { replay_window, .. } = &settings.provider_settings else {
-        wrong_provider(settings, "oneaccess")
-    };
-    let (grace, window) = (settings.previous_secret_grace, *replay_window);
-    tenanted(
-        settings,
-        clients,
-        Arc::new(oneaccess(settings, clients)),
-        |common| tenants::oneaccess(common, grace, window),
-    )
-}
-
-pub fn scalefusion(settings: &Settings, clients: &Clients) -> ScalefusionHandler {
-    let ProviderSettings::Scalefusion { secret_id } = &settings.provider_settings else {
-        wrong_provider(settings, "scalefusion")
-    };
-    ScalefusionHandler::new(
-        common(settings, clients),
-        secret_cache(settings, clients, secret_id),
-    )
-}
-
-pub fn oneaccess(settings: &Settings, clients: &Clients) -> OneAccessHandler {
-    let ProviderSettings::OneAccess {
-        secret_id,
-        replay_window,
-    } = &settings.provider_settings
-    else {
-        wrong_provider(settings, "oneaccess")
-    };
-    OneAccessHandler::new(
-        common(settings, clients),
-        secret_cache(settings, clients, secret_id),
-        *replay_window,
-    )
 }

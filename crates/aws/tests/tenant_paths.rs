@@ -14,8 +14,8 @@ struct Named(&'static str);
 
 #[async_trait]
 impl Handler for Named {
-    fn provider(&self) -> &'static str {
-        "test"
+    fn provider(&self) -> hookwarden_pipeline::Provider {
+        hookwarden_pipeline::Provider::Scalefusion
     }
     async fn handle(&self, _: Inbound) -> Reply {
         Reply::json(200, format!("{{\"handler\":\"{}\"}}", self.0))

@@ -29,12 +29,42 @@ use crate::bus_event::{bus_entry, EnvelopeFields, StoredAt};
 use crate::envelope::VerifiedEvent;
 use crate::ports::{DependencyError, EventBus, ObjectStore, PutOutcome};
 
+/// The sinks `HOOKWARDEN_SINK` names: `s3`, `eventbridge` or `s3,eventbridge`. `B` is
+/// the bus: its name in the settings, its adapter in a [`Delivery`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sinks<B> {
+    S3,
+    EventBridge(B),
+    S3AndEventBridge(B),
+}
+
+impl<B> Sinks<B> {
+    /// Whether envelopes are written to the bucket (the `s3` sink).
+    pub fn stores_events(&self) -> bool {
+        matches!(self, Sinks::S3 | Sinks::S3AndEventBridge(_))
+    }
+
+    pub fn bus(&self) -> Option<&B> {
+        match self {
+            Sinks::S3 => None,
+            Sinks::EventBridge(bus) | Sinks::S3AndEventBridge(bus) => Some(bus),
+        }
+    }
+
+    pub fn map_bus<C>(self, f: impl FnOnce(B) -> C) -> Sinks<C> {
+        match self {
+            Sinks::S3 => Sinks::S3,
+            Sinks::EventBridge(bus) => Sinks::EventBridge(f(bus)),
+            Sinks::S3AndEventBridge(bus) => Sinks::S3AndEventBridge(f(bus)),
+        }
+    }
+}
+
 /// Where verified events go.
 #[derive(Clone)]
 pub struct Delivery {
     store: Arc<dyn ObjectStore>,
-    bus: Option<Arc<dyn EventBus>>,
-    store_events: bool,
+    sinks: Sinks<Arc<dyn EventBus>>,
     prefix: String,
     /// The tenant these events are for (`/<tenant>`); `None`: the function's own.
     tenant: Option<Arc<str>>,
@@ -51,18 +81,17 @@ pub enum Delivered {
 }
 
 impl Delivery {
-    /// `store` always holds the dedupe state (and oversize bus payloads); `store_events`
-    /// says whether the S3 sink is on; `bus` whether the EventBridge sink is.
+    /// `store` is the bucket whatever the sinks: it holds the envelopes with the `s3` sink,
+    /// and the conditional writes that tell a first delivery from a duplicate (and oversize
+    /// bus payloads) with either.
     pub fn new(
         store: Arc<dyn ObjectStore>,
-        store_events: bool,
-        bus: Option<Arc<dyn EventBus>>,
+        sinks: Sinks<Arc<dyn EventBus>>,
         prefix: impl Into<String>,
     ) -> Self {
         Self {
             store,
-            bus,
-            store_events,
+            sinks,
             prefix: prefix.into(),
             tenant: None,
         }
@@ -115,7 +144,7 @@ impl Delivery {
         envelope.tenant = self.tenant.as_deref();
         let envelope = envelope.to_json();
         // The one conditional write that decides first delivery or duplicate.
-        let outcome = if self.store_events {
+        let outcome = if self.sinks.stores_events() {
             self.store
                 .put_if_absent(&key, envelope.clone(), "application/json")
                 .await?
@@ -125,7 +154,7 @@ impl Delivery {
                 .await?
         };
         let first = outcome == PutOutcome::Created;
-        if let Some(bus) = &self.bus {
+        if let Some(bus) = self.sinks.bus() {
             let marker = self.state_key("published", event);
             if first || !self.store.exists(&marker).await? {
                 self.publish(bus.as_ref(), envelope, &key).await?;
@@ -160,9 +189,10 @@ impl Delivery {
         };
         let fields = EnvelopeFields::parse(&envelope)
             .expect("the envelope just serialized is a JSON object");
-        let plan = bus_entry(&fields, stored_at, self.store_events, None)
+        let stores_events = self.sinks.stores_events();
+        let plan = bus_entry(&fields, stored_at, stores_events, None)
             .expect("the envelope has a provider and an event type");
-        if plan.by_pointer && !self.store_events {
+        if plan.by_pointer && !stores_events {
             // Claim check: the bus carries a pointer, the body lives in S3.
             self.store
                 .put_if_absent(key, envelope, "application/json")
@@ -259,13 +289,11 @@ mod tests {
     }
 
     impl Setup {
-        fn delivery(&self, store_events: bool, with_bus: bool) -> Delivery {
-            let bus: Option<Arc<dyn EventBus>> =
-                with_bus.then(|| self.bus.clone() as Arc<dyn EventBus>);
+        fn delivery(&self, sinks: Sinks<()>) -> Delivery {
+            let bus = self.bus.clone() as Arc<dyn EventBus>;
             Delivery::new(
                 Arc::new(DirStore::new(self.root.join("store"))),
-                store_events,
-                bus,
+                sinks.map_bus(|()| bus),
                 "sf",
             )
         }
@@ -293,7 +321,7 @@ mod tests {
     #[tokio::test]
     async fn the_same_signed_content_is_stored_once_whatever_day_or_unsigned_id() {
         let s = setup();
-        let delivery = s.delivery(true, false);
+        let delivery = s.delivery(Sinks::S3);
         let body = "{\"a\":1}";
         let first = delivery.deliver(&event("t-1", 0, body)).await.unwrap();
         assert_eq!(first, Delivered::Stored { key: key_of(body) });
@@ -315,9 +343,14 @@ mod tests {
     /// by a release that derives another event type meets the first on one object.
     #[tokio::test]
     async fn one_signed_content_is_one_object_whatever_event_type_a_release_derives() {
-        for (store_events, with_bus) in [(true, false), (false, true), (true, true)] {
+        for sinks in [
+            Sinks::S3,
+            Sinks::EventBridge(()),
+            Sinks::S3AndEventBridge(()),
+        ] {
+            let (store_events, with_bus) = (sinks.stores_events(), sinks.bus().is_some());
             let s = setup();
-            let delivery = s.delivery(store_events, with_bus);
+            let delivery = s.delivery(sinks.clone());
             let body = "{\"type\":\"device.enrolled\"}";
             let first = event("t-1", 0, body);
             let mut later_release = event("t-1", 0, body);
@@ -347,7 +380,7 @@ mod tests {
     #[tokio::test]
     async fn a_tenants_bus_events_are_told_apart_from_the_operators_own() {
         let s = setup();
-        let own = s.delivery(true, true);
+        let own = s.delivery(Sinks::S3AndEventBridge(()));
         let tenant = own.for_tenant("acme");
         own.deliver(&event("t", 0, "{\"own\":1}")).await.unwrap();
         tenant
@@ -379,7 +412,7 @@ mod tests {
     #[tokio::test]
     async fn different_signed_content_under_one_unsigned_id_is_two_events() {
         let s = setup();
-        let delivery = s.delivery(true, false);
+        let delivery = s.delivery(Sinks::S3);
         let locked = delivery
             .deliver(&event("trace-1", 0, "{\"s\":\"LOCKED\"}"))
             .await
@@ -398,7 +431,7 @@ mod tests {
     #[tokio::test]
     async fn eventbridge_only_dedupes_on_an_empty_claim() {
         let s = setup();
-        let delivery = s.delivery(false, true);
+        let delivery = s.delivery(Sinks::EventBridge(()));
         let ev = event("t", 0, "{\"c\":3}");
         assert!(matches!(
             delivery.deliver(&ev).await.unwrap(),
@@ -421,9 +454,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_publish_is_completed_by_the_retry_and_published_once() {
-        for store_events in [true, false] {
+        for sinks in [Sinks::S3AndEventBridge(()), Sinks::EventBridge(())] {
+            let store_events = sinks.stores_events();
             let s = setup();
-            let delivery = s.delivery(store_events, true);
+            let delivery = s.delivery(sinks);
             let ev = event("t", 0, "{\"b\":2}");
             s.bus.down.store(true, Ordering::SeqCst);
             assert!(delivery.deliver(&ev).await.is_err());
@@ -460,7 +494,7 @@ mod tests {
     #[tokio::test]
     async fn an_event_type_eventbridge_would_refuse_is_published_as_unknown() {
         let s = setup();
-        let delivery = s.delivery(false, true);
+        let delivery = s.delivery(Sinks::EventBridge(()));
         for event_type in ["", &"x".repeat(200)] {
             let mut ev = event("t", 0, &format!("{{\"t\":{}}}", event_type.len()));
             ev.event_type = event_type.to_string();
@@ -476,7 +510,7 @@ mod tests {
     #[tokio::test]
     async fn oversize_bodies_travel_by_pointer_even_without_the_s3_sink() {
         let s = setup();
-        let delivery = s.delivery(false, true);
+        let delivery = s.delivery(Sinks::EventBridge(()));
         let big = format!(
             "{{\"pad\":\"{}\"}}",
             "x".repeat(EVENTBRIDGE_MAX_ENTRY_BYTES)

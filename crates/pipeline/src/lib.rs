@@ -1,5 +1,5 @@
-//! The request pipeline every hookwarden entrypoint shares: admit → verify → dedupe →
-//! deliver → reply. It talks to the outside world only through the ports in [`ports`]; the
+//! The request pipeline every hookwarden entrypoint shares: route → admit → verify →
+//! identify → deliver → reply. It talks to the outside world only through the ports in [`ports`]; the
 //! Lambda functions plug in AWS adapters (`hookwarden-aws`), `hookwarden serve` and the tests
 //! plug in [`local`] ones.
 
@@ -15,6 +15,7 @@ pub mod ports;
 pub mod providers;
 pub mod quarantine;
 pub mod request;
+pub mod request_log;
 pub mod secrets;
 pub mod silence;
 pub mod tenants;
@@ -22,5 +23,5 @@ pub mod tenants;
 pub use providers::knox::KnoxHandler;
 pub use providers::oneaccess::OneAccessHandler;
 pub use providers::scalefusion::ScalefusionHandler;
-pub use providers::Common;
+pub use providers::{HandlerContext, Provider};
 pub use request::{Handler, Inbound, Reply};

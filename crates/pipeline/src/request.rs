@@ -1,6 +1,7 @@
 //! A webhook request and its reply, independent of how they travelled (function URL event,
 //! local HTTP server, test).
 
+use crate::providers::Provider;
 use async_trait::async_trait;
 
 /// Bodies larger than this are answered 413 before any parsing, unless configured otherwise.
@@ -94,8 +95,7 @@ impl Reply {
 /// this, so they behave identically.
 #[async_trait]
 pub trait Handler: Send + Sync {
-    /// `knox`, `scalefusion` or `oneaccess`.
-    fn provider(&self) -> &'static str;
+    fn provider(&self) -> Provider;
     async fn handle(&self, request: Inbound) -> Reply;
 
     /// Answers a request that arrived at `path` (the function URL's `rawPath`). A handler

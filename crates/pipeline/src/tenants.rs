@@ -27,10 +27,12 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use crate::certificate::CertificateCache;
-use crate::outcome::{Outcome, Trail, TENANT, UNKNOWN_TENANT};
+use crate::outcome::Outcome;
 use crate::ports::{DependencyError, SecretSource, SecretValue};
-use crate::providers::Common;
+use crate::providers::HandlerContext;
+use crate::providers::Provider;
 use crate::request::{Handler, Inbound, Reply};
+use crate::request_log::{RequestLog, TENANT, UNKNOWN_TENANT};
 use crate::secrets::SecretCache;
 use crate::{KnoxHandler, OneAccessHandler, ScalefusionHandler};
 
@@ -106,7 +108,7 @@ pub type BuildTenant =
 /// The function's handler with tenants: routes `/` to `default` and `/<tenant>` to the
 /// tenant's own handler.
 pub struct Tenants {
-    provider: &'static str,
+    provider: Provider,
     default: Arc<dyn Handler>,
     directory: Arc<dyn TenantDirectory>,
     build: Box<BuildTenant>,
@@ -384,7 +386,7 @@ fn unknown(reason: &str) -> (Reply, Outcome, String) {
 
 #[async_trait]
 impl Handler for Tenants {
-    fn provider(&self) -> &'static str {
+    fn provider(&self) -> Provider {
         self.provider
     }
 
@@ -398,7 +400,7 @@ impl Handler for Tenants {
             Route::Tenant(tenant) => tenant,
             Route::NotFound => {
                 let (reply, outcome, reason) = unknown("the path is not /<tenant>");
-                return Trail::start(self.provider).finish(reply, outcome, Some(&reason));
+                return RequestLog::start(self.provider).finish(reply, outcome, Some(&reason));
             }
         };
         let name: Arc<str> = Arc::from(tenant);
@@ -411,10 +413,10 @@ impl Handler for Tenants {
                     }
                     (Err(Missing::Unknown), None) => {
                         let (reply, outcome, reason) = unknown("no such tenant");
-                        Trail::start(self.provider).finish(reply, outcome, Some(&reason))
+                        RequestLog::start(self.provider).finish(reply, outcome, Some(&reason))
                     }
                     (Err(Missing::Refused(reply, outcome, reason)), _) => {
-                        Trail::start(self.provider).finish(reply, outcome, Some(&reason))
+                        RequestLog::start(self.provider).finish(reply, outcome, Some(&reason))
                     }
                 }
             })
@@ -427,7 +429,7 @@ pub const KNOX_SUBSCRIPTIONS_FIELD: &str = "subscription_ids";
 
 /// Scalefusion tenants: each verifies with its own secret (the single-tenant shape,
 /// `{"secret_key": …}`), rotated as the function's own.
-pub fn scalefusion(common: Common, previous_grace: Duration) -> Box<BuildTenant> {
+pub fn scalefusion(common: HandlerContext, previous_grace: Duration) -> Box<BuildTenant> {
     Box::new(move |tenant, secret| {
         let cache = tenant_cache(&common, previous_grace, secret);
         Ok(
@@ -439,7 +441,7 @@ pub fn scalefusion(common: Common, previous_grace: Duration) -> Box<BuildTenant>
 
 /// OneAccess tenants: each with its own callback settings (the single-tenant shape).
 pub fn oneaccess(
-    common: Common,
+    common: HandlerContext,
     previous_grace: Duration,
     replay_window: Duration,
 ) -> Box<BuildTenant> {
@@ -461,7 +463,7 @@ pub fn oneaccess(
 /// object in the events bucket under `{prefix}/_certificates/` (which the function may read
 /// and never overwrites), and optionally `"certificate_spki_sha256"`, its pins (comma-separated
 /// hex; default: the function's `KNOX_CERT_SPKI_SHA256`). It is never downloaded.
-pub fn knox(common: Common, certificates: Arc<CertificateCache>) -> Box<BuildTenant> {
+pub fn knox(common: HandlerContext, certificates: Arc<CertificateCache>) -> Box<BuildTenant> {
     Box::new(move |tenant, secret| {
         let ids = knox_subscriptions(&secret.current)?;
         let own = knox_certificate(&common, &certificates, &secret.current)?;
@@ -475,7 +477,7 @@ pub fn knox(common: Common, certificates: Arc<CertificateCache>) -> Box<BuildTen
 
 /// The tenant's own certificate cache, when its secret names one.
 fn knox_certificate(
-    common: &Common,
+    common: &HandlerContext,
     shared: &CertificateCache,
     value: &SecretValue,
 ) -> Result<Option<CertificateCache>, String> {
@@ -549,8 +551,8 @@ pub fn knox_subscriptions(value: &SecretValue) -> Result<Vec<String>, String> {
     }
 }
 
-fn for_tenant(common: &Common, tenant: &str) -> Common {
-    Common {
+fn for_tenant(common: &HandlerContext, tenant: &str) -> HandlerContext {
+    HandlerContext {
         delivery: common.delivery.as_ref().map(|d| d.for_tenant(tenant)),
         ..common.clone()
     }
@@ -560,7 +562,11 @@ fn for_tenant(common: &Common, tenant: &str) -> Common {
 /// timer: [`Tenants`] reads the secret every TTL and rebuilds the handler when its version
 /// changed, so one read per TTL serves both. After a failed verification it re-reads as
 /// every cache does.
-fn tenant_cache(common: &Common, previous_grace: Duration, secret: &TenantSecret) -> SecretCache {
+fn tenant_cache(
+    common: &HandlerContext,
+    previous_grace: Duration,
+    secret: &TenantSecret,
+) -> SecretCache {
     SecretCache::new(secret.source.clone(), Duration::MAX)
         .with_previous_grace(previous_grace)
         .with_clock(common.clock.clone())

@@ -15,12 +15,12 @@ use std::time::Duration;
 use base64::Engine as _;
 use hookwarden_pipeline::certificate::CertificateCache;
 use hookwarden_pipeline::clock::Clock;
-use hookwarden_pipeline::delivery::Delivery;
+use hookwarden_pipeline::delivery::{Delivery, Sinks};
 use hookwarden_pipeline::local::{files_under, DirStore, FileBus, StaticSecret};
 use hookwarden_pipeline::ports::ObjectStore;
 use hookwarden_pipeline::secrets::SecretCache;
 use hookwarden_pipeline::{
-    Common, Handler, Inbound, KnoxHandler, OneAccessHandler, ScalefusionHandler,
+    Handler, HandlerContext, Inbound, KnoxHandler, OneAccessHandler, ScalefusionHandler,
 };
 use hookwarden_verify::encoding::URL_UNPADDED;
 use hookwarden_verify::oneaccess::{self, Config};
@@ -128,10 +128,14 @@ impl Rig {
         }
     }
 
-    fn common(&self, prefix: &str, now: i64) -> Common {
+    fn common(&self, prefix: &str, now: i64) -> HandlerContext {
         let bus = Arc::new(FileBus::new(self.root.join("bus")));
-        Common {
-            delivery: Some(Delivery::new(self.store.clone(), true, Some(bus), prefix)),
+        HandlerContext {
+            delivery: Some(Delivery::new(
+                self.store.clone(),
+                Sinks::S3AndEventBridge(bus),
+                prefix,
+            )),
             max_body: MAX_BODY,
             clock: Clock::fixed(OffsetDateTime::from_unix_timestamp(now).unwrap()),
         }
@@ -184,7 +188,11 @@ impl Rig {
         let line = &lines[0];
         assert_eq!(line["outcome"], outcome, "{name}: {line}");
         assert_eq!(line["status"], status, "{name}: {line}");
-        assert_eq!(line["provider"], handler.provider(), "{name}: {line}");
+        assert_eq!(
+            line["provider"],
+            handler.provider().name(),
+            "{name}: {line}"
+        );
         let after = self.snapshot();
         match effect {
             Effect::Nothing => {

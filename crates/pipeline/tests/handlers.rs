@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use hookwarden_pipeline::certificate::CertificateCache;
 use hookwarden_pipeline::clock::Clock;
-use hookwarden_pipeline::delivery::Delivery;
+use hookwarden_pipeline::delivery::{Delivery, Sinks};
 use hookwarden_pipeline::local::{files_under, DirStore, FileBus, StaticSecret};
 use hookwarden_pipeline::ports::ObjectStore;
 use hookwarden_pipeline::quarantine::QuarantinedRequest;
 use hookwarden_pipeline::secrets::SecretCache;
 use hookwarden_pipeline::{
-    Common, Handler, Inbound, KnoxHandler, OneAccessHandler, ScalefusionHandler,
+    Handler, HandlerContext, Inbound, KnoxHandler, OneAccessHandler, ScalefusionHandler,
 };
 use hookwarden_verify::oneaccess::{self, Config};
 use hookwarden_verify::rsa::RsaSigningKey;
@@ -47,10 +47,14 @@ impl Rig {
         }
     }
 
-    fn common(&self, prefix: &str, now: i64) -> Common {
+    fn common(&self, prefix: &str, now: i64) -> HandlerContext {
         let bus = Arc::new(FileBus::new(self.root.join("bus")));
-        Common {
-            delivery: Some(Delivery::new(self.store.clone(), true, Some(bus), prefix)),
+        HandlerContext {
+            delivery: Some(Delivery::new(
+                self.store.clone(),
+                Sinks::S3AndEventBridge(bus),
+                prefix,
+            )),
             max_body: 4096,
             clock: Clock::fixed(OffsetDateTime::from_unix_timestamp(now).unwrap()),
         }

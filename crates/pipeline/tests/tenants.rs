@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use hookwarden_pipeline::certificate::CertificateCache;
 use hookwarden_pipeline::clock::Clock;
-use hookwarden_pipeline::delivery::Delivery;
+use hookwarden_pipeline::delivery::{Delivery, Sinks};
 use hookwarden_pipeline::local::{files_under, DirStore, FileBus, StaticSecret};
 use hookwarden_pipeline::ports::{DependencyError, ObjectStore, SecretSource};
 use hookwarden_pipeline::secrets::SecretCache;
 use hookwarden_pipeline::tenants::{self, LocalTenants, TenantDirectory, TenantSecret, Tenants};
-use hookwarden_pipeline::{Common, Handler, Inbound, KnoxHandler, ScalefusionHandler};
+use hookwarden_pipeline::{Handler, HandlerContext, Inbound, KnoxHandler, ScalefusionHandler};
 use hookwarden_verify::rsa::RsaSigningKey;
 use hookwarden_verify::{knox, scalefusion};
 use time::OffsetDateTime;
@@ -40,10 +40,14 @@ impl Rig {
         }
     }
 
-    fn common(&self, prefix: &str) -> Common {
+    fn common(&self, prefix: &str) -> HandlerContext {
         let bus = Arc::new(FileBus::new(self.root.join("bus")));
-        Common {
-            delivery: Some(Delivery::new(self.store.clone(), true, Some(bus), prefix)),
+        HandlerContext {
+            delivery: Some(Delivery::new(
+                self.store.clone(),
+                Sinks::S3AndEventBridge(bus),
+                prefix,
+            )),
             max_body: 4096,
             clock: Clock::fixed(OffsetDateTime::from_unix_timestamp(NOW).unwrap()),
         }

@@ -146,7 +146,7 @@ impl KnoxError {
             KnoxError::SignatureLength { .. } | KnoxError::BadSignature => RejectKind::Forged,
             KnoxError::NoAnchor
             | KnoxError::NoValidAnchor { .. }
-            | KnoxError::NoPinnedAnchor { .. } => RejectKind::CertificateUnusable,
+            | KnoxError::NoPinnedAnchor { .. } => RejectKind::NoUsableKey,
         }
     }
 }

@@ -207,7 +207,7 @@ impl OneAccessError {
             Self::Stale { .. } => RejectKind::Stale,
             // Our configuration cannot judge the request.
             Self::NoConfig | Self::NoSignatureKey | Self::KeyLength(_) | Self::BadSecret(_) => {
-                RejectKind::CertificateUnusable
+                RejectKind::NoUsableKey
             }
         }
     }
@@ -217,7 +217,7 @@ impl OneAccessError {
         match self.kind() {
             RejectKind::Malformed => 400,
             RejectKind::Forged | RejectKind::Stale => 401,
-            RejectKind::CertificateUnusable => 500,
+            RejectKind::NoUsableKey => 500,
         }
     }
 

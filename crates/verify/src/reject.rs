@@ -11,7 +11,7 @@ pub enum RejectKind {
     Forged,
     /// We hold no key material able to judge the request (no anchor, or every anchor expired or
     /// not yet valid). Our fault, not the sender's: HTTP 503 so the provider retries.
-    CertificateUnusable,
+    NoUsableKey,
     /// Authentic but outside the replay window. HTTP 401.
     Stale,
 }

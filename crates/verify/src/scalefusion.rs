@@ -68,7 +68,7 @@ impl ScalefusionError {
         match self {
             Self::EmptySignature | Self::UnreadableSignature { .. } => RejectKind::Malformed,
             // Nothing to check against: our configuration, not the sender, is at fault.
-            Self::NoSecret => RejectKind::CertificateUnusable,
+            Self::NoSecret => RejectKind::NoUsableKey,
             Self::Mismatch => RejectKind::Forged,
         }
     }
@@ -234,7 +234,7 @@ mod tests {
         assert_eq!(verify(BODY, HEX, &secrets).unwrap(), 1);
         assert_eq!(
             verify(BODY, HEX, &[]).unwrap_err().kind(),
-            RejectKind::CertificateUnusable
+            RejectKind::NoUsableKey
         );
     }
 

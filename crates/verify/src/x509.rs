@@ -83,7 +83,7 @@ impl CertificateError {
     /// Without a usable certificate nothing can be verified: that is our outage, not the
     /// sender's fault.
     pub fn kind(&self) -> RejectKind {
-        RejectKind::CertificateUnusable
+        RejectKind::NoUsableKey
     }
 }
 
@@ -391,7 +391,7 @@ mod tests {
             err,
             CertificateError::PublicKey(RsaError::NotRsa { .. })
         ));
-        assert_eq!(err.kind(), RejectKind::CertificateUnusable);
+        assert_eq!(err.kind(), RejectKind::NoUsableKey);
     }
 
     /// Samsung's published certificate and the one it replaced, as the KWN tutorials offered

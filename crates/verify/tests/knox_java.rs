@@ -542,7 +542,7 @@ fn hookwarden_verdict(result: &Result<knox::Verified, KnoxError>) -> String {
     let status = match err.kind() {
         RejectKind::Malformed => 400,
         RejectKind::Forged | RejectKind::Stale => 401,
-        RejectKind::CertificateUnusable => 503,
+        RejectKind::NoUsableKey => 503,
     };
     let reason = match err {
         KnoxError::HeaderTooLong { .. } => "JOSE header and signature over 16 KiB".to_owned(),

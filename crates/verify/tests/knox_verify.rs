@@ -427,7 +427,7 @@ fn certificates_outside_their_validity_are_unusable() {
             matches!(err, KnoxError::NoValidAnchor { configured: 1 }),
             "{err}"
         );
-        assert_eq!(err.kind(), RejectKind::CertificateUnusable);
+        assert_eq!(err.kind(), RejectKind::NoUsableKey);
         // The same signature verifies at a time inside the certificate's validity.
         let inside = anchor.certificate.not_before() + 1;
         assert!(knox::verify(
@@ -448,7 +448,7 @@ fn certificates_outside_their_validity_are_unusable() {
 
     let err = knox::verify(VECTOR_BODY.as_bytes(), &header, &[], NOW).unwrap_err();
     assert!(matches!(err, KnoxError::NoAnchor), "{err}");
-    assert_eq!(err.kind(), RejectKind::CertificateUnusable);
+    assert_eq!(err.kind(), RejectKind::NoUsableKey);
 }
 
 /// `verify_pinned`: the pin decides, not the validity period. An expired certificate whose
@@ -484,7 +484,7 @@ fn pinned_keys_verify_whatever_the_validity_period() {
         matches!(err, KnoxError::NoPinnedAnchor { configured: 1 }),
         "{err}"
     );
-    assert_eq!(err.kind(), RejectKind::CertificateUnusable);
+    assert_eq!(err.kind(), RejectKind::NoUsableKey);
     let err = knox::verify_pinned(
         body,
         &header,

@@ -510,11 +510,10 @@ fn local_knox_handler(dir: &Path) -> Arc<dyn hookwarden_pipeline::Handler> {
     runtime
         .block_on(store.put(CERT_KEY, certificate, ""))
         .unwrap();
-    let common = hookwarden_pipeline::Common {
+    let common = hookwarden_pipeline::HandlerContext {
         delivery: Some(hookwarden_pipeline::delivery::Delivery::new(
             store.clone(),
-            true,
-            None,
+            hookwarden_pipeline::delivery::Sinks::S3,
             "knox",
         )),
         max_body: 8192,
@@ -1019,17 +1018,17 @@ async fn secrets_manager_down_then_back_in_the_same_process() {
         ("HOOKWARDEN_DEPENDENCY_TIMEOUT_MS", "2000"),
         ("SCALEFUSION_SECRET_ID", "hookwarden/scalefusion"),
     ]);
-    let settings = hookwarden_aws::Settings::from_lookup("scalefusion", |name| {
-        env.get(name).map(|v| v.to_string())
-    })
-    .unwrap();
+    let settings =
+        hookwarden_aws::Settings::from_lookup(hookwarden_pipeline::Provider::Scalefusion, |name| {
+            env.get(name).map(|v| v.to_string())
+        })
+        .unwrap();
     let loader = hookwarden_testkit::moto::at_endpoint(
         aws_config::defaults(hookwarden_aws::sdk::behavior_version()),
         &proxy.url,
     );
     let clients = hookwarden_aws::Clients::from_loader(loader, settings.dependency_timeout).await;
-    let handler: Arc<dyn hookwarden_pipeline::Handler> =
-        Arc::new(hookwarden_aws::wire::scalefusion(&settings, &clients));
+    let handler = hookwarden_aws::wire::handler(&settings, &clients);
 
     let secret: Value = serde_json::from_str(&secret_json).unwrap();
     let secret = secret["secret_key"].as_str().unwrap().to_string();

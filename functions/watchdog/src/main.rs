@@ -8,11 +8,7 @@
 //! - a log line per silent stream, and a message on the alarm topic naming the streams that
 //!   fell silent since the previous run.
 //!
-//! Configuration (environment):
-//! - `HOOKWARDEN_STREAM_CADENCES`: the rules, `provider/tenant/event_type=window`, comma
-//!   separated (`knox/*/KAI_BATTERY_STATUS=4h`);
-//! - `HOOKWARDEN_ALARM_TOPIC`: SNS topic ARN for the message; empty = log only;
-//! - `HOOKWARDEN_WATCHDOG_INTERVAL_SECS`: how often the schedule runs it (default 900).
+//! Configuration: docs/reference/configuration.md (its watchdog table is held to [`VARIABLES`]).
 
 mod metrics;
 
@@ -28,11 +24,20 @@ const DEFAULT_INTERVAL: Duration = Duration::from_secs(15 * 60);
 /// The watchdog's own metrics' dimension: `Watchdog = streams`.
 const DIMENSION: (&str, &str) = ("Watchdog", "streams");
 
+/// The silence rules, `provider/tenant/event_type=window`, comma separated.
+const STREAM_CADENCES: &str = "HOOKWARDEN_STREAM_CADENCES";
+/// The SNS topic ARN for the message; unset: log only.
+const ALARM_TOPIC: &str = "HOOKWARDEN_ALARM_TOPIC";
+/// How often the schedule runs the watchdog.
+const WATCHDOG_INTERVAL_SECS: &str = "HOOKWARDEN_WATCHDOG_INTERVAL_SECS";
+/// Every variable the watchdog reads.
+const VARIABLES: [&str; 3] = [STREAM_CADENCES, ALARM_TOPIC, WATCHDOG_INTERVAL_SECS];
+
 #[derive(Debug, thiserror::Error)]
 enum WatchdogError {
-    #[error("HOOKWARDEN_STREAM_CADENCES: {0}")]
+    #[error("{STREAM_CADENCES}: {0}")]
     Cadences(#[from] silence::SilenceError),
-    #[error("HOOKWARDEN_WATCHDOG_INTERVAL_SECS must be a whole number of seconds above 0")]
+    #[error("{WATCHDOG_INTERVAL_SECS} must be a whole number of seconds above 0")]
     Interval,
     #[error(transparent)]
     Read(#[from] metrics::ReadError),
@@ -49,6 +54,35 @@ impl From<WatchdogError> for lambda_runtime::Diagnostic {
     }
 }
 
+/// What the watchdog reads from its environment.
+struct Settings {
+    cadences: Cadences,
+    interval: Duration,
+    topic: Option<String>,
+}
+
+impl Settings {
+    fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, WatchdogError> {
+        let var = |name| lookup(name).unwrap_or_default();
+        let cadences = Cadences::parse(&var(STREAM_CADENCES))?;
+        let interval = match var(WATCHDOG_INTERVAL_SECS).as_str() {
+            "" => DEFAULT_INTERVAL,
+            text => text
+                .parse::<u64>()
+                .ok()
+                .filter(|secs| *secs > 0)
+                .map(Duration::from_secs)
+                .ok_or(WatchdogError::Interval)?,
+        };
+        let topic = Some(var(ALARM_TOPIC)).filter(|t| !t.is_empty());
+        Ok(Self {
+            cadences,
+            interval,
+            topic,
+        })
+    }
+}
+
 struct Watchdog {
     cadences: Cadences,
     interval: Duration,
@@ -59,18 +93,11 @@ struct Watchdog {
 
 impl Watchdog {
     async fn from_env() -> Result<Self, WatchdogError> {
-        let var = |name| std::env::var(name).unwrap_or_default();
-        let cadences = Cadences::parse(&var("HOOKWARDEN_STREAM_CADENCES"))?;
-        let interval = match var("HOOKWARDEN_WATCHDOG_INTERVAL_SECS").as_str() {
-            "" => DEFAULT_INTERVAL,
-            text => text
-                .parse::<u64>()
-                .ok()
-                .filter(|secs| *secs > 0)
-                .map(Duration::from_secs)
-                .ok_or(WatchdogError::Interval)?,
-        };
-        let topic = Some(var("HOOKWARDEN_ALARM_TOPIC")).filter(|t| !t.is_empty());
+        let Settings {
+            cadences,
+            interval,
+            topic,
+        } = Settings::from_lookup(|name| std::env::var(name).ok())?;
         let config = aws_config::load_from_env().await;
         Ok(Self {
             cadences,
@@ -186,4 +213,40 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             })
     }))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::collections::BTreeSet;
+
+    use hookwarden_testkit::configuration_reference as reference;
+
+    use super::*;
+
+    /// docs/reference/configuration.md's watchdog table lists exactly what the watchdog asks
+    /// its environment for, each once.
+    #[test]
+    fn the_configuration_reference_lists_every_variable_the_watchdog_reads() {
+        let asked = RefCell::new(Vec::new());
+        Settings::from_lookup(|name| {
+            asked.borrow_mut().push(name.to_string());
+            None
+        })
+        .unwrap();
+        let asked: BTreeSet<String> = asked.into_inner().into_iter().collect();
+        let declared: BTreeSet<String> = VARIABLES.iter().map(|v| v.to_string()).collect();
+        assert_eq!(
+            asked, declared,
+            "what Settings::from_lookup reads is VARIABLES"
+        );
+        let rows = reference::variables_in("The silence watchdog");
+        let listed: BTreeSet<String> = rows.iter().cloned().collect();
+        assert_eq!(
+            listed.len(),
+            rows.len(),
+            "a variable has two rows: {rows:?}"
+        );
+        assert_eq!(listed, declared, "{}'s watchdog table", reference::PAGE);
+    }
 }

@@ -5,18 +5,19 @@ use std::collections::BTreeSet;
 use async_trait::async_trait;
 use hookwarden_verify::knox;
 
-use super::{rejection, stored_reply, Common, Failure, Provider};
+use super::{rejection, stored_reply, Failure, HandlerContext, Provider, Steps};
 use crate::certificate::{CertificateCache, CertificateProblem};
 use crate::envelope::{VerifiedBy, VerifiedEvent};
 use crate::ids::safe_id;
-use crate::outcome::{Outcome, Trail};
+use crate::outcome::Outcome;
 use crate::quarantine::{Quarantine, QuarantineError, QuarantinedRequest};
 use crate::request::{Inbound, Reply};
+use crate::request_log::RequestLog;
 
-pub const PROVIDER: &str = "knox";
+const PROVIDER: &str = Provider::Knox.name();
 
 pub struct KnoxHandler {
-    common: Common,
+    common: HandlerContext,
     /// Shared by every tenant: Samsung signs every customer's callbacks with one key.
     certificates: std::sync::Arc<CertificateCache>,
     /// `KNOX_SUBSCRIPTION_IDS`; empty: nothing is delivered, every verified callback is
@@ -26,13 +27,13 @@ pub struct KnoxHandler {
 }
 
 impl KnoxHandler {
-    pub fn new(common: Common, certificates: CertificateCache) -> Self {
+    pub fn new(common: HandlerContext, certificates: CertificateCache) -> Self {
         Self::sharing(common, std::sync::Arc::new(certificates))
     }
 
     /// A handler verifying with a certificate cache other handlers use too (one per tenant,
     /// one certificate).
-    pub fn sharing(common: Common, certificates: std::sync::Arc<CertificateCache>) -> Self {
+    pub fn sharing(common: HandlerContext, certificates: std::sync::Arc<CertificateCache>) -> Self {
         Self {
             common,
             certificates,
@@ -111,13 +112,13 @@ impl KnoxHandler {
 }
 
 #[async_trait]
-impl Provider for KnoxHandler {
-    const NAME: &'static str = PROVIDER;
+impl Steps for KnoxHandler {
+    const PROVIDER: Provider = Provider::Knox;
 
     async fn process(
         &self,
         request: &Inbound,
-        trail: &mut Trail,
+        log: &mut RequestLog,
     ) -> Result<(Reply, Outcome), Failure> {
         self.common.admit(request)?;
         let signature = request
@@ -132,7 +133,7 @@ impl Provider for KnoxHandler {
         // Neither is signed: they travel as metadata and never decide identity, so no value of
         // theirs can refuse, split or merge an authentic callback.
         let trace_id = request.metadata_header(knox::TRACE_ID_HEADER);
-        trail.trace_id = trace_id.as_deref().and_then(safe_id).map(str::to_string);
+        log.trace_id = trace_id.as_deref().and_then(safe_id).map(str::to_string);
         let unsigned: Vec<_> = [
             ("trace_id", trace_id),
             ("nonce", request.metadata_header(knox::NONCE_HEADER)),
@@ -162,10 +163,10 @@ impl Provider for KnoxHandler {
                 };
                 Failure::new(Reply::error(status, &message), outcome, err)
             })?;
-        trail.event_type = verified.event.clone();
-        trail.event_id = Some(verified.content_sha256.clone());
-        trail.scheme = Some(verified.form.as_str());
-        trail.jose_header = Some(verified.header.to_string());
+        log.event_type = verified.event.clone();
+        log.event_id = Some(verified.content_sha256.clone());
+        log.scheme = Some(verified.form.as_str());
+        log.jose_header = Some(verified.header.to_string());
 
         let received_at = now
             .format(&time::format_description::well_known::Rfc3339)

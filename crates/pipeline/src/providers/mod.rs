@@ -1,4 +1,5 @@
-//! One handler per provider, each the same shape: admit → verify → dedupe → deliver → reply.
+//! One handler per provider, each the same shape: admit → verify → identify → deliver →
+//! reply (the route step, `/` or `/<tenant>`, is [`crate::tenants`]).
 
 pub mod knox;
 pub mod oneaccess;
@@ -9,13 +10,41 @@ use hookwarden_verify::reject::RejectKind;
 
 use crate::clock::Clock;
 use crate::delivery::{Delivered, Delivery};
-use crate::outcome::{Outcome, Trail};
+use crate::outcome::Outcome;
 use crate::ports::DependencyError;
 use crate::request::{Handler, HeaderProblem, Inbound, Reply};
+use crate::request_log::RequestLog;
+
+/// The providers hookwarden receives callbacks from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Provider {
+    Knox,
+    Scalefusion,
+    OneAccess,
+}
+
+impl Provider {
+    pub const ALL: [Provider; 3] = [Provider::Knox, Provider::Scalefusion, Provider::OneAccess];
+
+    /// The name in keys, envelopes, bus sources, logs and metrics, and the default prefix.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Provider::Knox => "knox",
+            Provider::Scalefusion => "scalefusion",
+            Provider::OneAccess => "oneaccess",
+        }
+    }
+}
+
+impl std::fmt::Display for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// What every handler needs besides its own secrets.
 #[derive(Clone)]
-pub struct Common {
+pub struct HandlerContext {
     /// `None` when no sink is configured: only OneAccess's CHECK_URL can then be answered.
     pub delivery: Option<Delivery>,
     pub max_body: usize,
@@ -60,7 +89,7 @@ impl From<HeaderProblem> for Failure {
     }
 }
 
-impl Common {
+impl HandlerContext {
     /// Method and size checks that come before anything is parsed.
     pub fn admit(&self, request: &Inbound) -> Result<(), Failure> {
         if request.method != http::Method::POST {
@@ -119,33 +148,33 @@ pub fn rejection(kind: RejectKind, forged_status: u16) -> (Outcome, u16) {
         RejectKind::Malformed => (Outcome::Malformed, 400),
         RejectKind::Forged => (Outcome::SignatureRejected, forged_status),
         RejectKind::Stale => (Outcome::Replayed, 401),
-        RejectKind::CertificateUnusable => (Outcome::Unavailable, 503),
+        RejectKind::NoUsableKey => (Outcome::Unavailable, 503),
     }
 }
 
-/// A provider's request processing; every provider is a `Handler` through it, so the
-/// logging around each request is written once.
+/// A provider's steps from admit to reply; every provider is a `Handler` through it, so the
+/// log line around each request is written once.
 #[async_trait]
-pub trait Provider: Send + Sync {
-    const NAME: &'static str;
+pub trait Steps: Send + Sync {
+    const PROVIDER: Provider;
     async fn process(
         &self,
         request: &Inbound,
-        trail: &mut Trail,
+        log: &mut RequestLog,
     ) -> Result<(Reply, Outcome), Failure>;
 }
 
 #[async_trait]
-impl<P: Provider> Handler for P {
-    fn provider(&self) -> &'static str {
-        P::NAME
+impl<P: Steps> Handler for P {
+    fn provider(&self) -> Provider {
+        P::PROVIDER
     }
 
     async fn handle(&self, request: Inbound) -> Reply {
-        let mut trail = Trail::start(P::NAME);
-        match self.process(&request, &mut trail).await {
-            Ok((reply, outcome)) => trail.finish(reply, outcome, None),
-            Err(failure) => trail.finish(failure.reply, failure.outcome, Some(&failure.reason)),
+        let mut log = RequestLog::start(P::PROVIDER);
+        match self.process(&request, &mut log).await {
+            Ok((reply, outcome)) => log.finish(reply, outcome, None),
+            Err(failure) => log.finish(failure.reply, failure.outcome, Some(&failure.reason)),
         }
     }
 }

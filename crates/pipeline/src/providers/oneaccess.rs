@@ -10,24 +10,25 @@ use async_trait::async_trait;
 use hookwarden_verify::oneaccess::{self, Config, OneAccessError};
 use hookwarden_verify::reject::RejectKind;
 
-use super::{Common, Failure, Provider};
+use super::{Failure, HandlerContext, Provider, Steps};
 use crate::delivery::Delivered;
 use crate::envelope::{Redacted, VerifiedBy, VerifiedEvent};
-use crate::outcome::{Outcome, Trail};
+use crate::outcome::Outcome;
 use crate::request::{Inbound, Reply};
+use crate::request_log::RequestLog;
 use crate::secrets::{usable_candidates, verify_with_rotation, SecretCache};
 
-pub const PROVIDER: &str = "oneaccess";
+const PROVIDER: &str = Provider::OneAccess.name();
 const CHECK_URL: &str = "CHECK_URL";
 
 pub struct OneAccessHandler {
-    common: Common,
+    common: HandlerContext,
     secrets: SecretCache,
     replay_window: Duration,
 }
 
 impl OneAccessHandler {
-    pub fn new(common: Common, secrets: SecretCache, replay_window: Duration) -> Self {
+    pub fn new(common: HandlerContext, secrets: SecretCache, replay_window: Duration) -> Self {
         Self {
             common,
             secrets,
@@ -45,7 +46,7 @@ fn failure(code: u16, outcome: Outcome, reason: impl std::fmt::Display) -> Failu
     )
 }
 
-enum Miss {
+enum VerifyFailure {
     Protocol(OneAccessError),
     Secret(String),
 }
@@ -95,13 +96,13 @@ fn body_without_data(body: &[u8]) -> Option<bytes::Bytes> {
 }
 
 #[async_trait]
-impl Provider for OneAccessHandler {
-    const NAME: &'static str = PROVIDER;
+impl Steps for OneAccessHandler {
+    const PROVIDER: Provider = Provider::OneAccess;
 
     async fn process(
         &self,
         request: &Inbound,
-        trail: &mut Trail,
+        log: &mut RequestLog,
     ) -> Result<(Reply, Outcome), Failure> {
         self.common
             .admit(request)
@@ -120,10 +121,10 @@ impl Provider for OneAccessHandler {
                     Config::from_secret_json(&c.text)
                         .map_err(|err| format!("secret version {}: {err}", c.version_id))
                 })
-                .map_err(Miss::Secret)?;
+                .map_err(VerifyFailure::Secret)?;
                 let (indexes, configs): (Vec<usize>, Vec<Config>) = usable.into_iter().unzip();
                 let verified = oneaccess::verify(body, authorization, &configs, now_ms, window)
-                    .map_err(Miss::Protocol)?;
+                    .map_err(VerifyFailure::Protocol)?;
                 let index = indexes[verified.config_index];
                 let config = configs[verified.config_index].clone();
                 Ok((
@@ -134,32 +135,32 @@ impl Provider for OneAccessHandler {
             // Only a sender holding a configured bearer token gets past it, so a token that
             // is missing or wrong never makes the function re-read the secret: a bare POST
             // cannot cost a GetSecretValue.
-            |miss| {
-                matches!(miss, Miss::Protocol(err) if err.kind() == RejectKind::Forged
+            |problem| {
+                matches!(problem, VerifyFailure::Protocol(err) if err.kind() == RejectKind::Forged
                     && !matches!(err, OneAccessError::MissingBearer | OneAccessError::WrongBearer))
             },
         )
         .await
         .map_err(|err| failure(500, Outcome::Unavailable, err))?;
-        let (verified, config, version_id) = checked.map_err(|miss| match miss {
-            Miss::Secret(reason) => failure(500, Outcome::Misconfigured, reason),
-            Miss::Protocol(err) => {
+        let (verified, config, version_id) = checked.map_err(|problem| match problem {
+            VerifyFailure::Secret(reason) => failure(500, Outcome::Misconfigured, reason),
+            VerifyFailure::Protocol(err) => {
                 let outcome = match err.kind() {
                     RejectKind::Forged => Outcome::SignatureRejected,
                     RejectKind::Stale => Outcome::Replayed,
-                    RejectKind::Malformed | RejectKind::CertificateUnusable => Outcome::Malformed,
+                    RejectKind::Malformed | RejectKind::NoUsableKey => Outcome::Malformed,
                 };
                 failure(err.return_code(), outcome, err)
             }
         })?;
-        trail.event_type = Some(verified.event_type.clone());
+        log.event_type = Some(verified.event_type.clone());
         // Identity: exactly what the signature covers, keyed (see `oneaccess::Verified`). A
         // nonce reused with another timestamp is new signed content (only the key holder can
         // make it), so it is a new event; the same content again is a duplicate.
         let id = hex::encode(verified.identity);
         let scheme = verified.mac.map_or("unsigned", |mac| mac.as_str());
-        trail.event_id = Some(id.clone());
-        trail.scheme = Some(scheme);
+        log.event_id = Some(id.clone());
+        log.scheme = Some(scheme);
 
         // The answer is settled before anything is written, so an event is never stored and
         // then answered with an error.

@@ -4,43 +4,44 @@ use async_trait::async_trait;
 use hookwarden_verify::reject::RejectKind;
 use hookwarden_verify::scalefusion::{self, ScalefusionError};
 
-use super::{rejection, stored_reply, Common, Failure, Provider};
+use super::{rejection, stored_reply, Failure, HandlerContext, Provider, Steps};
 use crate::envelope::{VerifiedBy, VerifiedEvent};
 use crate::ids::sha256_hex;
-use crate::outcome::{Outcome, Trail};
+use crate::outcome::Outcome;
 use crate::request::{Inbound, Reply};
+use crate::request_log::RequestLog;
 use crate::secrets::{json_field, usable_candidates, verify_with_rotation, SecretCache};
 
-pub const PROVIDER: &str = "scalefusion";
+const PROVIDER: &str = Provider::Scalefusion.name();
 /// The field of the Secrets Manager JSON secret that holds the dashboard's Secret Key.
 pub const SECRET_FIELD: &str = "secret_key";
 /// Scalefusion's documented answer to a signature mismatch.
 pub const MISMATCH_STATUS: u16 = 406;
 
 pub struct ScalefusionHandler {
-    common: Common,
+    common: HandlerContext,
     secrets: SecretCache,
 }
 
 impl ScalefusionHandler {
-    pub fn new(common: Common, secrets: SecretCache) -> Self {
+    pub fn new(common: HandlerContext, secrets: SecretCache) -> Self {
         Self { common, secrets }
     }
 }
 
-enum Miss {
+enum VerifyFailure {
     Signature(ScalefusionError),
     Secret(String),
 }
 
 #[async_trait]
-impl Provider for ScalefusionHandler {
-    const NAME: &'static str = PROVIDER;
+impl Steps for ScalefusionHandler {
+    const PROVIDER: Provider = Provider::Scalefusion;
 
     async fn process(
         &self,
         request: &Inbound,
-        trail: &mut Trail,
+        log: &mut RequestLog,
     ) -> Result<(Reply, Outcome), Failure> {
         self.common.admit(request)?;
         let header = request
@@ -60,23 +61,23 @@ impl Provider for ScalefusionHandler {
             &self.secrets,
             |candidates| {
                 let usable = usable_candidates(candidates, |c| json_field(c, SECRET_FIELD))
-                    .map_err(Miss::Secret)?;
+                    .map_err(VerifyFailure::Secret)?;
                 let keys: Vec<&[u8]> = usable.iter().map(|(_, k)| k.as_bytes()).collect();
-                let matched = scalefusion::verify(body, header, &keys).map_err(Miss::Signature)?;
+                let matched = scalefusion::verify(body, header, &keys).map_err(VerifyFailure::Signature)?;
                 let index = usable[matched].0;
                 Ok((index, candidates[index].version_id.clone()))
             },
-            |miss| matches!(miss, Miss::Signature(err) if err.kind() == RejectKind::Forged),
+            |problem| matches!(problem, VerifyFailure::Signature(err) if err.kind() == RejectKind::Forged),
         )
         .await
         .map_err(Failure::unavailable)?;
-        let version_id = checked.map_err(|miss| match miss {
-            Miss::Secret(reason) => Failure::new(
+        let version_id = checked.map_err(|problem| match problem {
+            VerifyFailure::Secret(reason) => Failure::new(
                 Reply::error(503, "temporarily unavailable, retry later"),
                 Outcome::Misconfigured,
                 reason,
             ),
-            Miss::Signature(err) => {
+            VerifyFailure::Signature(err) => {
                 let (outcome, status) = rejection(err.kind(), MISMATCH_STATUS);
                 let message = match status {
                     MISMATCH_STATUS => "Signatures mismatch".to_string(),
@@ -89,7 +90,7 @@ impl Provider for ScalefusionHandler {
         // Authentic from here on: whatever its shape, the body is stored. Its identity is the
         // raw body Scalefusion signed; a body field (`id`) is not documented as unique.
         let event_type = scalefusion::event_type(body);
-        trail.event_type = event_type.clone();
+        log.event_type = event_type.clone();
         let verified = VerifiedEvent {
             provider: PROVIDER,
             event_type: event_type.unwrap_or_else(|| "unknown".to_string()),
@@ -105,8 +106,8 @@ impl Provider for ScalefusionHandler {
             message: None,
             redacted: None,
         };
-        trail.event_id = Some(verified.id.clone());
-        trail.scheme = Some("hmac-sha256");
+        log.event_id = Some(verified.id.clone());
+        log.scheme = Some("hmac-sha256");
         let delivery = self.common.delivery()?;
         let delivered = delivery.deliver(&verified).await?;
         Ok(stored_reply(&delivered, &verified.id))

@@ -188,7 +188,7 @@ mod tests {
             match Config::from_secret_json(text) {
                 Ok(config) => panic!("{text} gave {config:?}"),
                 Err(err) => {
-                    assert_eq!(err.kind(), RejectKind::CertificateUnusable, "{err}");
+                    assert_eq!(err.kind(), RejectKind::NoUsableKey, "{err}");
                     assert!(!err.to_string().contains("secret-value"), "{err}");
                 }
             }
@@ -212,7 +212,7 @@ mod tests {
             ),
         ] {
             let err = Config::from_secret_json(text).unwrap_err();
-            assert_eq!(err.kind(), RejectKind::CertificateUnusable, "{err}");
+            assert_eq!(err.kind(), RejectKind::NoUsableKey, "{err}");
             assert!(err.to_string().contains(says), "{text}: {err}");
             assert!(!err.to_string().contains("sig\""), "{err}");
         }
