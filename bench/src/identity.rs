@@ -17,7 +17,7 @@ use crate::report::median_of;
 use crate::{env_pairs, invoke_ok, now_ms, BenchError, Endpoints, Receiver, Transport};
 
 /// US East (N. Virginia) list prices, from the AWS pricing pages for S3, Lambda and
-/// EventBridge, checked 2026-12-04 (README, "Cost per million events").
+/// EventBridge, checked 2026-12-04 (docs/performance.md#aws-requests-and-cost-per-event).
 const S3_PUT_PER_MILLION: f64 = 5.0; // PUT, COPY, POST, LIST: $0.005 per 1,000
 const S3_GET_PER_MILLION: f64 = 0.4; // GET, HEAD: $0.0004 per 1,000
 const EVENTBRIDGE_PER_MILLION: f64 = 1.0; // custom events, per 64 KB chunk
@@ -112,7 +112,10 @@ pub async fn measure(
     Ok(rows)
 }
 
-#[allow(clippy::too_many_arguments)]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one measurement's knobs, each named at the one call site"
+)]
 async fn measure_one(
     receiver: &Receiver,
     sink: &'static str,

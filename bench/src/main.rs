@@ -17,6 +17,8 @@
 //! functions (`--compare baseline=DIR`) are measured in the same run, beside the current one.
 //! Use `bench/run.sh`, which builds everything first.
 
+#![forbid(unsafe_code)]
+
 mod compare;
 mod cpu_share;
 mod events;

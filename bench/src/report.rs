@@ -101,7 +101,10 @@ pub fn mib(bytes: u64) -> f64 {
 }
 
 impl Figures {
-    #[allow(clippy::too_many_arguments)]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one row of figures, built in one place"
+    )]
     pub fn new(
         name: String,
         cold: Vec<ColdSeries>,

@@ -5,6 +5,8 @@
 //! Exit status: 0 ok/verified, 1 rejected (not authentic, or a 4xx answer to `send`), 2 bad
 //! input or usage, 3 unfinished (`replay`: events the bus did not take). Every failure prints exactly one line on stderr.
 
+#![forbid(unsafe_code)]
+
 mod admit;
 mod aws;
 mod events;

@@ -373,8 +373,9 @@ async fn ten_thousand_deliveries_store_exactly_the_unique_valid_events() {
         );
     }
     // Every unique valid event on the bus, and nothing else. A duplicate that arrives while
-    // its original is still between the S3 write and the publish publishes it too (README,
-    // Delivery: consumers dedupe on the envelope id), so copies are counted and bounded.
+    // its original is still between the S3 write and the publish publishes it too
+    // (docs/design/identity-and-delivery.md: consumers dedupe on the envelope id), so copies are
+    // counted and bounded.
     let bus_ids: Vec<String> = files_under(&server.data.join("eventbridge"))
         .iter()
         .map(|path| {

@@ -593,7 +593,7 @@ fn usage_errors_are_one_line_and_exit_2() {
     );
 }
 
-/// Issue 14: `hookwarden verify knox` accepts any JOSE header over a valid RS256 signature, as
+/// `hookwarden verify knox` accepts any JOSE header over a valid RS256 signature, as
 /// Samsung's verifier does, and refuses the same signature under another header.
 #[test]
 fn verify_knox_accepts_any_signed_jose_header() {

@@ -8,6 +8,8 @@
 //! - the Knox certificate API's client, on reqwest: [`knox_api`], with its TLS roots in
 //!   [`tls`].
 
+#![forbid(unsafe_code)]
+
 pub mod eventbridge;
 pub mod knox_api;
 pub mod lambda;

@@ -13,7 +13,7 @@ use serde_json::value::RawValue;
 
 use crate::ports::BusEntry;
 
-/// EventBridge's PutEvents entry limit since January 2026 (was 256 KB).
+/// EventBridge's PutEvents entry limit.
 pub const EVENTBRIDGE_MAX_ENTRY_BYTES: usize = 1024 * 1024;
 
 /// The envelope fields a bus event pointing at the stored object leaves out.

@@ -3,6 +3,8 @@
 //! Lambda functions plug in AWS adapters (`hookwarden-aws`), `hookwarden serve` and the tests
 //! plug in [`local`] ones.
 
+#![forbid(unsafe_code)]
+
 pub mod bus_event;
 pub mod certificate;
 pub mod clock;

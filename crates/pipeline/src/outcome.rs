@@ -3,7 +3,7 @@
 
 use crate::silence::Stream;
 
-/// The outcomes a request can have; the names appear in logs and the README.
+/// The outcomes a request can have; the names appear in logs and docs/reference/status-codes.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Stored,

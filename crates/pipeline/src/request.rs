@@ -99,8 +99,7 @@ pub trait Handler: Send + Sync {
     async fn handle(&self, request: Inbound) -> Reply;
 
     /// Answers a request that arrived at `path` (the function URL's `rawPath`). A handler
-    /// without tenants ignores the path, as every deployment did before tenants; see
-    /// [`crate::tenants::Tenants`].
+    /// without tenants ignores the path; see [`crate::tenants::Tenants`].
     async fn handle_at(&self, path: &str, request: Inbound) -> Reply {
         let _ = path;
         self.handle(request).await

@@ -483,7 +483,7 @@ async fn forged_requests_do_not_make_the_secret_be_read_again() {
 }
 
 /// OneAccess: a request without the bearer token, or with a wrong one, never makes the
-/// function re-read the secret (a bare POST used to cost two GetSecretValue calls).
+/// function read the secret: a bare POST costs no GetSecretValue call.
 #[tokio::test]
 async fn oneaccess_requests_without_the_bearer_token_do_not_read_the_secret() {
     let rig = Rig::new();

@@ -12,6 +12,8 @@
 //! - [`history`]: checks on stored envelopes (one line, bytes as sent) and the DuckDB queries.
 //! - [`log_audit`]: `scripts/log-audit.sh` on the logs a test collected.
 
+#![forbid(unsafe_code)]
+
 pub mod configuration_reference;
 pub mod deployment;
 pub mod emf;

@@ -4,6 +4,8 @@
 //! `now`), no async runtime, no AWS. The Lambda functions, the CLI and `hookwarden serve` all
 //! build on these functions, so there is exactly one implementation of each protocol.
 
+#![forbid(unsafe_code)]
+
 pub mod encoding;
 pub mod jackson;
 pub mod knox;

@@ -60,6 +60,10 @@ fn track(delta: isize) {
     });
 }
 
+#[allow(
+    unsafe_code,
+    reason = "GlobalAlloc is an unsafe trait; this one counts, then calls System"
+)]
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let ptr = unsafe { System.alloc(layout) };

@@ -2,7 +2,7 @@
 //! Jackson (protocols.md §1.3): every input class below gets Samsung's verdict and hookwarden's
 //! `knox::verify` verdict, and the pairs must be exactly those of [`EXPECTED`], where each
 //! difference has its reason. A new difference, or a known one that went away, fails the test.
-//! It prints the table as Markdown (README, "Samsung Knox Webhook Notification"):
+//! It prints the table as Markdown (docs/providers/knox.md#differential-table):
 //! `cargo test -p hookwarden-verify --test knox_java -- --nocapture`.
 //! Needs `java` and Debian's libjackson2-databind-java (`.ci/run` installs both).
 
@@ -601,7 +601,7 @@ fn write_case_files(dir: &Path, cases: &[Case], headers: &[String]) {
     }
 }
 
-/// The table as Markdown, for the README.
+/// The table as Markdown, for docs/providers/knox.md.
 fn markdown(rows: &[(String, String, String, String)]) -> String {
     let mut table = String::from(
         "| Input | Samsung's verifier | hookwarden | Why they differ |\n|---|---|---|---|\n",

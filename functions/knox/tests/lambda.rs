@@ -552,7 +552,7 @@ async fn the_largest_body_fits_in_a_128_mb_function() {
     assert_eq!(deployment.events("knox").await.len(), 1);
 }
 
-/// Issue 14: whatever JOSE header Samsung sends, the function accepts what Samsung's verifier
+/// Whatever JOSE header Samsung sends, the function accepts what Samsung's verifier
 /// accepts (the header is signed verbatim and decides nothing) and refuses a changed one; the
 /// outcome line says what the header held.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -349,7 +349,7 @@ fn dtoa(bin_exp: i32, fract_bits: u64, significant_bits: i32) -> Decimal {
 /// `FloatingDecimal.estimateDecExp`: floor(log10(value)), computed in doubles the way Java
 /// does (it may come out one too high; the generator then drops a leading zero). The
 /// constants are Java's literals, bit for bit, not `LOG10_2` and friends.
-#[allow(clippy::approx_constant)]
+#[allow(clippy::approx_constant, reason = "Java's literals, bit for bit")]
 fn estimate_dec_exp(fract_bits: u64, bin_exp: i32) -> i32 {
     let d2 = f64::from_bits(EXP_ONE | (fract_bits & SIGNIF_BIT_MASK));
     let d = (d2 - 1.5) * 0.289529654 + 0.176091259 + f64::from(bin_exp) * 0.301029995663981;
