@@ -83,50 +83,31 @@ impl RequestLog {
         let outcome_name = outcome.name();
         let tenant = TENANT.try_with(Clone::clone).ok().flatten();
         let tenant = tenant.as_deref();
+        // One field list for the three levels: tracing fixes a callsite's level when it compiles.
+        macro_rules! request_line {
+            ($level:ident, $($reason:ident,)? $message:literal) => {
+                tracing::$level!(
+                    provider,
+                    tenant,
+                    event_type,
+                    event_id,
+                    scheme,
+                    jose_header,
+                    trace_id,
+                    outcome = outcome_name,
+                    status = reply.status,
+                    latency_ms,
+                    $($reason,)?
+                    $message
+                )
+            };
+        }
         if reply.status >= 500 {
-            tracing::error!(
-                provider,
-                tenant,
-                event_type,
-                event_id,
-                scheme,
-                jose_header,
-                trace_id,
-                outcome = outcome_name,
-                status = reply.status,
-                latency_ms,
-                reason,
-                "request failed"
-            );
+            request_line!(error, reason, "request failed");
         } else if reply.status >= 400 {
-            tracing::warn!(
-                provider,
-                tenant,
-                event_type,
-                event_id,
-                scheme,
-                jose_header,
-                trace_id,
-                outcome = outcome_name,
-                status = reply.status,
-                latency_ms,
-                reason,
-                "request rejected"
-            );
+            request_line!(warn, reason, "request rejected");
         } else {
-            tracing::info!(
-                provider,
-                tenant,
-                event_type,
-                event_id,
-                scheme,
-                jose_header,
-                trace_id,
-                outcome = outcome_name,
-                status = reply.status,
-                latency_ms,
-                "request accepted"
-            );
+            request_line!(info, "request accepted");
         }
         if EMIT_METRICS.load(Ordering::Relaxed) {
             if let Some(line) = metric_line(outcome, provider, tenant, event_type, unix_millis()) {

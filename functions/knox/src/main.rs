@@ -1,8 +1,6 @@
 //! `knox-webhook`: Samsung Knox Webhook Notification callbacks, verified and
 //! delivered to S3 and/or EventBridge. Configuration: docs/reference/configuration.md.
 
-#![forbid(unsafe_code)]
-
 use hookwarden_aws::{lambda, wire};
 use hookwarden_pipeline::Provider;
 

@@ -1,8 +1,6 @@
 //! `oneaccess-webhook`: Huawei OneAccess event callbacks (CHECK_URL, users, organizations), verified and
 //! delivered to S3 and/or EventBridge. Configuration: docs/reference/configuration.md.
 
-#![forbid(unsafe_code)]
-
 use hookwarden_aws::{lambda, wire};
 use hookwarden_pipeline::Provider;
 
