@@ -12,15 +12,13 @@
 //! - proptest properties over random bytes, token soup that looks like JSON, and valid JSON.
 //!
 //! Memory is measured with a counting global allocator (per thread, so tests running in
-//! parallel do not disturb each other): the peak of live heap bytes during one call. aws-lc
+//! parallel, this binary's other suites included, do not disturb each other): the peak of live heap bytes during one call. aws-lc
 //! allocates outside Rust's allocator, but only fixed-size RSA state.
 //!
-//! CI runs 256 cases per property (the whole file takes about 30 s on two cores in a debug
+//! CI runs 256 cases per property (the whole suite takes about 30 s on two cores in a debug
 //! build). For a longer run:
-//! `PROPTEST_CASES=100000 cargo test --release -p hookwarden-verify --test hostile_input`.
+//! `PROPTEST_CASES=100000 cargo test --release -p hookwarden-verify --test it hostile_input`.
 //! cargo-fuzz would need a nightly toolchain, which this project does not use.
-
-mod knox_fixture;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -36,9 +34,10 @@ use hookwarden_verify::oneaccess::{self, CipherMode, Config, Encryption};
 use hookwarden_verify::reject::RejectKind;
 use hookwarden_verify::scalefusion;
 use hookwarden_verify::x509::KnoxCertificate;
-use knox_fixture::{shared_anchor, NOW};
 use proptest::prelude::*;
 use zeroize::Zeroizing;
+
+use crate::support::{shared_anchor, NOW};
 
 // ---------------------------------------------------------------------------------------------
 // Measuring one call: wall time and peak heap.

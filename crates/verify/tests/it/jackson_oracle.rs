@@ -11,8 +11,6 @@
 //!
 //! `PROPTEST_CASES` scales every generated test (default: a few thousand bodies in all).
 
-mod knox_fixture;
-
 use std::cell::RefCell;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -29,6 +27,8 @@ use hookwarden_verify::knox::{self, KnoxError, SignedForm};
 use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
+
+use crate::support;
 
 const JARS: [&str; 3] = [
     "/usr/share/java/jackson-databind.jar",
@@ -823,7 +823,7 @@ fn string_length_limit_matches_jackson() {
 #[test]
 fn signatures_agree_with_samsungs_verifier() {
     let oracle = RefCell::new(Oracle::start());
-    let anchor = knox_fixture::shared_anchor();
+    let anchor = support::shared_anchor();
     let anchors = std::slice::from_ref(&anchor.certificate);
     let cert = anchor.certificate_der.as_slice();
     let check = |body: &[u8],
@@ -836,7 +836,7 @@ fn signatures_agree_with_samsungs_verifier() {
             "Java said {theirs} for {}",
             shown(body)
         );
-        let verdict = knox::verify(body, header, anchors, knox_fixture::NOW);
+        let verdict = knox::verify(body, header, anchors, support::NOW);
         match (ours, &verdict) {
             (Ok(form), Ok(verified)) => prop_assert_eq!(verified.form, form),
             (Err(expected), Err(err)) if expected(err) => {}

@@ -3,10 +3,8 @@
 //! `knox::verify` verdict, and the pairs must be exactly those of [`EXPECTED`], where each
 //! difference has its reason. A new difference, or a known one that went away, fails the test.
 //! It prints the table as Markdown (README, "Samsung Knox Webhook Notification"):
-//! `cargo test -p hookwarden-verify --test knox_java -- --nocapture`.
+//! `cargo test -p hookwarden-verify --test it knox_java -- --nocapture`.
 //! Needs `java` and Debian's libjackson2-databind-java (`.ci/run` installs both).
-
-mod knox_fixture;
 
 use std::path::Path;
 use std::process::Command;
@@ -17,7 +15,8 @@ use hookwarden_verify::jackson::{self, CanonicalError};
 use hookwarden_verify::knox::{self, KnoxError, SignedForm};
 use hookwarden_verify::reject::RejectKind;
 use hookwarden_verify::rsa::RsaSigningKey;
-use knox_fixture::{shared_anchor, NOW};
+
+use crate::support::{shared_anchor, NOW, PRETTY_BODY, VECTOR_BODY};
 
 const JACKSON_JARS: [&str; 3] = [
     "/usr/share/java/jackson-databind.jar",
@@ -98,8 +97,6 @@ public class KnoxReference {
 }
 "#;
 
-const VECTOR_BODY: &str = r#"{"subscriptionId":"123456789123","event":"KAI_BATTERY_STATUS","payload":{"imei":"123456789","batteryLevel":85,"updatedTime":1.70E12,"ratio":1.10,"note":"a/b\u001f"}}"#;
-const PRETTY_BODY: &str = "{\n  \"event\": \"KG_DEVICE_LOCKED\",\n  \"subscriptionId\": \"sub-01\",\n  \"payload\": {\"imei\": \"356938035643809\", \"ratio\": 1.10}\n}\n";
 const UNICODE_BODY: &str = "{\"event\":\"KC_DEVICE_STATUS_CHANGE\",\"subscriptionId\":\"s\",\"payload\":{\"name\":\"Gerät ✓ 😀\",\"tags\":[\"a\",\"b\"],\"n\":-0.5,\"big\":12345678901234567890}}";
 
 /// The differential table: (input class, Samsung's verdict, hookwarden's verdict, why they

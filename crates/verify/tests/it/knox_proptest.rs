@@ -1,13 +1,12 @@
 //! Properties of Knox verification over arbitrary tampering.
 
-mod knox_fixture;
-
 use base64::Engine as _;
 use hookwarden_verify::encoding::{JAVA_URL_DECODER, URL_PADDED, URL_UNPADDED};
 use hookwarden_verify::jackson;
 use hookwarden_verify::knox::{self, KnoxError};
-use knox_fixture::{shared_anchor, NOW};
 use proptest::prelude::*;
+
+use crate::support::{shared_anchor, NOW};
 
 /// Whitespace, escapes, numbers Jackson rewrites and nesting, so that some flips leave the
 /// canonical form unchanged and most change or break it.

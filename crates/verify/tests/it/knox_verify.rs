@@ -1,8 +1,6 @@
 //! Knox `X-WSM-SIGNATURE` verification: what Samsung sends verifies, what an attacker can
 //! change does not.
 
-mod knox_fixture;
-
 use std::process::Command;
 
 use base64::Engine as _;
@@ -12,17 +10,15 @@ use hookwarden_verify::knox::{self, KnoxError, SignedForm};
 use hookwarden_verify::reject::RejectKind;
 use hookwarden_verify::rsa::{verify_pkcs1_sha256, RsaSigningKey};
 use hookwarden_verify::x509::KnoxCertificate;
-use knox_fixture::{anchor, anchor_valid, shared_anchor, NOW};
 
-/// protocols.md §5.1: computed with Jackson 2.14 on JDK 17 and cross-checked in Python.
-const VECTOR_BODY: &str = r#"{"subscriptionId":"123456789123","event":"KAI_BATTERY_STATUS","payload":{"imei":"123456789","batteryLevel":85,"updatedTime":1.70E12,"ratio":1.10,"note":"a/b\u001f"}}"#;
+use crate::support::{anchor, anchor_valid, shared_anchor, NOW, PRETTY_BODY, VECTOR_BODY};
+
+/// protocols.md §5.1 for [`VECTOR_BODY`]: computed with Jackson 2.14 on JDK 17 and
+/// cross-checked in Python.
 const VECTOR_CANONICAL: &str = r#"{"payload":{"imei":"123456789","batteryLevel":85,"updatedTime":1.7E12,"ratio":1.1,"note":"a/b\u001F"},"subscriptionId":"123456789123","event":"KAI_BATTERY_STATUS"}"#;
 const VECTOR_B64: &str = "eyJwYXlsb2FkIjp7ImltZWkiOiIxMjM0NTY3ODkiLCJiYXR0ZXJ5TGV2ZWwiOjg1LCJ1cGRhdGVkVGltZSI6MS43RTEyLCJyYXRpbyI6MS4xLCJub3RlIjoiYS9iXHUwMDFGIn0sInN1YnNjcmlwdGlvbklkIjoiMTIzNDU2Nzg5MTIzIiwiZXZlbnQiOiJLQUlfQkFUVEVSWV9TVEFUVVMifQ==";
 const VECTOR_PROTECTED: &str = "eyJhbGciOiJSUzI1NiJ9";
 const VECTOR_SIGNING_INPUT: &str = "eyJhbGciOiJSUzI1NiJ9.eyJwYXlsb2FkIjp7ImltZWkiOiIxMjM0NTY3ODkiLCJiYXR0ZXJ5TGV2ZWwiOjg1LCJ1cGRhdGVkVGltZSI6MS43RTEyLCJyYXRpbyI6MS4xLCJub3RlIjoiYS9iXHUwMDFGIn0sInN1YnNjcmlwdGlvbklkIjoiMTIzNDU2Nzg5MTIzIiwiZXZlbnQiOiJLQUlfQkFUVEVSWV9TVEFUVVMifQ==";
-
-/// Pretty-printed, keys in another order than Jackson prints them: not canonical.
-const PRETTY_BODY: &str = "{\n  \"event\": \"KG_DEVICE_LOCKED\",\n  \"subscriptionId\": \"sub-01\",\n  \"payload\": {\"imei\": \"356938035643809\", \"ratio\": 1.10}\n}\n";
 
 /// `protected.payload.signature` with the signature made over `protected.signed` by `key`.
 fn jws(key: &RsaSigningKey, protected: &str, payload: &str, signed: &str) -> String {

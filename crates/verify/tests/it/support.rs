@@ -1,8 +1,6 @@
-//! Test anchors for the Knox tests: RSA keys and self-signed certificates made by rcgen, an
-//! X.509 writer independent of the x509-cert parser under test.
-
-// Each test crate uses a different subset of this module.
-#![allow(dead_code)]
+//! Fixtures of the Knox suites: test anchors (RSA keys and self-signed certificates made by
+//! rcgen, an X.509 writer independent of the x509-cert parser under test) and the bodies
+//! several suites sign.
 
 use hookwarden_verify::rsa::RsaSigningKey;
 use hookwarden_verify::x509::KnoxCertificate;
@@ -48,8 +46,15 @@ pub fn anchor() -> TestAnchor {
     anchor_valid(2048, 2025, 2027)
 }
 
-/// One [`anchor`] shared by the tests of a crate: RSA key generation is the slow part.
+/// One [`anchor`] shared by the tests of this binary: RSA key generation is the slow part.
 pub fn shared_anchor() -> &'static TestAnchor {
     static ANCHOR: std::sync::OnceLock<TestAnchor> = std::sync::OnceLock::new();
     ANCHOR.get_or_init(anchor)
 }
+
+/// A KAI battery event, the test vector of protocols.md §5.1 (its canonical form and signing
+/// input are in `knox_verify`).
+pub const VECTOR_BODY: &str = r#"{"subscriptionId":"123456789123","event":"KAI_BATTERY_STATUS","payload":{"imei":"123456789","batteryLevel":85,"updatedTime":1.70E12,"ratio":1.10,"note":"a/b\u001f"}}"#;
+
+/// Pretty-printed, keys in another order than Jackson prints them: not canonical.
+pub const PRETTY_BODY: &str = "{\n  \"event\": \"KG_DEVICE_LOCKED\",\n  \"subscriptionId\": \"sub-01\",\n  \"payload\": {\"imei\": \"356938035643809\", \"ratio\": 1.10}\n}\n";
