@@ -5,105 +5,36 @@
 //! rows are deliveries that must be stored, to show the rejections are not a broken handler.
 //!
 //! The function-URL-specific rows (`isBase64Encoded`, headers as API Gateway joins them) run
-//! against the built `knox-webhook` binary in `functions/knox/tests/faults.rs`.
+//! against the built `knox-webhook` binary in `functions/knox/tests/it/function_url.rs`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
-use hookwarden_pipeline::certificate::CertificateCache;
-use hookwarden_pipeline::clock::Clock;
-use hookwarden_pipeline::delivery::Delivery;
-use hookwarden_pipeline::local::{files_under, DirStore, FileBus, StaticSecret};
+use hookwarden_pipeline::local::{files_under, StaticSecret};
 use hookwarden_pipeline::ports::ObjectStore;
 use hookwarden_pipeline::secrets::SecretCache;
-use hookwarden_pipeline::{
-    Common, Handler, Inbound, KnoxHandler, OneAccessHandler, ScalefusionHandler,
-};
+use hookwarden_pipeline::{Handler, Inbound, OneAccessHandler, ScalefusionHandler};
 use hookwarden_verify::encoding::URL_UNPADDED;
 use hookwarden_verify::oneaccess::{self, Config};
 use hookwarden_verify::rsa::RsaSigningKey;
 use hookwarden_verify::{knox, scalefusion};
-use time::OffsetDateTime;
 
-const KNOX_KEY: &str = include_str!("../../../events/test-keys/knox-test-key.pem");
-const KNOX_CERT: &str = include_str!("../../../events/test-keys/knox-test-cert.pem");
-const SCALEFUSION_SECRET: &str = include_str!("../../../events/test-keys/scalefusion-secret.json");
-const ONEACCESS_SECRET: &str = include_str!("../../../events/test-keys/oneaccess-encrypted.json");
-const CERT_KEY: &str = "knox/_certificate/knox.pem";
-/// 2026-11-18, inside the test certificate's validity (2025–2125).
-const NOW: i64 = 1_795_000_000;
+use crate::support::{post, request, Rig, CERT_KEY, KNOX_CERT, KNOX_KEY, MAX_BODY, NOW};
+
+const SCALEFUSION_SECRET: &str =
+    include_str!("../../../../events/test-keys/scalefusion-secret.json");
+const ONEACCESS_SECRET: &str =
+    include_str!("../../../../events/test-keys/oneaccess-encrypted.json");
 /// One second after the test certificate's `notAfter`, 2125-01-01T00:00:00Z
 /// (`date -u -d 2125-01-01 +%s` = 4891363200).
 const AFTER_EXPIRY: i64 = 4_891_363_201;
-const MAX_BODY: usize = 4096;
 
 // ---------------------------------------------------------------------------------------------
-// Log capture: the pipeline's tracing events as JSON lines, one test at a time. Each test runs
-// on a current-thread runtime with the subscriber set as that thread's default, so tests in
-// parallel threads do not see each other's lines.
-
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-struct LogWriter(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogWriter {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
-    type Writer = LogWriter;
-
-    fn make_writer(&'a self) -> LogWriter {
-        LogWriter(self.0.clone())
-    }
-}
-
-impl Logs {
-    /// Installs the JSON subscriber (as the functions configure it: info and above) for this
-    /// thread until the guard is dropped.
-    fn install(&self) -> tracing::subscriber::DefaultGuard {
-        let subscriber = tracing_subscriber::fmt()
-            .json()
-            .flatten_event(true)
-            .with_max_level(tracing::Level::INFO)
-            .with_writer(self.clone())
-            .finish();
-        tracing::subscriber::set_default(subscriber)
-    }
-
-    /// The lines written since the last call.
-    fn take(&self) -> Vec<serde_json::Value> {
-        let bytes = std::mem::take(&mut *self.0.lock().unwrap());
-        String::from_utf8(bytes)
-            .expect("log lines are UTF-8")
-            .lines()
-            .map(|line| serde_json::from_str(line).expect("each log line is JSON"))
-            .collect()
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The rig: a data directory, and every file in it before and after each request.
-
-struct Rig {
-    _dir: tempfile::TempDir,
-    root: PathBuf,
-    store: Arc<DirStore>,
-    logs: Logs,
-    /// Every line logged by every row, for the secrets check at the end.
-    all_lines: Vec<String>,
-}
+// The rig's views for the matrix: every file in the data directory before and after each
+// request.
 
 /// What a row must leave behind.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -115,34 +46,6 @@ enum Effect {
 }
 
 impl Rig {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().to_path_buf();
-        let store = Arc::new(DirStore::new(root.join("store")));
-        Self {
-            _dir: dir,
-            root,
-            store,
-            logs: Logs::default(),
-            all_lines: Vec::new(),
-        }
-    }
-
-    fn common(&self, prefix: &str, now: i64) -> Common {
-        let bus = Arc::new(FileBus::new(self.root.join("bus")));
-        Common {
-            delivery: Some(Delivery::new(self.store.clone(), true, Some(bus), prefix)),
-            max_body: MAX_BODY,
-            clock: Clock::fixed(OffsetDateTime::from_unix_timestamp(now).unwrap()),
-        }
-    }
-
-    async fn knox(&self, now: i64) -> KnoxHandler {
-        let certificates = CertificateCache::new(self.store.clone(), CERT_KEY, None);
-        KnoxHandler::new(self.common("knox", now), certificates)
-            .allow_subscriptions(["123456789123".to_string()])
-    }
-
     /// Every file under the data directory with its bytes.
     fn snapshot(&self) -> BTreeMap<PathBuf, Vec<u8>> {
         files_under(&self.root)
@@ -226,27 +129,6 @@ impl Rig {
     }
 }
 
-fn request(method: &str, headers: &[(&str, &[u8])], body: &[u8]) -> Inbound {
-    let mut map = http::HeaderMap::new();
-    for (name, value) in headers {
-        map.append(
-            http::header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
-            http::HeaderValue::from_bytes(value).unwrap(),
-        );
-    }
-    Inbound {
-        method: method.parse().unwrap(),
-        headers: map,
-        body: body.to_vec().into(),
-        source_ip: Some("192.0.2.1".into()),
-    }
-}
-
-fn post(headers: &[(&str, &str)], body: &[u8]) -> Inbound {
-    let headers: Vec<(&str, &[u8])> = headers.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
-    request("POST", &headers, body)
-}
-
 // ---------------------------------------------------------------------------------------------
 // Knox
 
@@ -287,7 +169,7 @@ async fn knox_rows() {
         .put(CERT_KEY, KNOX_CERT.as_bytes().to_vec(), "")
         .await
         .unwrap();
-    let handler = rig.knox(NOW).await;
+    let handler = rig.knox(NOW, false).await;
     let body = knox_body("device-1");
     let signature = knox::sign(&body, &test_key()).unwrap();
     let headers = |trace: &'static str| {
@@ -532,7 +414,7 @@ async fn knox_rows() {
     .await;
 
     // An expired certificate: nothing can be verified, so the provider is asked to retry.
-    let expired = rig.knox(AFTER_EXPIRY).await;
+    let expired = rig.knox(AFTER_EXPIRY, false).await;
     rig.row(
         "certificate expired",
         &expired,

@@ -1,61 +1,26 @@
 //! The three handlers end to end over the local adapters: a real directory as the store,
 //! files as the bus, the committed test keys.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hookwarden_pipeline::certificate::CertificateCache;
-use hookwarden_pipeline::clock::Clock;
-use hookwarden_pipeline::delivery::Delivery;
-use hookwarden_pipeline::local::{files_under, DirStore, FileBus, StaticSecret};
-use hookwarden_pipeline::ports::ObjectStore;
+use hookwarden_pipeline::local::StaticSecret;
 use hookwarden_pipeline::quarantine::QuarantinedRequest;
 use hookwarden_pipeline::secrets::SecretCache;
-use hookwarden_pipeline::{
-    Common, Handler, Inbound, KnoxHandler, OneAccessHandler, ScalefusionHandler,
-};
+use hookwarden_pipeline::{Handler, KnoxHandler, OneAccessHandler, ScalefusionHandler};
 use hookwarden_verify::oneaccess::{self, Config};
 use hookwarden_verify::rsa::RsaSigningKey;
 use hookwarden_verify::{knox, scalefusion};
 use sha2::Digest as _;
 use time::OffsetDateTime;
 
-const KNOX_KEY: &str = include_str!("../../../events/test-keys/knox-test-key.pem");
-const KNOX_CERT: &str = include_str!("../../../events/test-keys/knox-test-cert.pem");
-const ONEACCESS_ENCRYPTED: &str =
-    include_str!("../../../events/test-keys/oneaccess-encrypted.json");
-const ONEACCESS_PLAIN: &str = include_str!("../../../events/test-keys/oneaccess-plain.json");
-const CERT_KEY: &str = "knox/_certificate/knox.pem";
-const NOW: i64 = 1_795_000_000; // 2026-11-18
+use crate::support::{files, post, Rig, KNOX_KEY, KNOX_SUBSCRIPTION, NOW};
 
-struct Rig {
-    _dir: tempfile::TempDir,
-    root: PathBuf,
-    store: Arc<DirStore>,
-}
+const ONEACCESS_ENCRYPTED: &str =
+    include_str!("../../../../events/test-keys/oneaccess-encrypted.json");
+const ONEACCESS_PLAIN: &str = include_str!("../../../../events/test-keys/oneaccess-plain.json");
 
 impl Rig {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().to_path_buf();
-        let store = Arc::new(DirStore::new(root.join("store")));
-        Self {
-            _dir: dir,
-            root,
-            store,
-        }
-    }
-
-    fn common(&self, prefix: &str, now: i64) -> Common {
-        let bus = Arc::new(FileBus::new(self.root.join("bus")));
-        Common {
-            delivery: Some(Delivery::new(self.store.clone(), true, Some(bus), prefix)),
-            max_body: 4096,
-            clock: Clock::fixed(OffsetDateTime::from_unix_timestamp(now).unwrap()),
-        }
-    }
-
     /// Stored envelopes (not state records) and bus events.
     fn counts(&self) -> (usize, usize) {
         let events = files(&self.root.join("store"))
@@ -80,23 +45,6 @@ impl Rig {
             .collect()
     }
 
-    async fn knox(&self, now: i64, with_certificate: bool) -> KnoxHandler {
-        if with_certificate {
-            self.store
-                .put(CERT_KEY, KNOX_CERT.as_bytes().to_vec(), "")
-                .await
-                .unwrap();
-        }
-        self.knox_unlisted(now)
-            .allow_subscriptions([KNOX_SUBSCRIPTION.to_string()])
-    }
-
-    /// A Knox handler with no subscription listed (the onboarding default).
-    fn knox_unlisted(&self, now: i64) -> KnoxHandler {
-        let certs = CertificateCache::new(self.store.clone(), CERT_KEY, None);
-        KnoxHandler::new(self.common("knox", now), certs)
-    }
-
     /// The objects under `knox/_quarantine/`.
     fn quarantined(&self) -> Vec<QuarantinedRequest> {
         files(&self.root.join("store"))
@@ -110,31 +58,6 @@ impl Rig {
     }
 }
 
-/// The files below `dir`, as paths relative to it.
-fn files(dir: &Path) -> Vec<String> {
-    files_under(dir)
-        .iter()
-        .map(|path| path.strip_prefix(dir).unwrap().display().to_string())
-        .collect()
-}
-
-fn post(headers: &[(&str, &str)], body: &[u8]) -> Inbound {
-    let mut map = http::HeaderMap::new();
-    for (name, value) in headers {
-        map.append(
-            http::header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
-            value.parse().unwrap(),
-        );
-    }
-    Inbound {
-        method: http::Method::POST,
-        headers: map,
-        body: body.to_vec().into(),
-        source_ip: Some("192.0.2.1".into()),
-    }
-}
-
-const KNOX_SUBSCRIPTION: &str = "123456789123";
 const KNOX_BODY: &[u8] = br#"{"subscriptionId":"123456789123","event":"KAI_BATTERY_STATUS","payload":{"imei":"123456789","batteryLevel":85,"ratio":1.10}}"#;
 
 fn knox_signature(body: &[u8]) -> String {

@@ -1,54 +1,21 @@
 //! Several tenants behind one handler (`/<tenant>`), over the local adapters.
 
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use hookwarden_pipeline::certificate::CertificateCache;
-use hookwarden_pipeline::clock::Clock;
-use hookwarden_pipeline::delivery::Delivery;
-use hookwarden_pipeline::local::{files_under, DirStore, FileBus, StaticSecret};
+use hookwarden_pipeline::local::{files_under, StaticSecret};
 use hookwarden_pipeline::ports::{DependencyError, ObjectStore, SecretSource};
 use hookwarden_pipeline::secrets::SecretCache;
 use hookwarden_pipeline::tenants::{self, LocalTenants, TenantDirectory, TenantSecret, Tenants};
-use hookwarden_pipeline::{Common, Handler, Inbound, KnoxHandler, ScalefusionHandler};
+use hookwarden_pipeline::{Handler, KnoxHandler, ScalefusionHandler};
 use hookwarden_verify::rsa::RsaSigningKey;
 use hookwarden_verify::{knox, scalefusion};
-use time::OffsetDateTime;
 
-const KNOX_KEY: &str = include_str!("../../../events/test-keys/knox-test-key.pem");
-const KNOX_CERT: &str = include_str!("../../../events/test-keys/knox-test-cert.pem");
-const CERT_KEY: &str = "knox/_certificate/knox.pem";
-const NOW: i64 = 1_795_000_000;
-
-struct Rig {
-    _dir: tempfile::TempDir,
-    root: PathBuf,
-    store: Arc<DirStore>,
-}
+use crate::support::{files, post, Rig, CERT_KEY, KNOX_CERT, KNOX_KEY, NOW};
 
 impl Rig {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().to_path_buf();
-        let store = Arc::new(DirStore::new(root.join("store")));
-        Self {
-            _dir: dir,
-            root,
-            store,
-        }
-    }
-
-    fn common(&self, prefix: &str) -> Common {
-        let bus = Arc::new(FileBus::new(self.root.join("bus")));
-        Common {
-            delivery: Some(Delivery::new(self.store.clone(), true, Some(bus), prefix)),
-            max_body: 4096,
-            clock: Clock::fixed(OffsetDateTime::from_unix_timestamp(NOW).unwrap()),
-        }
-    }
-
     /// Stored envelopes (not state records), as paths below the store.
     fn stored(&self) -> Vec<String> {
         files(&self.root.join("store"))
@@ -69,29 +36,6 @@ impl Rig {
     }
 }
 
-fn files(dir: &Path) -> Vec<String> {
-    files_under(dir)
-        .iter()
-        .map(|path| path.strip_prefix(dir).unwrap().display().to_string())
-        .collect()
-}
-
-fn post(headers: &[(&str, &str)], body: &[u8]) -> Inbound {
-    let mut map = http::HeaderMap::new();
-    for (name, value) in headers {
-        map.append(
-            http::header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
-            value.parse().unwrap(),
-        );
-    }
-    Inbound {
-        method: http::Method::POST,
-        headers: map,
-        body: body.to_vec().into(),
-        source_ip: Some("192.0.2.1".into()),
-    }
-}
-
 fn sf_secret(key: &str) -> Arc<dyn SecretSource> {
     Arc::new(StaticSecret::new(
         serde_json::json!({ "secret_key": key }).to_string(),
@@ -99,7 +43,7 @@ fn sf_secret(key: &str) -> Arc<dyn SecretSource> {
 }
 
 fn scalefusion_tenants(rig: &Rig, directory: Arc<LocalTenants>, ttl: Duration) -> Tenants {
-    let common = rig.common("scalefusion");
+    let common = rig.common("scalefusion", NOW);
     let default = ScalefusionHandler::new(
         common.clone(),
         SecretCache::new(sf_secret("default-secret"), ttl),
@@ -241,7 +185,7 @@ async fn knox_tenants(rig: &Rig, own: &[&str], tenants: &[(&str, &[&str])]) -> T
         .put(CERT_KEY, KNOX_CERT.as_bytes().to_vec(), "")
         .await
         .unwrap();
-    let common = rig.common("knox");
+    let common = rig.common("knox", NOW);
     let default = KnoxHandler::new(
         common.clone(),
         CertificateCache::new(rig.store.clone(), CERT_KEY, None),
@@ -317,9 +261,10 @@ async fn knox_tenants_share_the_certificate_and_keep_their_own_subscriptions() {
     );
 }
 
-const OWN_KEY: &str = include_str!("../../../events/tenants/test-keys/companyX-knox-test-key.pem");
+const OWN_KEY: &str =
+    include_str!("../../../../events/tenants/test-keys/companyX-knox-test-key.pem");
 const OWN_CERT: &str =
-    include_str!("../../../events/tenants/test-keys/companyX-knox-test-cert.pem");
+    include_str!("../../../../events/tenants/test-keys/companyX-knox-test-cert.pem");
 const OWN_PIN: &str = "b0c4f569e98ccc73ff4055dc90ed6ec0e4d40036cc7b2ea3a004fbf0e5d3844c";
 
 /// A tenant that needs its own certificate names it in its secret; the other tenants keep
@@ -339,7 +284,7 @@ async fn a_knox_tenant_can_have_its_own_certificate() {
         )
         .await
         .unwrap();
-    let common = rig.common("knox");
+    let common = rig.common("knox", NOW);
     let default = KnoxHandler::new(
         common.clone(),
         CertificateCache::new(rig.store.clone(), CERT_KEY, None),
@@ -447,7 +392,7 @@ async fn a_scan_of_random_tenant_names_costs_a_bounded_number_of_reads() {
         inner: local,
         opens: AtomicUsize::new(0),
     });
-    let common = rig.common("scalefusion");
+    let common = rig.common("scalefusion", NOW);
     // TTL 0: acme's secret is read again on every request, during the scan too.
     let handler = Tenants::new(
         Arc::new(ScalefusionHandler::new(
