@@ -2,15 +2,11 @@
 
 use std::time::Duration;
 
-use hookwarden_aws::{sdk, Clients, EventBridgeBus};
+use hookwarden_aws::EventBridgeBus;
 use hookwarden_pipeline::ports::{BusEntry, EventBus};
-use hookwarden_testkit::moto::{at_endpoint, MotoServer};
+use hookwarden_testkit::moto::MotoServer;
 
-/// The functions' AWS clients for `endpoint` (moto, or a stub), as moto's test credentials.
-async fn clients(endpoint: &str, timeout: Duration) -> Clients {
-    let loader = at_endpoint(aws_config::defaults(sdk::behavior_version()), endpoint);
-    Clients::from_loader(loader, timeout).await
-}
+use crate::support::clients;
 
 async fn bus(moto: &MotoServer, name: &str) -> EventBridgeBus {
     let timeout = Duration::from_secs(2);

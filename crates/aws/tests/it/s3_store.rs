@@ -3,18 +3,14 @@
 
 use std::time::{Duration, Instant};
 
-use hookwarden_aws::{sdk, Clients, S3Store};
+use hookwarden_aws::S3Store;
 use hookwarden_pipeline::ports::{ObjectStore, PutOutcome};
 use hookwarden_testkit::http_stub::{Answer, StubServer};
-use hookwarden_testkit::moto::{at_endpoint, MotoServer};
+use hookwarden_testkit::moto::MotoServer;
+
+use crate::support::clients;
 
 const BUCKET: &str = "hookwarden-events";
-
-/// The functions' AWS clients for `endpoint` (moto, or a stub), as moto's test credentials.
-async fn clients(endpoint: &str, timeout: Duration) -> Clients {
-    let loader = at_endpoint(aws_config::defaults(sdk::behavior_version()), endpoint);
-    Clients::from_loader(loader, timeout).await
-}
 
 async fn store(moto: &MotoServer, timeout: Duration) -> S3Store {
     S3Store::new(clients(&moto.endpoint(), timeout).await.s3, BUCKET, timeout)

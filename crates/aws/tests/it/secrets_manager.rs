@@ -2,15 +2,11 @@
 
 use std::time::{Duration, Instant};
 
-use hookwarden_aws::{sdk, Clients, SecretsManagerSource};
+use hookwarden_aws::SecretsManagerSource;
 use hookwarden_pipeline::ports::{SecretSource, SecretStage};
-use hookwarden_testkit::moto::{at_endpoint, MotoServer};
+use hookwarden_testkit::moto::MotoServer;
 
-/// The functions' AWS clients for `endpoint` (moto, or a stub), as moto's test credentials.
-async fn clients(endpoint: &str, timeout: Duration) -> Clients {
-    let loader = at_endpoint(aws_config::defaults(sdk::behavior_version()), endpoint);
-    Clients::from_loader(loader, timeout).await
-}
+use crate::support::clients;
 
 async fn source(moto: &MotoServer, secret_id: &str) -> SecretsManagerSource {
     let timeout = Duration::from_secs(2);

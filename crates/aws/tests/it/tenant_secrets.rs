@@ -5,19 +5,12 @@
 use std::time::Duration;
 
 use hookwarden_aws::tenants::SecretsManagerTenants;
-use hookwarden_aws::{sdk, Clients, SecretsManagerSource};
+use hookwarden_aws::SecretsManagerSource;
 use hookwarden_pipeline::ports::{SecretSource, SecretStage};
 use hookwarden_pipeline::tenants::TenantDirectory;
-use hookwarden_testkit::moto::{at_endpoint, MotoServer};
+use hookwarden_testkit::moto::MotoServer;
 
-/// The functions' AWS clients for moto, as moto's test credentials.
-async fn clients(moto: &MotoServer) -> Clients {
-    let loader = at_endpoint(
-        aws_config::defaults(sdk::behavior_version()),
-        &moto.endpoint(),
-    );
-    Clients::from_loader(loader, Duration::from_secs(2)).await
-}
+use crate::support::clients;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tenant_is_its_secret() {
@@ -27,7 +20,10 @@ async fn a_tenant_is_its_secret() {
         .await;
     moto.create_secret("stack/tenants/scalefusion/gone", r#"{"secret_key":"g"}"#)
         .await;
-    let tenants = SecretsManagerTenants::new(clients(&moto).await, "stack/tenants/scalefusion/");
+    let tenants = SecretsManagerTenants::new(
+        clients(&moto.endpoint(), Duration::from_secs(2)).await,
+        "stack/tenants/scalefusion/",
+    );
 
     let acme = tenants.open("acme").await.unwrap().expect("acme exists");
     assert_eq!(acme.current.version_id, version);
@@ -58,7 +54,9 @@ async fn a_tenant_is_its_secret() {
 
     // The function's own secret missing is not "no tenant": it stays an error.
     let own = SecretsManagerSource::new(
-        clients(&moto).await.secrets_manager,
+        clients(&moto.endpoint(), Duration::from_secs(2))
+            .await
+            .secrets_manager,
         "stack/own",
         Duration::from_secs(2),
     );
