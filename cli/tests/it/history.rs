@@ -2,22 +2,21 @@
 //! of JSON that keeps the bytes as sent, DuckDB answers the guide's queries over them, and
 //! `hookwarden replay --dir` re-publishes them to serve's local bus once per name.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{
-    assert_exit, events_dir, hookwarden, hookwarden_with_env, sample_with_body, start_serve, stdout,
-};
 use hookwarden_pipeline::local::files_under;
 use hookwarden_testkit::deployment::{BUCKET, BUS, INVOKE_TIMEOUT};
 use hookwarden_testkit::history::{assert_one_line_envelope, body_as_sent, pretty, query_events};
 use hookwarden_testkit::moto::MotoServer;
 use hookwarden_testkit::proxy::{Action, Policy, Proxy, Request, Service};
+
+use crate::support::{
+    assert_exit, events_dir, hookwarden, hookwarden_with_env, sample_with_body, start_serve, stdout,
+};
 
 /// Events stored by a `hookwarden serve` that has stopped: its data directory.
 struct History {

@@ -5,15 +5,12 @@
 //! refused, one log line per request, and no secret, signature or body in the log.
 //! Prints throughput and latency percentiles.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::Child;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{start_serve, test_keys_dir};
 use hookwarden_pipeline::local::files_under;
 use hookwarden_testkit::load::{percentile, shuffle};
 use hookwarden_testkit::log_audit::assert_no_needles;
@@ -21,6 +18,8 @@ use hookwarden_verify::oneaccess::{self, Config};
 use hookwarden_verify::rsa::RsaSigningKey;
 use hookwarden_verify::{knox, scalefusion};
 use sha2::Digest as _;
+
+use crate::support::{start_serve, test_keys_dir};
 
 const DELIVERIES: usize = 10_000;
 const IN_FLIGHT: usize = 32;

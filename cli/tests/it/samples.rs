@@ -2,18 +2,17 @@
 //! base64 form, covering every documented event, whose bodies verify with the test keys, and
 //! which `hookwarden events regenerate` reproduces.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use base64::Engine as _;
-use common::{assert_exit, events_dir, hookwarden, test_keys_dir};
 use hookwarden_verify::oneaccess::{self, Config};
 use hookwarden_verify::x509::KnoxCertificate;
 use hookwarden_verify::{knox, scalefusion};
 use serde_json::Value;
+
+use crate::support::{assert_exit, events_dir, hookwarden, test_keys_dir};
 
 /// protocols.md §1.5: every Knox event name found in Samsung's release notes and tutorials.
 const KNOX_EVENTS: [&str; 25] = [

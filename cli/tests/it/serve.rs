@@ -1,14 +1,13 @@
 //! `hookwarden serve` as a child process, driven over real HTTP: samples sent with
 //! `hookwarden send` are stored exactly once, forgeries and bad requests store nothing.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use common::{assert_exit, events_dir, hookwarden, start_serve, stdout};
 use hookwarden_pipeline::local::files_under;
+
+use crate::support::{self, assert_exit, events_dir, hookwarden, start_serve, stdout};
 
 /// A running `hookwarden serve`, killed on drop.
 struct Server {
@@ -176,7 +175,7 @@ async fn serves_the_pipeline_over_http() {
     assert_eq!(statuses(&forged), [406]);
     let wrong_key = keys.path().join("oneaccess.json");
     let plain: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(common::test_keys_dir().join("oneaccess-plain.json")).unwrap(),
+        &std::fs::read(support::test_keys_dir().join("oneaccess-plain.json")).unwrap(),
     )
     .unwrap();
     let secret = serde_json::json!({"bearer_token": plain["bearer_token"], "signature_key": "not-the-signature-key"});

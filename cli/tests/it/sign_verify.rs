@@ -1,14 +1,13 @@
 //! keys → sign → verify through the built binary, for each provider: exit 0 when authentic,
 //! 1 when a byte or key is wrong, 2 for unusable input; one stderr line on every failure.
 
-mod common;
-
 use std::path::Path;
 
 use base64::Engine as _;
-use common::{assert_exit, hookwarden, hookwarden_with_env, stdout};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
+
+use crate::support::{self, assert_exit, hookwarden, hookwarden_with_env, stdout};
 
 const KNOX_BODY: &str = r#"{"subscriptionId":"123456789123","event":"KAI_BATTERY_STATUS","payload":{"imei":"356938035643809","batteryLevel":85,"batteryTemperature":31.5,"updatedTime":1795420800000}}"#;
 
@@ -599,7 +598,7 @@ fn usage_errors_are_one_line_and_exit_2() {
 fn verify_knox_accepts_any_signed_jose_header() {
     use hookwarden_verify::encoding::URL_UNPADDED;
     let dir = tempfile::tempdir().unwrap();
-    let keys = common::test_keys_dir();
+    let keys = support::test_keys_dir();
     let key_pem = std::fs::read_to_string(keys.join("knox-test-key.pem")).unwrap();
     let key = hookwarden_verify::rsa::RsaSigningKey::from_pkcs8_pem(&key_pem).unwrap();
     let cert = keys.join("knox-test-cert.pem");

@@ -2,17 +2,18 @@
 //! chosen moments (`--now`, the injected clock): stream by stream — providers, tenants and
 //! event types — which are silent. The same history uploaded to a moto bucket reads the same.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Output, Stdio};
 
-use common::{assert_exit, events_dir, hookwarden, hookwarden_with_env, start_serve, stdout};
 use hookwarden_pipeline::local::files_under;
 use hookwarden_testkit::moto::MotoServer;
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
+
+use crate::support::{
+    assert_exit, events_dir, hookwarden, hookwarden_with_env, start_serve, stdout,
+};
 
 const RULES: [&str; 6] = [
     "--cadence",

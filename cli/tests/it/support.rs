@@ -1,5 +1,4 @@
 //! Running the built `hookwarden` binary from tests.
-#![allow(dead_code)] // each test binary uses part of this module
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -3,13 +3,12 @@
 //! their Secrets Manager secrets would hold), added while the server runs. Uses the
 //! multi-tenant samples in `events/tenants/`.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 
-use common::{events_dir, hookwarden, start_serve, stdout};
 use hookwarden_pipeline::local::files_under;
+
+use crate::support::{events_dir, hookwarden, start_serve, stdout};
 
 struct Server {
     child: Child,
