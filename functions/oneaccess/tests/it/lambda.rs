@@ -9,8 +9,7 @@ use hookwarden_testkit::samples::{samples, test_key, with_request};
 use hookwarden_verify::oneaccess::{self, Config, MacAlgorithm};
 use sha2::{Digest as _, Sha256};
 
-const SECRET_ID: &str = "hookwarden/oneaccess";
-const BINARY: &str = env!("CARGO_BIN_EXE_oneaccess-webhook");
+use crate::support::{now_ms, BINARY, SECRET_ID};
 
 async fn deploy(sink: Option<&str>) -> (Deployment, Config) {
     deploy_with("oneaccess-encrypted.json", sink).await
@@ -22,13 +21,6 @@ async fn deploy_with(secret_file: &str, sink: Option<&str>) -> (Deployment, Conf
     deployment.moto.create_secret(SECRET_ID, &secret).await;
     deployment.start(sink, &[("ONEACCESS_SECRET_ID", SECRET_ID)]);
     (deployment, Config::from_secret_json(&secret).unwrap())
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
 }
 
 /// A request OneAccess would send now, as a function URL event.

@@ -7,16 +7,9 @@ use hookwarden_testkit::deployment::Deployment;
 use hookwarden_testkit::samples::{samples, test_key, with_request};
 use hookwarden_verify::oneaccess::{self, Config, MacAlgorithm};
 
-const BINARY: &str = env!("CARGO_BIN_EXE_oneaccess-webhook");
-const SECRET_ID: &str = "hookwarden/oneaccess";
-const PREFIX: &str = "hookwarden/tenants/oneaccess/";
+use crate::support::{now_ms, BINARY, SECRET_ID};
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
+const PREFIX: &str = "hookwarden/tenants/oneaccess/";
 
 fn request(path: &str, config: &Config, msg: &str, nonce: &str) -> serde_json::Value {
     let body = oneaccess::build_request_with(

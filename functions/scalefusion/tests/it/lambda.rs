@@ -12,8 +12,8 @@ use hookwarden_testkit::samples::{body_of, samples, test_key, with_request};
 use hookwarden_verify::scalefusion;
 use sha2::Digest as _;
 
-const SECRET_ID: &str = "hookwarden/scalefusion";
-const BINARY: &str = env!("CARGO_BIN_EXE_scalefusion-webhook");
+use crate::support::{BINARY, SECRET_ID};
+
 const OLD_SECRET: &str = "the-secret-before-rotation";
 
 /// The function with its secret rotated once: AWSCURRENT is the committed test secret,

@@ -7,8 +7,8 @@ use hookwarden_testkit::deployment::{Deployment, BUS, INVOKE_TIMEOUT};
 use hookwarden_testkit::samples::{samples, test_key, with_request};
 use hookwarden_verify::scalefusion;
 
-const BINARY: &str = env!("CARGO_BIN_EXE_scalefusion-webhook");
-const SECRET_ID: &str = "hookwarden/scalefusion";
+use crate::support::{BINARY, SECRET_ID};
+
 const PREFIX: &str = "hookwarden/tenants/scalefusion/";
 
 fn secret(key: &str) -> String {

@@ -8,8 +8,7 @@ use hookwarden_testkit::deployment::Deployment;
 use hookwarden_testkit::proxy::{self, Action, Proxy};
 use hookwarden_testkit::samples::{samples, test_key};
 
-const SECRET_ID: &str = "hookwarden/scalefusion";
-const BINARY: &str = env!("CARGO_BIN_EXE_scalefusion-webhook");
+use crate::support::{BINARY, SECRET_ID};
 
 type Seen = Arc<Mutex<Vec<(String, Option<String>)>>>;
 
