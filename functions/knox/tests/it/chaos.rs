@@ -30,10 +30,8 @@ use hookwarden_testkit::samples::{samples, test_key, with_request};
 use hookwarden_verify::knox;
 use hookwarden_verify::rsa::RsaSigningKey;
 use serde_json::Value;
-use sha2::Digest as _;
 
-const BINARY: &str = env!("CARGO_BIN_EXE_knox-webhook");
-const CERT_KEY: &str = "knox/_certificate/knox.pem";
+use crate::support::{id_of, sign_in_parallel, BINARY, CERT_KEY, MACHINE};
 
 /// Unique signed events; two share each trace id.
 const EVENTS: usize = 600;
@@ -83,11 +81,6 @@ fn knox_body(n: usize) -> Vec<u8> {
     .into_bytes()
 }
 
-fn id_of(body: &[u8]) -> String {
-    let canonical = hookwarden_verify::jackson::canonicalize(body).unwrap();
-    hex::encode(sha2::Sha256::digest(&canonical))
-}
-
 fn event(body: &[u8], signature: &str, trace: &str, nonce: &str) -> Value {
     with_request(
         &samples("knox")[0].1,
@@ -121,29 +114,11 @@ fn deliveries() -> Vec<Delivery> {
         let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap();
         RsaSigningKey::from_pkcs8_der(&pair.serialize_der()).unwrap()
     };
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let numbers: Vec<usize> = (0..EVENTS).collect();
-    let signed: Vec<(usize, Vec<u8>, String)> = std::thread::scope(|scope| {
-        let workers: Vec<_> = numbers
-            .chunks(EVENTS.div_ceil(threads))
-            .map(|chunk| {
-                let key = &key;
-                scope.spawn(move || {
-                    chunk
-                        .iter()
-                        .map(|&n| {
-                            let body = knox_body(n);
-                            let signature = knox::sign(&body, key).unwrap();
-                            (n, body, signature)
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().unwrap())
-            .collect()
+    let signed: Vec<(usize, Vec<u8>, String)> = sign_in_parallel(&numbers, |&n| {
+        let body = knox_body(n);
+        let signature = knox::sign(&body, &key).unwrap();
+        (n, body, signature)
     });
     let mut all = Vec::new();
     for (n, body, signature) in &signed {
@@ -216,6 +191,7 @@ struct Ended {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exactly_once_under_faults_and_sigkill() {
+    let _machine = MACHINE.write().await;
     let moto = MotoServer::start();
     moto.create_bucket(BUCKET).await;
     moto.create_event_bus(BUS).await;

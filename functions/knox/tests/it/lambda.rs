@@ -11,8 +11,7 @@ use hookwarden_verify::knox;
 use hookwarden_verify::rsa::RsaSigningKey;
 use sha2::Digest as _;
 
-const CERT_KEY: &str = "knox/_certificate/knox.pem";
-const BINARY: &str = env!("CARGO_BIN_EXE_knox-webhook");
+use crate::support::{id_of, test_certificate_pin, BINARY, CERT_KEY, MACHINE};
 
 async fn deploy(sink: &str, with_certificate: bool) -> Deployment {
     deploy_with(sink, with_certificate, &[]).await
@@ -47,12 +46,6 @@ fn guard_body(subscription: &str, event: &str, device: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// The event id hookwarden gives a Knox body: SHA-256 of the canonical form Samsung signs.
-fn id_of(body: &[u8]) -> String {
-    let canonical = hookwarden_verify::jackson::canonicalize(body).unwrap();
-    hex::encode(sha2::Sha256::digest(&canonical))
-}
-
 /// `event` with an `x-knox-nonce` header.
 fn with_nonce(mut event: serde_json::Value, nonce: &str) -> serde_json::Value {
     event["headers"]["x-knox-nonce"] = nonce.into();
@@ -80,6 +73,7 @@ fn signed(body: &[u8], trace: &str, base64: bool) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_sample_is_stored_once_and_published() {
+    let _machine = MACHINE.read().await;
     let deployment = deploy("s3,eventbridge", true).await;
     let capture = deployment.moto.capture_events(BUS).await;
     let all = samples("knox");
@@ -128,6 +122,7 @@ async fn every_sample_is_stored_once_and_published() {
 /// metric, and neither stored as an event nor published.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_subscription_list_callbacks_are_quarantined_not_delivered() {
+    let _machine = MACHINE.read().await;
     let deployment = deploy_with("s3,eventbridge", true, &[("KNOX_SUBSCRIPTION_IDS", "")]).await;
     let capture = deployment.moto.capture_events(BUS).await;
     let body = guard_body("566797f70f280325c20ff234", "KG_DEVICE_LOCKED", "d-1");
@@ -154,6 +149,7 @@ async fn without_a_subscription_list_callbacks_are_quarantined_not_delivered() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_and_tampered_requests_store_nothing() {
+    let _machine = MACHINE.read().await;
     let deployment = deploy("s3", true).await;
     let body = body_of(&samples("knox")[0].1);
     let mut event = signed(&body, "trace-forged", false);
@@ -187,6 +183,7 @@ async fn forged_and_tampered_requests_store_nothing() {
 /// `KNOX_SUBSCRIPTION_IDS`, another customer's authentic callbacks are refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn identity_is_the_signed_content_and_foreign_subscriptions_are_refused() {
+    let _machine = MACHINE.read().await;
     let deployment = deploy_with(
         "s3",
         true,
@@ -255,6 +252,7 @@ async fn identity_is_the_signed_content_and_foreign_subscriptions_are_refused() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_certificate_it_answers_503_until_one_is_stored() {
+    let _machine = MACHINE.read().await;
     let deployment = deploy("s3", false).await;
     let body = body_of(&samples("knox")[0].1);
     let (status, reply) = deployment.invoke(signed(&body, "trace-1", false)).await;
@@ -273,6 +271,7 @@ async fn without_a_certificate_it_answers_503_until_one_is_stored() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_unreachable_is_503_with_nothing_acknowledged_then_recovers() {
+    let _machine = MACHINE.read().await;
     let deployment = deploy("s3", true).await;
     let warm = guard_body("123456789123", "KG_DEVICE_LOCKED", "warm");
     let body = guard_body("123456789123", "KG_DEVICE_LOCKED", "outage");
@@ -320,6 +319,7 @@ async fn s3_unreachable_is_503_with_nothing_acknowledged_then_recovers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_setting_fails_the_cold_start_with_one_clear_line() {
+    let _machine = MACHINE.read().await;
     let mut deployment = Deployment::prepare(BINARY).await;
     deployment.start(Some("sqs"), &[("KNOX_CERT_KEY", CERT_KEY)]);
     let function = deployment.function.as_mut().unwrap();
@@ -338,14 +338,6 @@ async fn a_bad_setting_fails_the_cold_start_with_one_clear_line() {
         lines[0].contains("expected s3, eventbridge or s3,eventbridge"),
         "{output}"
     );
-}
-
-/// SHA-256 of the test certificate's SubjectPublicKeyInfo: its `KNOX_CERT_SPKI_SHA256` pin.
-fn test_pin() -> String {
-    hookwarden_verify::x509::KnoxCertificate::parse(test_key("knox-test-cert.pem").as_bytes())
-        .unwrap()
-        .spki_sha256()
-        .to_string()
 }
 
 /// A Knox API on loopback handing out the test certificate, and the credentials secret
@@ -382,6 +374,7 @@ async fn knox_api_serving_the_test_certificate(
 /// written, and the download is not repeated within the minute.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_downloaded_certificate_is_stored_only_when_its_key_is_pinned() {
+    let _machine = MACHINE.read().await;
     let body = guard_body("123456789123", "KG_DEVICE_LOCKED", "pinned");
     let samsung = hookwarden_verify::x509::SAMSUNG_KNOX_SPKI_SHA256;
 
@@ -406,7 +399,7 @@ async fn a_downloaded_certificate_is_stored_only_when_its_key_is_pinned() {
     assert!(
         deployment.logs().contains(&format!(
             "{}) that KNOX_CERT_SPKI_SHA256 does not pin",
-            test_pin()
+            test_certificate_pin()
         )),
         "{}",
         deployment.logs()
@@ -415,7 +408,7 @@ async fn a_downloaded_certificate_is_stored_only_when_its_key_is_pinned() {
     // Pinned to the test key (and Samsung's, as during a rotation): stored and used.
     let mut deployment = Deployment::prepare(BINARY).await;
     let _api = knox_api_serving_the_test_certificate(&deployment).await;
-    let pins = format!("{samsung},{}", test_pin());
+    let pins = format!("{samsung},{}", test_certificate_pin());
     deployment.start(
         Some("s3"),
         &[
@@ -436,6 +429,7 @@ async fn a_downloaded_certificate_is_stored_only_when_its_key_is_pinned() {
 /// With a pin, a certificate written to S3 cannot change the key either.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stored_certificate_whose_key_is_not_pinned_is_not_used() {
+    let _machine = MACHINE.read().await;
     let samsung = hookwarden_verify::x509::SAMSUNG_KNOX_SPKI_SHA256;
     let deployment = deploy_with("s3", true, &[("KNOX_CERT_SPKI_SHA256", samsung)]).await;
     let body = guard_body("123456789123", "KG_DEVICE_LOCKED", "stored");
@@ -447,6 +441,7 @@ async fn a_stored_certificate_whose_key_is_not_pinned_is_not_used() {
 /// A download configured without a pin is a configuration error, named at cold start.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_download_without_a_pin_fails_the_cold_start() {
+    let _machine = MACHINE.read().await;
     let mut deployment = Deployment::prepare(BINARY).await;
     deployment.start(
         Some("s3"),
@@ -473,6 +468,7 @@ async fn a_download_without_a_pin_fails_the_cold_start() {
 /// cached certificate does not verify, without a redeploy.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_certificate_rotated_in_s3_is_used_without_a_redeploy() {
+    let _machine = MACHINE.read().await;
     let deployment = deploy("s3", true).await;
     let before = guard_body("123456789123", "KG_DEVICE_LOCKED", "before");
     assert_eq!(deployment.invoke(signed(&before, "t1", false)).await.0, 200);
@@ -505,6 +501,7 @@ async fn a_certificate_rotated_in_s3_is_used_without_a_redeploy() {
 /// Peak RSS is read from the process (`VmHWM`), in the test's debug build.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_largest_body_fits_in_a_128_mb_function() {
+    let _machine = MACHINE.read().await;
     const LIMIT: usize = 6 * 1024 * 1024;
     let mut deployment = Deployment::prepare(BINARY).await;
     put_certificate(&deployment).await;
@@ -557,6 +554,7 @@ async fn the_largest_body_fits_in_a_128_mb_function() {
 /// outcome line says what the header held.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_jose_header_samsung_accepts_is_accepted() {
+    let _machine = MACHINE.read().await;
     use hookwarden_verify::encoding::URL_UNPADDED;
     let deployment = deploy("s3", true).await;
     let key = RsaSigningKey::from_pkcs8_pem(&test_key("knox-test-key.pem")).unwrap();
@@ -603,6 +601,7 @@ async fn every_jose_header_samsung_accepts_is_accepted() {
 /// guide's queries over the stored objects.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pretty_printed_body_is_stored_on_one_line_and_answers_the_guides_queries() {
+    let _machine = MACHINE.read().await;
     let deployment = deploy("s3,eventbridge", true).await;
     let capture = deployment.moto.capture_events(BUS).await;
     let compact = guard_body("123456789123", "KG_DEVICE_LOCKED", "d-pretty");

@@ -35,8 +35,8 @@ use hookwarden_verify::knox;
 use hookwarden_verify::rsa::RsaSigningKey;
 use serde_json::Value;
 
-const BINARY: &str = env!("CARGO_BIN_EXE_knox-webhook");
-const CERT_KEY: &str = "knox/_certificate/knox.pem";
+use crate::support::{BINARY, CERT_KEY, MACHINE};
+
 /// The one event type of the burst.
 const BURST_EVENT_TYPE: &str = "KAI_BATTERY_STATUS";
 
@@ -251,6 +251,7 @@ async fn burst(layout: Layout, events: &[(usize, Value)]) -> Report {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_one_event_type_against_scaled_quotas() {
+    let _machine = MACHINE.write().await;
     let key = RsaSigningKey::from_pkcs8_pem(&test_key("knox-test-key.pem")).unwrap();
     let template = &samples("knox")[0].1;
     let events: Vec<(usize, Value)> = (0..EVENTS)

@@ -9,8 +9,8 @@ use hookwarden_testkit::samples::{samples, test_key, with_request};
 use hookwarden_verify::knox;
 use hookwarden_verify::rsa::RsaSigningKey;
 
-const CERT_KEY: &str = "knox/_certificate/knox.pem";
-const BINARY: &str = env!("CARGO_BIN_EXE_knox-webhook");
+use crate::support::{BINARY, CERT_KEY, MACHINE};
+
 const PREFIX: &str = "hookwarden/tenants/knox/";
 
 fn signed(path: &str, subscription: &str, device: &str) -> serde_json::Value {
@@ -36,6 +36,7 @@ fn signed_with(key: &str, path: &str, subscription: &str, device: &str) -> serde
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenants_keep_their_own_subscriptions() {
+    let _machine = MACHINE.read().await;
     let mut deployment = Deployment::prepare(BINARY).await;
     deployment
         .moto
@@ -105,6 +106,7 @@ async fn tenants_keep_their_own_subscriptions() {
 /// pin): its key verifies there, and only there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tenant_with_its_own_certificate() {
+    let _machine = MACHINE.read().await;
     let own = |name: &str| {
         std::fs::read_to_string(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
