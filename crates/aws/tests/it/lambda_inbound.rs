@@ -107,7 +107,7 @@ fn missing_content_type_and_missing_body() {
 
 /// lambda_http (through `aws_lambda_events`) panics on a body marked base64 that is not: the
 /// request never reaches `to_inbound`, and lambda_runtime answers the invocation with an error
-/// (tests/lambda_entrypoint.rs). Only a direct invoke can send such an event.
+/// (tests/it/lambda_entrypoint.rs). Only a direct invoke can send such an event.
 #[test]
 fn invalid_base64_never_becomes_a_request() {
     for bad in ["not base64!", "e/8AwyH", "e/8A wyh9", "e_8AwyH9"] {

@@ -299,7 +299,8 @@ fn hex_decode(text: &str) -> Vec<u8> {
 // ---------------------------------------------------------------------------------------------
 // Hostile function URL events, straight into the entrypoint (`lambda::invoke`: what
 // lambda_http does with each event) with the real Knox handler over local adapters. Run
-// longer with `PROPTEST_CASES=100000 cargo test -p knox-webhook --test it function_url::proptest`.
+// longer with
+// `PROPTEST_CASES=100000 cargo test -p knox-webhook --test it function_url::proptest`.
 
 /// The Knox handler over a directory store holding the test certificate.
 fn local_knox_handler(dir: &Path) -> Arc<dyn hookwarden_pipeline::Handler> {
