@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs hookwarden's two load tests and prints their numbers:
 # - 10,000 signed deliveries (20 % duplicates, 5 % forgeries, 32 in flight) through
-#   `hookwarden serve` (cli/tests/load.rs);
+#   `hookwarden serve` (cli/tests/it/load.rs);
 # - 10,000 Knox deliveries through 32 `knox-webhook` processes under one Lambda Runtime API
-#   against moto (functions/knox/tests/faults.rs, load_through_the_runtime_api).
+#   against moto (functions/knox/tests/it/load.rs, load_through_the_runtime_api).
 # Both also run in the normal test suite; this shows their output. `--release` measures
 # optimized builds (the suite runs debug builds, whose numbers are several times lower).
 # Needs moto[server] >= 5.2.1 for the second test.
@@ -29,6 +29,6 @@ run() {
     rm -f "$output"
 }
 
-run -p hookwarden-cli --test load ten_thousand_deliveries_store_exactly_the_unique_valid_events
-run -p knox-webhook --test faults load_through_the_runtime_api
+run -p hookwarden-cli --test it load::ten_thousand_deliveries_store_exactly_the_unique_valid_events
+run -p knox-webhook --test it load::load_through_the_runtime_api
 exit "$status"

@@ -25,11 +25,12 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 python3 scripts/check-links.py
 
-# The chaos and scale simulations run on their own, with their output shown: they print the
-# counts they checked (deliveries, retries, throttles, what was stored and published).
+# The chaos and scale simulations (knox-webhook's tests/it, by name) run on their own, with
+# their output shown: they print the counts they checked (deliveries, retries, throttles, what
+# was stored and published).
 simulations=(exactly_once_under_faults_and_sigkill a_burst_of_one_event_type_against_scaled_quotas)
 cargo test --workspace --locked --no-fail-fast -- "${simulations[@]/#/--skip=}"
-cargo test --locked -p knox-webhook --test chaos --test scale -- --nocapture
+cargo test --locked -p knox-webhook --test it -- --nocapture "${simulations[@]}"
 bash scripts/check-template.sh
 # The user's toolchain: the built functions under cargo-lambda's emulator (invoke and function
 # URL, all three providers, against moto), then `sam build` (arm64 bootstraps via cargo-lambda).

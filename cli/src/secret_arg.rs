@@ -92,7 +92,7 @@ mod tests {
 
     #[test]
     fn the_flag_wins_over_the_file() {
-        // The environment variable is checked through the binary (cli/tests/sign_verify.rs):
+        // The environment variable is checked through the binary (cli/tests/it/sign_verify.rs):
         // setting one here would race with other tests reading the environment.
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("secret");

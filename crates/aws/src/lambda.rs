@@ -266,7 +266,7 @@ mod tests {
 
     /// What lambda_http does with a body marked base64 that is not (only a direct invoke can
     /// send one): it panics building the request, before the handler runs; lambda_runtime's
-    /// panic layer turns that into an invocation error (tests/lambda_entrypoint.rs).
+    /// panic layer turns that into an invocation error (tests/it/lambda_entrypoint.rs).
     #[test]
     fn invalid_transport_base64_panics_inside_lambda_http() {
         let caught = std::panic::catch_unwind(|| request("not base64!", true, None));

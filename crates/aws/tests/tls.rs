@@ -3,8 +3,8 @@
 //! deployment behind a TLS-inspecting proxy) and nothing else is: an unknown issuer is
 //! refused.
 //!
-//! One test in this file: it sets `SSL_CERT_FILE` for the whole process, before the one TLS
-//! configuration is built.
+//! One test, in a test binary of its own (crates/aws/Cargo.toml): it sets `SSL_CERT_FILE` for
+//! the whole process, before the one TLS configuration is built.
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};

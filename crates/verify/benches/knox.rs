@@ -1,13 +1,14 @@
 //! Cost of Knox verification: a bare RSA-2048 verify, and whole callbacks of 2 KB and 256 KB
 //! (genuine, and forged so that every candidate form is tried).
 
-#[path = "../tests/knox_fixture/mod.rs"]
-mod knox_fixture;
+#[path = "../tests/it/support.rs"]
+#[allow(dead_code, reason = "the test binary's Knox fixtures; the bench uses only the anchor")]
+mod support;
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use hookwarden_verify::knox;
 use hookwarden_verify::rsa::verify_pkcs1_sha256;
-use knox_fixture::{anchor, NOW};
+use support::{anchor, NOW};
 
 /// A KAI-shaped callback of about `size` bytes, pretty-printed so it is not canonical.
 fn body(size: usize) -> Vec<u8> {

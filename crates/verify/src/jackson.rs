@@ -3,7 +3,7 @@
 //! encoded as UTF-8, which is what Samsung's reference verifier signs (protocols.md §1.3).
 //!
 //! Reproduced byte for byte, and checked against Jackson 2.14 on JDK 17 by
-//! `tests/jackson_oracle.rs`:
+//! `tests/it/jackson_oracle.rs`:
 //! - the top-level object comes out in `java.util.HashMap` iteration order, tree bins
 //!   included ([`hash_map_order`]); nested objects keep arrival order (Jackson builds them
 //!   as `LinkedHashMap`), arrays too;
@@ -632,7 +632,7 @@ mod tests {
     }
 
     // The expected outputs below were printed by tests/java/KnoxOracle.java (Jackson
-    // 2.14, OpenJDK 17.0.15); tests/jackson_oracle.rs re-checks them against the JDK.
+    // 2.14, OpenJDK 17.0.15); tests/it/jackson_oracle.rs re-checks them against the JDK.
 
     #[test]
     fn whitespace_goes_nested_order_stays() {

@@ -10,7 +10,7 @@
 //! module follows the JDK 17 algorithm step by step — same estimates, same int/long/big
 //! integer paths with Java's wrap-arounds, same stopping tests and rounding — and matched
 //! JDK 17.0.15 on 3 million doubles (random bit patterns, short decimals across the whole
-//! exponent range, subnormals); tests/jackson_oracle.rs keeps checking it against the JDK.
+//! exponent range, subnormals); tests/it/jackson_oracle.rs keeps checking it against the JDK.
 //!
 //! Only finite values reach [`write`]; the caller handles infinities (Jackson quotes them).
 

@@ -1,5 +1,5 @@
 // Samsung's reference Knox verifier (protocols.md §1.3) as a long-lived test oracle for
-// tests/jackson_oracle.rs: one JVM answers thousands of cases. Test-only; never shipped.
+// tests/it/jackson_oracle.rs: one JVM answers thousands of cases. Test-only; never shipped.
 //
 // Each stdin line is one command, fields separated by single spaces, binary fields in
 // standard base64; each command gets exactly one stdout line:
