@@ -2,7 +2,10 @@
 //! (genuine, and forged so that every candidate form is tried).
 
 #[path = "../tests/it/support.rs"]
-#[allow(dead_code, reason = "the test binary's Knox fixtures; the bench uses only the anchor")]
+#[allow(
+    dead_code,
+    reason = "the test binary's Knox fixtures; the bench uses only the anchor"
+)]
 mod support;
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
