@@ -429,11 +429,11 @@ pub const KNOX_SUBSCRIPTIONS_FIELD: &str = "subscription_ids";
 
 /// Scalefusion tenants: each verifies with its own secret (the single-tenant shape,
 /// `{"secret_key": …}`), rotated as the function's own.
-pub fn scalefusion(common: HandlerContext, previous_grace: Duration) -> Box<BuildTenant> {
+pub fn scalefusion(context: HandlerContext, previous_grace: Duration) -> Box<BuildTenant> {
     Box::new(move |tenant, secret| {
-        let cache = tenant_cache(&common, previous_grace, secret);
+        let cache = tenant_cache(&context, previous_grace, secret);
         Ok(
-            Arc::new(ScalefusionHandler::new(for_tenant(&common, tenant), cache))
+            Arc::new(ScalefusionHandler::new(for_tenant(&context, tenant), cache))
                 as Arc<dyn Handler>,
         )
     })
@@ -441,14 +441,14 @@ pub fn scalefusion(common: HandlerContext, previous_grace: Duration) -> Box<Buil
 
 /// OneAccess tenants: each with its own callback settings (the single-tenant shape).
 pub fn oneaccess(
-    common: HandlerContext,
+    context: HandlerContext,
     previous_grace: Duration,
     replay_window: Duration,
 ) -> Box<BuildTenant> {
     Box::new(move |tenant, secret| {
-        let cache = tenant_cache(&common, previous_grace, secret);
+        let cache = tenant_cache(&context, previous_grace, secret);
         Ok(Arc::new(OneAccessHandler::new(
-            for_tenant(&common, tenant),
+            for_tenant(&context, tenant),
             cache,
             replay_window,
         )) as Arc<dyn Handler>)
@@ -463,13 +463,13 @@ pub fn oneaccess(
 /// object in the events bucket under `{prefix}/_certificates/` (which the function may read
 /// and never overwrites), and optionally `"certificate_spki_sha256"`, its pins (comma-separated
 /// hex; default: the function's `KNOX_CERT_SPKI_SHA256`). It is never downloaded.
-pub fn knox(common: HandlerContext, certificates: Arc<CertificateCache>) -> Box<BuildTenant> {
+pub fn knox(context: HandlerContext, certificates: Arc<CertificateCache>) -> Box<BuildTenant> {
     Box::new(move |tenant, secret| {
         let ids = knox_subscriptions(&secret.current)?;
-        let own = knox_certificate(&common, &certificates, &secret.current)?;
+        let own = knox_certificate(&context, &certificates, &secret.current)?;
         let certificates = own.map(Arc::new).unwrap_or_else(|| certificates.clone());
         Ok(Arc::new(
-            KnoxHandler::sharing(for_tenant(&common, tenant), certificates)
+            KnoxHandler::sharing(for_tenant(&context, tenant), certificates)
                 .allow_subscriptions(ids),
         ) as Arc<dyn Handler>)
     })
@@ -477,7 +477,7 @@ pub fn knox(common: HandlerContext, certificates: Arc<CertificateCache>) -> Box<
 
 /// The tenant's own certificate cache, when its secret names one.
 fn knox_certificate(
-    common: &HandlerContext,
+    context: &HandlerContext,
     shared: &CertificateCache,
     value: &SecretValue,
 ) -> Result<Option<CertificateCache>, String> {
@@ -486,7 +486,7 @@ fn knox_certificate(
     let Some(key) = parsed.get("certificate_key") else {
         return Ok(None);
     };
-    let delivery = common
+    let delivery = context
         .delivery
         .as_ref()
         .ok_or("a tenant certificate needs HOOKWARDEN_BUCKET")?;
@@ -551,10 +551,10 @@ pub fn knox_subscriptions(value: &SecretValue) -> Result<Vec<String>, String> {
     }
 }
 
-fn for_tenant(common: &HandlerContext, tenant: &str) -> HandlerContext {
+fn for_tenant(context: &HandlerContext, tenant: &str) -> HandlerContext {
     HandlerContext {
-        delivery: common.delivery.as_ref().map(|d| d.for_tenant(tenant)),
-        ..common.clone()
+        delivery: context.delivery.as_ref().map(|d| d.for_tenant(tenant)),
+        ..context.clone()
     }
 }
 
@@ -563,13 +563,13 @@ fn for_tenant(common: &HandlerContext, tenant: &str) -> HandlerContext {
 /// changed, so one read per TTL serves both. After a failed verification it re-reads as
 /// every cache does.
 fn tenant_cache(
-    common: &HandlerContext,
+    context: &HandlerContext,
     previous_grace: Duration,
     secret: &TenantSecret,
 ) -> SecretCache {
     SecretCache::new(secret.source.clone(), Duration::MAX)
         .with_previous_grace(previous_grace)
-        .with_clock(common.clock.clone())
+        .with_clock(context.clock.clone())
         .primed(secret.current.clone())
 }
 

@@ -14,10 +14,8 @@ use crate::quarantine::{Quarantine, QuarantineError, QuarantinedRequest};
 use crate::request::{Inbound, Reply};
 use crate::request_log::RequestLog;
 
-const PROVIDER: &str = Provider::Knox.name();
-
 pub struct KnoxHandler {
-    common: HandlerContext,
+    context: HandlerContext,
     /// Shared by every tenant: Samsung signs every customer's callbacks with one key.
     certificates: std::sync::Arc<CertificateCache>,
     /// `KNOX_SUBSCRIPTION_IDS`; empty: nothing is delivered, every verified callback is
@@ -27,15 +25,18 @@ pub struct KnoxHandler {
 }
 
 impl KnoxHandler {
-    pub fn new(common: HandlerContext, certificates: CertificateCache) -> Self {
-        Self::sharing(common, std::sync::Arc::new(certificates))
+    pub fn new(context: HandlerContext, certificates: CertificateCache) -> Self {
+        Self::sharing(context, std::sync::Arc::new(certificates))
     }
 
     /// A handler verifying with a certificate cache other handlers use too (one per tenant,
     /// one certificate).
-    pub fn sharing(common: HandlerContext, certificates: std::sync::Arc<CertificateCache>) -> Self {
+    pub fn sharing(
+        context: HandlerContext,
+        certificates: std::sync::Arc<CertificateCache>,
+    ) -> Self {
         Self {
-            common,
+            context,
             certificates,
             subscriptions: BTreeSet::new(),
             quarantine: Quarantine::default(),
@@ -72,7 +73,7 @@ impl KnoxHandler {
         verified: &knox::Verified,
         received_at: String,
     ) -> Result<(Reply, Outcome), Failure> {
-        let delivery = self.common.delivery()?;
+        let delivery = self.context.delivery()?;
         let mut headers = std::collections::BTreeMap::new();
         headers.insert(knox::SIGNATURE_HEADER.to_string(), signature.to_string());
         for name in [
@@ -86,7 +87,7 @@ impl KnoxHandler {
         }
         let kept = QuarantinedRequest {
             id: verified.content_sha256.clone(),
-            provider: PROVIDER.to_string(),
+            provider: Provider::Knox.name().to_string(),
             subscription_id: verified.subscription_id.clone(),
             event_type: verified.event.clone(),
             received_at,
@@ -120,7 +121,7 @@ impl Steps for KnoxHandler {
         request: &Inbound,
         log: &mut RequestLog,
     ) -> Result<(Reply, Outcome), Failure> {
-        self.common.admit(request)?;
+        self.context.admit(request)?;
         let signature = request
             .single_header(knox::SIGNATURE_HEADER)?
             .ok_or_else(|| {
@@ -142,7 +143,7 @@ impl Steps for KnoxHandler {
         .filter_map(|(name, value)| Some((name, value?)))
         .collect();
 
-        let now = self.common.clock.now();
+        let now = self.context.clock.now();
         // The key is the pinned certificate's, never the request's; a signature it does not
         // verify makes the cache look once for a certificate replaced in the store.
         let verified = self
@@ -188,9 +189,9 @@ impl Steps for KnoxHandler {
             ));
         }
 
-        let delivery = self.common.delivery()?;
+        let delivery = self.context.delivery()?;
         let event = VerifiedEvent {
-            provider: PROVIDER,
+            provider: Provider::Knox.name(),
             event_type: verified
                 .event
                 .clone()

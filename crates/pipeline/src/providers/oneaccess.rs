@@ -18,19 +18,18 @@ use crate::request::{Inbound, Reply};
 use crate::request_log::RequestLog;
 use crate::secrets::{usable_candidates, verify_with_rotation, SecretCache};
 
-const PROVIDER: &str = Provider::OneAccess.name();
 const CHECK_URL: &str = "CHECK_URL";
 
 pub struct OneAccessHandler {
-    common: HandlerContext,
+    context: HandlerContext,
     secrets: SecretCache,
     replay_window: Duration,
 }
 
 impl OneAccessHandler {
-    pub fn new(common: HandlerContext, secrets: SecretCache, replay_window: Duration) -> Self {
+    pub fn new(context: HandlerContext, secrets: SecretCache, replay_window: Duration) -> Self {
         Self {
-            common,
+            context,
             secrets,
             replay_window,
         }
@@ -104,13 +103,13 @@ impl Steps for OneAccessHandler {
         request: &Inbound,
         log: &mut RequestLog,
     ) -> Result<(Reply, Outcome), Failure> {
-        self.common
+        self.context
             .admit(request)
             .map_err(|f| failure(f.reply.status, f.outcome, f.reason))?;
         let authorization = request
             .single_header(oneaccess::AUTHORIZATION_HEADER)
             .map_err(|problem| failure(400, Outcome::Malformed, problem))?;
-        let now = self.common.clock.now();
+        let now = self.context.clock.now();
         let now_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
         let window = self.replay_window.as_secs();
         let body = &request.body;
@@ -173,7 +172,7 @@ impl Steps for OneAccessHandler {
         }
 
         let delivery = self
-            .common
+            .context
             .delivery()
             .map_err(|f| failure(500, f.outcome, f.reason))?;
         let mut removed = Vec::new();
@@ -196,7 +195,7 @@ impl Steps for OneAccessHandler {
             Err(_) => serde_json::Value::String("[message is not JSON]".into()),
         };
         let event = VerifiedEvent {
-            provider: PROVIDER,
+            provider: Provider::OneAccess.name(),
             event_type: verified.event_type.clone(),
             id,
             unsigned: Vec::new(),

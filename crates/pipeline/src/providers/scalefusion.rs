@@ -12,20 +12,19 @@ use crate::request::{Inbound, Reply};
 use crate::request_log::RequestLog;
 use crate::secrets::{json_field, usable_candidates, verify_with_rotation, SecretCache};
 
-const PROVIDER: &str = Provider::Scalefusion.name();
 /// The field of the Secrets Manager JSON secret that holds the dashboard's Secret Key.
 pub const SECRET_FIELD: &str = "secret_key";
 /// Scalefusion's documented answer to a signature mismatch.
 pub const MISMATCH_STATUS: u16 = 406;
 
 pub struct ScalefusionHandler {
-    common: HandlerContext,
+    context: HandlerContext,
     secrets: SecretCache,
 }
 
 impl ScalefusionHandler {
-    pub fn new(common: HandlerContext, secrets: SecretCache) -> Self {
-        Self { common, secrets }
+    pub fn new(context: HandlerContext, secrets: SecretCache) -> Self {
+        Self { context, secrets }
     }
 }
 
@@ -43,7 +42,7 @@ impl Steps for ScalefusionHandler {
         request: &Inbound,
         log: &mut RequestLog,
     ) -> Result<(Reply, Outcome), Failure> {
-        self.common.admit(request)?;
+        self.context.admit(request)?;
         let header = request
             .single_header(scalefusion::SIGNATURE_HEADER)?
             .ok_or_else(|| {
@@ -92,11 +91,11 @@ impl Steps for ScalefusionHandler {
         let event_type = scalefusion::event_type(body);
         log.event_type = event_type.clone();
         let verified = VerifiedEvent {
-            provider: PROVIDER,
+            provider: Provider::Scalefusion.name(),
             event_type: event_type.unwrap_or_else(|| "unknown".to_string()),
             id: sha256_hex(body),
             unsigned: Vec::new(),
-            received_at: self.common.clock.now(),
+            received_at: self.context.clock.now(),
             verified_by: VerifiedBy::Secret {
                 version_id,
                 scheme: "hmac-sha256",
@@ -108,7 +107,7 @@ impl Steps for ScalefusionHandler {
         };
         log.event_id = Some(verified.id.clone());
         log.scheme = Some("hmac-sha256");
-        let delivery = self.common.delivery()?;
+        let delivery = self.context.delivery()?;
         let delivered = delivery.deliver(&verified).await?;
         Ok(stored_reply(&delivered, &verified.id))
     }

@@ -314,7 +314,7 @@ fn local_knox_handler(dir: &Path) -> Arc<dyn hookwarden_pipeline::Handler> {
     runtime
         .block_on(store.put(CERT_KEY, certificate, ""))
         .unwrap();
-    let common = hookwarden_pipeline::HandlerContext {
+    let context = hookwarden_pipeline::HandlerContext {
         delivery: Some(hookwarden_pipeline::delivery::Delivery::new(
             store.clone(),
             hookwarden_pipeline::delivery::Sinks::S3,
@@ -325,7 +325,7 @@ fn local_knox_handler(dir: &Path) -> Arc<dyn hookwarden_pipeline::Handler> {
     };
     let certificates =
         hookwarden_pipeline::certificate::CertificateCache::new(store, CERT_KEY, None);
-    Arc::new(hookwarden_pipeline::KnoxHandler::new(common, certificates))
+    Arc::new(hookwarden_pipeline::KnoxHandler::new(context, certificates))
 }
 
 /// Replies the entrypoint may give to an event nobody signed: never 2xx, never the 500 of a
