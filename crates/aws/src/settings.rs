@@ -447,26 +447,7 @@ mod tests {
         use hookwarden_testkit::configuration_reference as reference;
         use std::collections::BTreeSet;
 
-        let rows = reference::variables_in("The receivers");
-        let listed: BTreeSet<&str> = rows.iter().map(String::as_str).collect();
-        assert_eq!(
-            listed.len(),
-            rows.len(),
-            "a variable has two rows: {rows:?}"
-        );
-        let read: BTreeSet<&str> = var::ALL.iter().copied().collect();
-        let unlisted: Vec<_> = read.difference(&listed).collect();
-        let unread: Vec<_> = listed.difference(&read).collect();
-        assert!(
-            unlisted.is_empty(),
-            "read but not in {}: {unlisted:?}",
-            reference::PAGE
-        );
-        assert!(
-            unread.is_empty(),
-            "in {} but not read: {unread:?}",
-            reference::PAGE
-        );
+        reference::assert_lists_exactly("The receivers", var::ALL.iter().copied());
 
         let runtime = reference::runtime_and_sdk_variables();
         let everything: HashMap<&str, String> = [
@@ -501,7 +482,7 @@ mod tests {
             let asked = asked.into_inner();
             let unknown: Vec<_> = asked
                 .iter()
-                .filter(|name| !read.contains(name.as_str()) && !runtime.contains(name))
+                .filter(|name| !var::ALL.contains(&name.as_str()) && !runtime.contains(name))
                 .collect();
             assert!(
                 unknown.is_empty(),

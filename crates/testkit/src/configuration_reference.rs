@@ -2,7 +2,7 @@
 //! each function's settings to the page (a variable read but not listed, or listed but not
 //! read, fails it).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The page, from the repository root.
 pub const PAGE: &str = "docs/reference/configuration.md";
@@ -13,9 +13,12 @@ const HEADER: &str = "| Variable | Default | Range | Meaning |";
 /// The page's `## ` sections and, for each, the variables (first cell, in backticks) of the
 /// settings tables in it, in order and with repeats, so a test can tell a row written twice.
 pub fn tables() -> BTreeMap<String, Vec<String>> {
-    let text = std::fs::read_to_string(crate::samples::repo_root().join(PAGE))
-        .unwrap_or_else(|err| panic!("{PAGE}: {err}"));
-    parse(&text)
+    parse(&page())
+}
+
+fn page() -> String {
+    std::fs::read_to_string(crate::samples::repo_root().join(PAGE))
+        .unwrap_or_else(|err| panic!("{PAGE}: {err}"))
 }
 
 fn parse(text: &str) -> BTreeMap<String, Vec<String>> {
@@ -64,10 +67,27 @@ pub fn variables_in(title: &str) -> Vec<String> {
     }
 }
 
+/// Fails, naming what differs, unless the section whose title starts with `title` has one
+/// row for each variable in `read` and none for another.
+pub fn assert_lists_exactly<'a>(title: &str, read: impl IntoIterator<Item = &'a str>) {
+    let rows = variables_in(title);
+    let listed: BTreeSet<&str> = rows.iter().map(String::as_str).collect();
+    assert_eq!(
+        listed.len(),
+        rows.len(),
+        "a variable has two rows: {rows:?}"
+    );
+    let read: BTreeSet<&str> = read.into_iter().collect();
+    let unlisted: Vec<_> = read.difference(&listed).collect();
+    let unread: Vec<_> = listed.difference(&read).collect();
+    assert!(unlisted.is_empty(), "read but not in {PAGE}: {unlisted:?}");
+    assert!(unread.is_empty(), "in {PAGE} but not read: {unread:?}");
+}
+
 /// The names in backticks in the page's section "Read by the runtime and the SDK": read by
 /// the code only to check them, set by Lambda or read by the SDK.
 pub fn runtime_and_sdk_variables() -> Vec<String> {
-    let text = std::fs::read_to_string(crate::samples::repo_root().join(PAGE)).unwrap();
+    let text = page();
     let section = text
         .split("\n## ")
         .find(|s| s.starts_with("Read by the runtime and the SDK"))
